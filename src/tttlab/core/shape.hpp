@@ -1,0 +1,14 @@
+#pragma once
+// "[10, 64]": tensor shapes in error messages.
+#include <string>
+
+#include <c10/util/ArrayRef.h>
+#include <fmt/format.h>
+
+namespace tttlab {
+
+inline std::string shape_string(c10::IntArrayRef sizes) {
+  return fmt::format("[{}]", fmt::join(sizes.begin(), sizes.end(), ", "));
+}
+
+}  // namespace tttlab

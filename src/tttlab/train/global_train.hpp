@@ -1,0 +1,44 @@
+#pragma once
+// Global training: Adam on the mean cross-entropy in shuffled minibatches (the paper's protocol for
+// every global model: E.3, E.4 Table 3, E.6). Seeded: the same seed gives the same model.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "tttlab/data/dataset.hpp"
+#include "tttlab/models/flexible_lenet.hpp"
+#include "tttlab/models/linear_head.hpp"
+
+namespace tttlab {
+
+struct TrainConfig {
+  int64_t epochs = 10;
+  int64_t batch_size = 256;
+  double lr = 1e-3;
+  double weight_decay = 0.0;  // torch.optim.Adam's L2 term
+  uint64_t seed = 0;          // minibatch order
+};
+
+struct TrainLog {
+  std::vector<double> epoch_loss;  // mean training cross-entropy of each epoch
+  double seconds = 0.0;
+};
+
+using ForwardFn = std::function<torch::Tensor(const torch::Tensor&)>;
+
+// Trains the parameters of `module` (forward(x) -> logits) on `data` in place.
+TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, const Split& data,
+                          const TrainConfig& cfg, const std::string& label);
+
+// A linear head (torch.nn.Linear default init from the seed) trained on feature vectors.
+LinearHead train_linear_head(const Split& features, int64_t num_classes, const TrainConfig& cfg,
+                             TrainLog* log = nullptr);
+
+// The feature layer of a trained network for every image, in batches, without gradients.
+torch::Tensor extract_features(FlexibleLeNet& model, const torch::Tensor& images,
+                               const std::string& label, int64_t batch_size = 1024);
+
+}  // namespace tttlab

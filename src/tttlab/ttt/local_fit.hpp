@@ -1,0 +1,72 @@
+#pragma once
+// Local fit (the TTT engine): for every test point, start from the global linear head, fine-tune it
+// with Adam on the point's k nearest training neighbours, predict the point with the adapted head,
+// and reset. Two paths compute the same thing:
+//   local_fit_reference  one test point at a time, autograd + torch::optim::Adam (the plain
+//                        protocol, kept as the ground truth);
+//   local_fit_batched    B test points as one [B, C, d] problem: analytic gradient
+//                        (softmax - onehot)^T X / k and an Adam update with per-point state, so
+//                        every point follows the trajectory it would follow alone.
+// Tests check that the two agree (adapted weights to 1e-5 relative).
+#include <cstdint>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "tttlab/models/linear_head.hpp"
+
+namespace tttlab {
+
+enum class LocalFitMode {
+  Erm,         // every step: full batch over the k neighbours (the paper's image protocol)
+  Sequential,  // step t: one neighbour, number (t mod k), nearest first (the LM protocol; steps = k
+               // gives exactly one step per neighbour)
+};
+
+std::string to_string(LocalFitMode mode);
+LocalFitMode local_fit_mode_from_string(const std::string& name);  // "erm" | "sequential"
+
+struct LocalFitConfig {
+  int64_t k = 100;        // neighbours per test point
+  int64_t steps = 100;    // Adam steps per test point
+  double lr = 0.1;
+  double weight_decay = 0.0;  // L2 term added to the gradient, as torch.optim.Adam does
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  LocalFitMode mode = LocalFitMode::Erm;
+  // Batched path: test points solved together; 0 = as many as fit in memory_budget_bytes.
+  int64_t points_per_batch = 0;
+  int64_t memory_budget_bytes = int64_t{512} << 20;
+  bool keep_heads = false;  // return every adapted head (M x C x d floats: mind the size)
+
+  void validate() const;  // InputError on a value out of range
+};
+
+// The k nearest neighbours of each test point, as rows of the training set.
+struct LocalFitData {
+  torch::Tensor train_x;    // float [N, d]
+  torch::Tensor train_y;    // int64 [N]
+  torch::Tensor test_x;     // float [M, d]
+  torch::Tensor test_y;     // int64 [M], or undefined (then no cross-entropy)
+  torch::Tensor neighbors;  // int64 [M, >= k], nearest first; the first k are used
+};
+
+struct LocalFitResult {
+  torch::Tensor pred;     // int64 [M]
+  torch::Tensor logits;   // float [M, C], adapted head on the test point
+  torch::Tensor ce;       // double [M], cross-entropy of the true label (if test_y given)
+  torch::Tensor weights;  // float [M, C, d] adapted weights (keep_heads only)
+  torch::Tensor biases;   // float [M, C]
+};
+
+LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& data,
+                                   const LocalFitConfig& cfg);
+LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data,
+                                 const LocalFitConfig& cfg);
+
+// Test points per batch for the batched path under cfg.memory_budget_bytes (at least 1).
+int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, int64_t element_size,
+                                   const LocalFitConfig& cfg);
+
+}  // namespace tttlab

@@ -1,0 +1,98 @@
+// The batched path: B test points solved as one problem. Each point owns its slice of
+// W [B, C, d], b [B, C] and of the Adam moments, and its gradient depends on its own neighbours
+// only, so the batch is B independent trajectories computed with a handful of large kernels
+// (two batched matrix products and a few element-wise passes per step) instead of B x T small ones.
+#include <algorithm>
+
+#include "tttlab/core/progress.hpp"
+#include "tttlab/ttt/adam.hpp"
+#include "tttlab/ttt/local_fit.hpp"
+#include "tttlab/ttt/local_fit_checks.hpp"
+
+namespace tttlab {
+
+int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, int64_t element_size,
+                                   const LocalFitConfig& cfg) {
+  if (cfg.points_per_batch > 0) return cfg.points_per_batch;
+  // Per point: W, its gradient, two moments and the Adam denominator (5 C d); neighbours (k d);
+  // logits, probabilities and one-hot targets (3 k C); bias terms (5 C).
+  const int64_t per_point = element_size * (5 * num_classes * dim + k * dim + 3 * k * num_classes +
+                                            5 * num_classes);
+  return std::max<int64_t>(1, cfg.memory_budget_bytes / std::max<int64_t>(per_point, 1));
+}
+
+namespace {
+
+// Gradient of the mean cross-entropy over the rows of x for every point of the batch:
+// dL/dlogits = (softmax - onehot) / rows; dW = dlogits^T x; db = sum_rows dlogits.
+void ce_gradient(const torch::Tensor& w, const torch::Tensor& b, const torch::Tensor& x,
+                 const torch::Tensor& onehot, torch::Tensor& grad_w, torch::Tensor& grad_b) {
+  const auto logits = torch::baddbmm(b.unsqueeze(1), x, w.transpose(1, 2));  // [B, rows, C]
+  auto delta = torch::softmax(logits, 2);
+  delta.sub_(onehot).div_(static_cast<double>(x.size(1)));
+  torch::bmm_out(grad_w, delta.transpose(1, 2), x);  // [B, C, d]
+  torch::sum_out(grad_b, delta, {1});                 // [B, C]
+}
+
+}  // namespace
+
+LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data,
+                                 const LocalFitConfig& cfg) {
+  check_local_fit_inputs(head, data, cfg);
+  torch::NoGradGuard no_grad;
+  const int64_t m = data.test_x.size(0), c = head.num_classes(), d = head.dim(), k = cfg.k;
+  const auto opts = head.weight.options();
+  const int64_t per_batch = local_fit_points_per_batch(c, d, k, head.weight.element_size(), cfg);
+  const AdamHyper hyper{cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
+
+  LocalFitResult out;
+  out.pred = torch::empty({m}, torch::kLong);
+  out.logits = torch::empty({m, c}, opts);
+  if (cfg.keep_heads) {
+    out.weights = torch::empty({m, c, d}, opts);
+    out.biases = torch::empty({m, c}, opts);
+  }
+  ProgressBar bar("TTT (batched)", m, "pt");
+  for (int64_t begin = 0; begin < m; begin += per_batch) {
+    const int64_t end = std::min(m, begin + per_batch), bsz = end - begin;
+    const NeighborBatch nb = gather_neighbors(data, k, begin, end);
+    const auto x = nb.x.to(opts);                                      // [B, k, d]
+    const auto onehot = torch::one_hot(nb.y, c).to(opts.dtype());      // [B, k, C]
+
+    auto w = head.weight.unsqueeze(0).expand({bsz, c, d}).contiguous();
+    auto b = head.bias.unsqueeze(0).expand({bsz, c}).contiguous();
+    auto w_m = torch::zeros_like(w), w_v = torch::zeros_like(w);
+    auto b_m = torch::zeros_like(b), b_v = torch::zeros_like(b);
+    auto grad_w = torch::empty_like(w), grad_b = torch::empty_like(b);
+
+    for (int64_t t = 0; t < cfg.steps; ++t) {
+      if (cfg.mode == LocalFitMode::Erm) {
+        ce_gradient(w, b, x, onehot, grad_w, grad_b);
+      } else {
+        const int64_t j = t % k;
+        ce_gradient(w, b, x.slice(1, j, j + 1), onehot.slice(1, j, j + 1), grad_w, grad_b);
+      }
+      adam_update_(w, grad_w, w_m, w_v, t + 1, hyper);
+      adam_update_(b, grad_b, b_m, b_v, t + 1, hyper);
+    }
+
+    const auto q = data.test_x.slice(0, begin, end).to(opts);  // [B, d]
+    const auto logits = torch::baddbmm(b.unsqueeze(1), q.unsqueeze(1), w.transpose(1, 2)).squeeze(1);
+    out.logits.slice(0, begin, end).copy_(logits);
+    out.pred.slice(0, begin, end).copy_(logits.argmax(1));
+    if (cfg.keep_heads) {
+      out.weights.slice(0, begin, end).copy_(w);
+      out.biases.slice(0, begin, end).copy_(b);
+    }
+    bar.advance(bsz);
+  }
+  bar.finish();
+  if (data.test_y.defined()) {
+    out.ce = -torch::log_softmax(out.logits.to(torch::kDouble), 1)
+                  .gather(1, data.test_y.view({-1, 1}))
+                  .view({-1});
+  }
+  return out;
+}
+
+}  // namespace tttlab

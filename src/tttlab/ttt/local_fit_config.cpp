@@ -1,0 +1,69 @@
+#include <cmath>
+
+#include "tttlab/core/error.hpp"
+#include "tttlab/core/shape.hpp"
+#include "tttlab/ttt/local_fit.hpp"
+#include "tttlab/ttt/local_fit_checks.hpp"
+
+namespace tttlab {
+
+std::string to_string(LocalFitMode mode) { return mode == LocalFitMode::Erm ? "erm" : "sequential"; }
+
+LocalFitMode local_fit_mode_from_string(const std::string& name) {
+  if (name == "erm") return LocalFitMode::Erm;
+  if (name == "sequential") return LocalFitMode::Sequential;
+  throw_input_error("TTT mode '{}' is unknown (expected 'erm' or 'sequential')", name);
+}
+
+void LocalFitConfig::validate() const {
+  require_input(k >= 1, "k={} (expected at least 1 neighbour)", k);
+  require_input(steps >= 0, "steps={} (expected >= 0)", steps);
+  require_input(std::isfinite(lr) && lr > 0, "lr={} (expected a positive number)", lr);
+  require_input(std::isfinite(weight_decay) && weight_decay >= 0, "weight decay={} (expected >= 0)", weight_decay);
+  require_input(beta1 >= 0 && beta1 < 1, "beta1={} (expected in [0, 1))", beta1);
+  require_input(beta2 >= 0 && beta2 < 1, "beta2={} (expected in [0, 1))", beta2);
+  require_input(std::isfinite(eps) && eps > 0, "eps={} (expected > 0)", eps);
+  require_input(points_per_batch >= 0, "points per batch={} (expected >= 0; 0 = automatic)", points_per_batch);
+  require_input(memory_budget_bytes > 0, "memory budget={} bytes (expected > 0)", memory_budget_bytes);
+}
+
+void check_local_fit_inputs(const LinearHead& head, const LocalFitData& data, const LocalFitConfig& cfg) {
+  cfg.validate();
+  require_input(head.weight.dim() == 2 && head.bias.dim() == 1 && head.bias.size(0) == head.weight.size(0),
+                "head: weight must be [C, d] and bias [C]");
+  require_input(data.train_x.dim() == 2 && data.test_x.dim() == 2, "TTT: features must be 2-D [rows, d]");
+  const int64_t n = data.train_x.size(0), m = data.test_x.size(0), d = head.dim();
+  require_input(n > 0, "TTT: the training set is empty");
+  require_input(data.train_x.size(1) == d && data.test_x.size(1) == d,
+                "TTT: features have width {} (train) and {} (test), but the head expects {}",
+                data.train_x.size(1), data.test_x.size(1), d);
+  require_input(data.train_y.dim() == 1 && data.train_y.size(0) == n, "TTT: train labels must be [N={}]", n);
+  require_input(cfg.k <= n, "k={} is larger than the training set (N={})", cfg.k, n);
+  require_input(data.neighbors.dim() == 2 && data.neighbors.size(0) == m,
+                "TTT: neighbours must be [M={}, k], got {}", m, shape_string(data.neighbors.sizes()));
+  require_input(data.neighbors.size(1) >= cfg.k, "k={} but only {} neighbours were searched per test point",
+                cfg.k, data.neighbors.size(1));
+  if (m > 0) {
+    const auto used = data.neighbors.slice(1, 0, cfg.k);
+    require_input(used.min().item<int64_t>() >= 0 && used.max().item<int64_t>() < n,
+                  "TTT: a neighbour index is outside the training set [0, {})", n);
+  }
+  const int64_t c = head.num_classes();
+  require_input(data.train_y.min().item<int64_t>() >= 0 && data.train_y.max().item<int64_t>() < c,
+                "TTT: a training label is outside 0..{} (the head has {} classes)", c - 1, c);
+  if (data.test_y.defined() && m > 0) {
+    require_input(data.test_y.dim() == 1 && data.test_y.size(0) == m, "TTT: test labels must be [M={}]", m);
+    require_input(data.test_y.min().item<int64_t>() >= 0 && data.test_y.max().item<int64_t>() < c,
+                  "TTT: a test label is outside 0..{} (the head has {} classes)", c - 1, c);
+  }
+}
+
+NeighborBatch gather_neighbors(const LocalFitData& data, int64_t k, int64_t begin, int64_t end) {
+  const auto idx = data.neighbors.slice(0, begin, end).slice(1, 0, k).contiguous();
+  const int64_t b = end - begin;
+  const auto flat = idx.reshape({-1});
+  return {data.train_x.index_select(0, flat).reshape({b, k, data.train_x.size(1)}),
+          data.train_y.index_select(0, flat).reshape({b, k})};
+}
+
+}  // namespace tttlab

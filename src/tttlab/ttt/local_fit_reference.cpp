@@ -1,0 +1,63 @@
+// The reference path: the paper's protocol written plainly, one test point at a time, with autograd
+// and torch::optim::Adam. Slow (kernel-launch bound) and obviously right; the batched path is
+// tested against it.
+#include "tttlab/core/progress.hpp"
+#include "tttlab/ttt/local_fit.hpp"
+#include "tttlab/ttt/local_fit_checks.hpp"
+
+namespace tttlab {
+
+LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& data,
+                                   const LocalFitConfig& cfg) {
+  check_local_fit_inputs(head, data, cfg);
+  const int64_t m = data.test_x.size(0), c = head.num_classes(), d = head.dim();
+  const auto opts = head.weight.options();
+  LocalFitResult out;
+  out.pred = torch::empty({m}, torch::kLong);
+  out.logits = torch::empty({m, c}, opts);
+  if (cfg.keep_heads) {
+    out.weights = torch::empty({m, c, d}, opts);
+    out.biases = torch::empty({m, c}, opts);
+  }
+  ProgressBar bar("TTT (reference)", m, "pt");
+  for (int64_t i = 0; i < m; ++i) {
+    const NeighborBatch nb = gather_neighbors(data, cfg.k, i, i + 1);
+    const auto x = nb.x[0], y = nb.y[0];  // [k, d], [k]
+    auto w = head.weight.detach().clone().set_requires_grad(true);
+    auto b = head.bias.detach().clone().set_requires_grad(true);
+    torch::optim::Adam opt({w, b}, torch::optim::AdamOptions(cfg.lr)
+                                       .betas({cfg.beta1, cfg.beta2})
+                                       .eps(cfg.eps)
+                                       .weight_decay(cfg.weight_decay));
+    for (int64_t t = 0; t < cfg.steps; ++t) {
+      opt.zero_grad();
+      torch::Tensor loss;
+      if (cfg.mode == LocalFitMode::Erm) {
+        loss = torch::nn::functional::cross_entropy(torch::addmm(b, x, w.t()), y);
+      } else {
+        const int64_t j = t % cfg.k;
+        loss = torch::nn::functional::cross_entropy(torch::addmm(b, x.slice(0, j, j + 1), w.t()),
+                                                    y.slice(0, j, j + 1));
+      }
+      loss.backward();
+      opt.step();
+    }
+    torch::NoGradGuard no_grad;
+    const auto logits = torch::addmv(b, w, data.test_x[i]);
+    out.logits[i].copy_(logits);
+    out.pred[i] = logits.argmax().item<int64_t>();
+    if (cfg.keep_heads) {
+      out.weights[i].copy_(w);
+      out.biases[i].copy_(b);
+    }
+    bar.advance();
+  }
+  if (data.test_y.defined()) {
+    out.ce = -torch::log_softmax(out.logits.to(torch::kDouble), 1)
+                  .gather(1, data.test_y.view({-1, 1}))
+                  .view({-1});
+  }
+  return out;
+}
+
+}  // namespace tttlab
