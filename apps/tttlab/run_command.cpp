@@ -1,0 +1,128 @@
+// tttlab run: the main job. Global head vs majority vote vs TTT on one data set, with bootstrap CIs,
+// results.json and per-point predictions in --out.
+#include <memory>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "commands.hpp"
+#include "tttlab/core/error.hpp"
+#include "tttlab/core/progress.hpp"
+#include "tttlab/core/versions.hpp"
+#include "tttlab/pipeline/study.hpp"
+#include "tttlab/report/study_report.hpp"
+
+namespace tttlab::cli {
+
+void apply_threads(int threads) {
+  require_input(threads >= 0, "--threads={} (expected >= 0; 0 = all cores)", threads);
+  if (threads == 0) return;
+  torch::set_num_threads(threads);
+#ifdef _OPENMP
+  omp_set_num_threads(threads);
+#endif
+}
+
+namespace {
+
+struct RunOptions {
+  StudyConfig study;
+  std::string mode = "erm";
+  std::string out;
+  std::string export_embeddings;
+  std::string model_path, head_path;
+  int64_t memory_budget_mb = 512;
+  int threads = 0;
+  bool quiet = false;
+};
+
+void run(RunOptions& o) {
+  set_progress_enabled(!o.quiet);
+  apply_threads(o.threads);
+  require_input(!o.out.empty(), "--out is required (the folder for results.json)");
+  require_input(o.memory_budget_mb > 0, "--memory-budget-mb={} (expected > 0)", o.memory_budget_mb);
+  StudyConfig& cfg = o.study;
+  cfg.ttt.mode = local_fit_mode_from_string(o.mode);
+  cfg.ttt.memory_budget_bytes = o.memory_budget_mb << 20;
+  cfg.model_path = o.model_path;
+  cfg.head_path = o.head_path;
+  cfg.bootstrap.seed = cfg.seed;
+
+  fmt::print(stderr, "{}\n", version_line());
+  const StudyResult result = run_study(cfg);
+  const Summary summary = summarize(result.methods, result.test_labels, cfg.bootstrap);
+  write_study_outputs(o.out, cfg, result, summary, o.export_embeddings);
+
+  fmt::print("\n{}: {} train / {} test, d={}, {} classes", result.dataset_name, result.num_train,
+             result.num_test, result.dim, result.num_classes);
+  for (const auto& [key, note] : result.notes) fmt::print("; {}", note);
+  fmt::print("\nTTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={}\n\n", cfg.ttt.k, cfg.ttt.steps,
+             cfg.ttt.lr, to_string(cfg.ttt.mode), cfg.majority_k > 0 ? cfg.majority_k : cfg.ttt.k);
+  fmt::print("{}", summary_table(summary, cfg.bootstrap.level));
+  fmt::print("\nwrote {}/results.json ({:.1f} s in all)\n", o.out, result.timing.total());
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app) {
+  auto o = std::make_shared<RunOptions>();
+  StudyConfig& c = o->study;
+  auto* cmd = app.add_subcommand(
+      "run",
+      "Global head vs majority vote vs TTT on one data set.\n"
+      "Images (fashion-mnist, mnist): trains a FlexibleLeNet (or loads --model), embeds the images with\n"
+      "its feature layer, and adapts its last layer. Embedding folders (npy:DIR): loads --head or trains\n"
+      "a linear head. Writes results.json, per-point .npy files and the head to --out.");
+  cmd->set_config("--config", "", "TOML file with any of these options (long names, no dashes); "
+                                  "flags given on the command line override it");
+
+  cmd->add_option("--data", c.data, "fashion-mnist | mnist | npy:DIR (embedding folder)")->capture_default_str();
+  cmd->add_option("--out", o->out, "Output folder (results.json, pred_*.npy, head.safetensors, ...)");
+  cmd->add_option("--seed", c.seed, "Seed of model init, minibatch order and bootstrap")->capture_default_str();
+  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  cmd->add_flag("--quiet", o->quiet, "No progress bars");
+  cmd->add_option("--export-embeddings", o->export_embeddings,
+                  "Also write the features (train/test) as an embedding folder here");
+
+  const std::string m = "Model (images)";
+  cmd->add_option("--model", o->model_path, "Load this FlexibleLeNet (safetensors) instead of training")->group(m);
+  cmd->add_option("--size-scale", c.size_scale, "FlexibleLeNet width multiplier (0.5: 50 features)")
+      ->capture_default_str()->group(m);
+  cmd->add_option("--epochs", c.model_train.epochs, "Training epochs")->capture_default_str()->group(m);
+  cmd->add_option("--batch-size", c.model_train.batch_size, "Minibatch size")->capture_default_str()->group(m);
+  cmd->add_option("--train-lr", c.model_train.lr, "Adam learning rate")->capture_default_str()->group(m);
+
+  const std::string h = "Global head (embedding folders)";
+  cmd->add_option("--head", o->head_path, "Load this head (safetensors: weight [C,d], bias [C])")->group(h);
+  cmd->add_option("--head-epochs", c.head_train.epochs, "Epochs when training the head")->capture_default_str()->group(h);
+  cmd->add_option("--head-batch-size", c.head_train.batch_size, "Minibatch size")->capture_default_str()->group(h);
+  cmd->add_option("--head-lr", c.head_train.lr, "Adam learning rate")->capture_default_str()->group(h);
+  cmd->add_option("--head-wd", c.head_train.weight_decay, "Adam weight decay")->capture_default_str()->group(h);
+
+  const std::string t = "TTT";
+  cmd->add_option("--k", c.ttt.k, "Neighbours per test point")->capture_default_str()->group(t);
+  cmd->add_option("--steps", c.ttt.steps, "Adam steps per test point")->capture_default_str()->group(t);
+  cmd->add_option("--lr", c.ttt.lr, "Adam learning rate")->capture_default_str()->group(t);
+  cmd->add_option("--wd", c.ttt.weight_decay, "Adam weight decay (L2)")->capture_default_str()->group(t);
+  cmd->add_option("--beta1", c.ttt.beta1, "Adam beta1")->capture_default_str()->group(t);
+  cmd->add_option("--beta2", c.ttt.beta2, "Adam beta2")->capture_default_str()->group(t);
+  cmd->add_option("--eps", c.ttt.eps, "Adam eps")->capture_default_str()->group(t);
+  cmd->add_option("--mode", o->mode, "erm: full batch each step; sequential: step t uses neighbour t mod k")
+      ->capture_default_str()->group(t);
+  cmd->add_option("--points-per-batch", c.ttt.points_per_batch, "Test points trained at once (0 = from memory budget)")
+      ->capture_default_str()->group(t);
+  cmd->add_option("--memory-budget-mb", o->memory_budget_mb, "Memory for one batch of test points")
+      ->capture_default_str()->group(t);
+
+  const std::string b = "Baselines and statistics";
+  cmd->add_option("--majority-k", c.majority_k, "Neighbours for majority vote (0 = --k)")->capture_default_str()->group(b);
+  cmd->add_option("--index", c.index, "Neighbour search: auto | faiss | torch")->capture_default_str()->group(b);
+  cmd->add_option("--bootstrap", c.bootstrap.resamples, "Bootstrap resamples for the CIs")->capture_default_str()->group(b);
+
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace tttlab::cli

@@ -1,0 +1,61 @@
+#pragma once
+// The main job, composed from the library along the data flow:
+//   data -> features -> neighbours -> local fit (TTT) -> predictions -> metrics -> report
+// One call runs the three methods of part 1 on one data set: the global head, majority vote over
+// the nearest neighbours, and TTT of the head on each test point's neighbours.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "tttlab/data/dataset.hpp"
+#include "tttlab/eval/bootstrap.hpp"
+#include "tttlab/eval/summary.hpp"
+#include "tttlab/models/flexible_lenet.hpp"
+#include "tttlab/models/linear_head.hpp"
+#include "tttlab/train/global_train.hpp"
+#include "tttlab/ttt/local_fit.hpp"
+
+namespace tttlab {
+
+struct StudyConfig {
+  std::string data = "fashion-mnist";  // fashion-mnist | mnist | npy:DIR | DIR
+  std::filesystem::path model_path;    // images: load this FlexibleLeNet instead of training one
+  std::filesystem::path head_path;     // features: load this head instead of training one
+  double size_scale = 0.5;             // FlexibleLeNet width (0.5 = TinyLeNet, 50 features)
+  TrainConfig model_train{20, 128, 2e-3, 0.0, 0};     // FlexibleLeNet on images
+  TrainConfig head_train{100, 512, 1e-3, 5e-9, 0};    // linear head on an embedding folder (E.3)
+  LocalFitConfig ttt;                  // defaults: the paper's MNIST protocol (E.2)
+  int64_t majority_k = 0;              // 0: the same k as TTT
+  std::string index = "auto";          // auto | faiss | torch
+  BootstrapConfig bootstrap;           // 1000 resamples, 90%
+  uint64_t seed = 0;
+};
+
+struct StudyTiming {
+  std::vector<std::pair<std::string, double>> seconds;  // stage -> seconds, in run order
+  double total() const;
+};
+
+struct StudyResult {
+  std::string dataset_name;
+  int64_t num_train = 0, num_test = 0, dim = 0, num_classes = 0;
+  torch::Tensor test_labels;  // int64 [M]
+  torch::Tensor neighbors;    // int64 [M, k_max], nearest first
+  LinearHead head;            // the global head TTT starts from
+  FlexibleLeNet model{nullptr};  // set when the features came from a FlexibleLeNet
+  Split train_features, test_features;
+  std::vector<MethodPredictions> methods;                 // global, majority, ttt
+  StudyTiming timing;
+  std::map<std::string, std::string> notes;            // e.g. model parameter count
+};
+
+// Runs everything in memory and writes nothing (report/ writes the results), so that a failure
+// leaves no partial output behind.
+StudyResult run_study(const StudyConfig& cfg);
+
+}  // namespace tttlab
