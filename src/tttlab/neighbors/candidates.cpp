@@ -1,0 +1,76 @@
+#include "tttlab/neighbors/candidates.hpp"
+
+#include <algorithm>
+
+#include "tttlab/core/error.hpp"
+#include "tttlab/core/shape.hpp"
+
+namespace tttlab::neighbors_detail {
+
+namespace {
+
+torch::Tensor as_float32(const torch::Tensor& t, const char* what) {
+  require_input(t.is_floating_point() || t.scalar_type() == torch::kInt || t.scalar_type() == torch::kLong,
+                "neighbours: {} must be floating point, got {}", what, c10::toString(t.scalar_type()));
+  auto out = t.to(torch::kFloat).contiguous();
+  require_input(out.numel() == 0 || torch::isfinite(out).all().item<bool>(),
+                "neighbours: {} contain NaN or infinite values", what);
+  return out;
+}
+
+}  // namespace
+
+torch::Tensor checked_train(const torch::Tensor& train, int64_t dim, const std::string& index_name) {
+  require_input(train.defined(), "neighbours ({}): training points are undefined", index_name);
+  require_input(train.dim() == 2, "neighbours ({}): training points must be a 2-D [N, d] tensor, got shape {}",
+                index_name, shape_string(train.sizes()));
+  require_input(train.size(0) > 0, "neighbours ({}): the training set is empty (N=0)", index_name);
+  require_input(train.size(1) > 0, "neighbours ({}): training points have width d=0", index_name);
+  require_input(dim == 0 || train.size(1) == dim,
+                "neighbours ({}): training points have width {} but the index holds points of width {}",
+                index_name, train.size(1), dim);
+  return as_float32(train, "training points");
+}
+
+torch::Tensor checked_queries(const torch::Tensor& queries, int64_t k, int64_t size, int64_t dim,
+                              const std::string& index_name) {
+  require_input(size > 0, "neighbours ({}): search before add (the index has no training points)", index_name);
+  require_input(queries.defined(), "neighbours ({}): queries are undefined", index_name);
+  require_input(queries.dim() == 2, "neighbours ({}): queries must be a 2-D [M, d] tensor, got shape {}",
+                index_name, shape_string(queries.sizes()));
+  require_input(queries.size(1) == dim,
+                "neighbours ({}): queries have width {} but the training points have width {}", index_name,
+                queries.size(1), dim);
+  require_input(k >= 1, "neighbours ({}): k={} (expected k >= 1)", index_name, k);
+  require_input(k <= size, "neighbours ({}): k={} is larger than the training set (N={})", index_name, k, size);
+  return as_float32(queries, "queries");
+}
+
+int64_t candidate_count(int64_t k, int64_t n) { return k + std::min<int64_t>(16, n - k); }
+
+KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries, const torch::Tensor& candidates,
+                   int64_t k) {
+  const int64_t b = candidates.size(0), kc = candidates.size(1), d = train.size(1);
+  TORCH_CHECK(kc >= k, "select_k: ", kc, " candidates for k=", k);
+  // Exact distances of the candidates, in chunks of queries of at most ~64 MB of float64.
+  const int64_t per_row = std::max<int64_t>(1, kc * d * 8);
+  const int64_t chunk = std::max<int64_t>(1, (int64_t{64} << 20) / per_row);
+  std::vector<torch::Tensor> parts;
+  for (int64_t s = 0; s < b; s += chunk) {
+    const int64_t e = std::min(b, s + chunk);
+    const auto cand = candidates.slice(0, s, e);
+    const auto pts = train.index_select(0, cand.reshape({-1})).view({e - s, kc, d}).to(torch::kDouble);
+    const auto q = queries.slice(0, s, e).to(torch::kDouble).unsqueeze(1);
+    parts.push_back((pts - q).pow(2).sum(-1).to(torch::kFloat));
+  }
+  auto dist = parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
+  // Order by index, then stable sort by distance: rows sorted by (distance, index).
+  auto by_index = candidates.sort(1);
+  auto idx = std::get<0>(by_index);
+  dist = dist.gather(1, std::get<1>(by_index));
+  auto by_dist = torch::sort(dist, /*stable=*/true, /*dim=*/1, /*descending=*/false);
+  idx = idx.gather(1, std::get<1>(by_dist));
+  return {idx.slice(1, 0, k).contiguous(), std::get<0>(by_dist).slice(1, 0, k).contiguous()};
+}
+
+}  // namespace tttlab::neighbors_detail

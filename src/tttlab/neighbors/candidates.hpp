@@ -1,0 +1,30 @@
+#pragma once
+// Pieces every NeighborIndex shares: input checks and the tie-aware final selection.
+#include <cstdint>
+#include <string>
+
+#include <torch/torch.h>
+
+#include "tttlab/neighbors/index.hpp"
+
+namespace tttlab::neighbors_detail {
+
+// Checks training data for add(): 2-D, non-empty, finite, and width `dim` when dim > 0.
+// Returns it as contiguous float32.
+torch::Tensor checked_train(const torch::Tensor& train, int64_t dim, const std::string& index_name);
+
+// Checks queries and k for search() against an index of `size` points of width `dim`.
+// Returns the queries as contiguous float32.
+torch::Tensor checked_queries(const torch::Tensor& queries, int64_t k, int64_t size, int64_t dim,
+                              const std::string& index_name);
+
+// How many candidates to search so ties at the k-th boundary resolve by index: k + min(16, N - k).
+int64_t candidate_count(int64_t k, int64_t n);
+
+// From candidate training indices (int64 [B, K], distinct within a row, any order) of the queries
+// (float32 [B, d]) into `train` (float32 [N, d], same device): recompute the squared distances
+// exactly (float64 difference, rounded to float32), sort each row by (distance, index) and keep k.
+KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries,
+                   const torch::Tensor& candidates, int64_t k);
+
+}  // namespace tttlab::neighbors_detail

@@ -1,0 +1,89 @@
+#include "tttlab/neighbors/torch_index.hpp"
+
+#include <algorithm>
+#include <vector>
+
+#include "tttlab/core/error.hpp"
+#include "tttlab/core/progress.hpp"
+#include "tttlab/neighbors/candidates.hpp"
+
+namespace tttlab {
+
+using neighbors_detail::candidate_count;
+using neighbors_detail::checked_queries;
+using neighbors_detail::checked_train;
+using neighbors_detail::select_k;
+
+TorchIndex::TorchIndex(torch::Device device, int64_t block_bytes) : device_(device), block_bytes_(block_bytes) {
+  require_input(block_bytes >= 4, "torch index: block size {} bytes is too small", block_bytes);
+}
+
+void TorchIndex::add(const torch::Tensor& train) {
+  auto x = checked_train(train, dim(), name()).to(device_);
+  auto n = x.pow(2).sum(1);
+  if (train_.defined()) {
+    train_ = torch::cat({train_, x}, 0);
+    norms_ = torch::cat({norms_, n}, 0);
+  } else {
+    train_ = x;
+    norms_ = n;
+  }
+}
+
+KnnResult TorchIndex::search(const torch::Tensor& queries, int64_t k) const {
+  torch::NoGradGuard no_grad;
+  const auto out_device = queries.defined() ? queries.device() : device_;
+  const auto q = checked_queries(queries, k, size(), dim(), name()).to(device_);
+  const int64_t m = q.size(0), n = size();
+  const int64_t kc = candidate_count(k, n);
+  if (m == 0) {
+    return {torch::empty({0, k}, torch::kLong).to(out_device),
+            torch::empty({0, k}, torch::kFloat).to(out_device)};
+  }
+
+  // Block sizes: query block qb by training tile tb float32 distances, at most block_bytes_.
+  const int64_t elems = std::max<int64_t>(1, block_bytes_ / 4);
+  int64_t qb = std::max<int64_t>(1, std::min<int64_t>(m, 1024));
+  const int64_t min_tile = std::min<int64_t>(n, 256);
+  if (elems / qb < min_tile) qb = std::max<int64_t>(1, elems / min_tile);
+  const int64_t tb = std::clamp<int64_t>(elems / qb, 1, n);
+
+  std::vector<torch::Tensor> all_idx, all_dist;
+  ProgressBar bar("neighbours", m, "queries");
+  for (int64_t qs = 0; qs < m; qs += qb) {
+    const int64_t qe = std::min(m, qs + qb);
+    const auto qblk = q.slice(0, qs, qe);
+    const auto qn = qblk.pow(2).sum(1, /*keepdim=*/true);
+    torch::Tensor best_d, best_i;
+    for (int64_t ts = 0; ts < n; ts += tb) {
+      const int64_t te = std::min(n, ts + tb);
+      // ||q||^2 + ||x||^2 - 2 q.x, one block of memory.
+      auto dist = qn + norms_.slice(0, ts, te).unsqueeze(0);
+      dist.addmm_(qblk, train_.slice(0, ts, te).t(), /*beta=*/1, /*alpha=*/-2);
+      dist.clamp_min_(0);
+      const int64_t kk = std::min(kc, te - ts);
+      auto top = dist.topk(kk, 1, /*largest=*/false, /*sorted=*/false);
+      auto d = std::get<0>(top);
+      auto i = std::get<1>(top) + ts;
+      if (best_d.defined()) {
+        d = torch::cat({best_d, d}, 1);
+        i = torch::cat({best_i, i}, 1);
+        if (d.size(1) > kc) {
+          auto merged = d.topk(kc, 1, /*largest=*/false, /*sorted=*/false);
+          d = std::get<0>(merged);
+          i = i.gather(1, std::get<1>(merged));
+        }
+      }
+      best_d = d;
+      best_i = i;
+    }
+    auto res = select_k(train_, qblk, best_i, k);
+    all_idx.push_back(res.indices);
+    all_dist.push_back(res.distances);
+    bar.advance(qe - qs);
+  }
+  bar.finish();
+  return {torch::cat(all_idx, 0).to(out_device), torch::cat(all_dist, 0).to(out_device)};
+}
+
+}  // namespace tttlab
