@@ -1,0 +1,375 @@
+#include "tttlab/io/npy.hpp"
+
+#include <bit>
+#include <charconv>
+#include <cstring>
+#include <fstream>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "tttlab/core/atomic_file.hpp"
+#include "tttlab/core/error.hpp"
+#include "tttlab/io/binary_io.hpp"
+
+namespace tttlab {
+
+namespace fs = std::filesystem;
+using namespace io_detail;
+
+static_assert(std::endian::native == std::endian::little, "tttlab's .npy code assumes a little-endian host");
+
+namespace {
+
+constexpr char kMagic[] = "\x93NUMPY";
+constexpr size_t kMagicLen = 6;
+
+// ---- A tiny parser for the Python literal in the header: a dict of str -> (str | bool | None |
+// int | tuple/list of those). ----
+
+struct PyValue {
+  enum class Kind { Str, Bool, None, Int, Seq } kind = Kind::None;
+  std::string text;             // Str: the string; Int: the digits with an optional sign
+  bool flag = false;            // Bool
+  std::vector<PyValue> items;   // Seq
+};
+
+struct HeaderSyntaxError {
+  std::string what;
+};
+
+class HeaderParser {
+ public:
+  explicit HeaderParser(std::string_view s) : s_(s) {}
+
+  std::vector<std::pair<std::string, PyValue>> parse_dict() {
+    skip_ws();
+    expect('{', "'{' at the start of the header dict");
+    std::vector<std::pair<std::string, PyValue>> out;
+    while (true) {
+      skip_ws();
+      if (peek() == '}') { ++pos_; break; }
+      if (peek() != '\'' && peek() != '"') fail("a quoted key or '}'");
+      std::string key = parse_string();
+      skip_ws();
+      expect(':', fmt::format("':' after key '{}'", key));
+      PyValue v = parse_value();
+      out.emplace_back(std::move(key), std::move(v));
+      skip_ws();
+      if (peek() == ',') { ++pos_; continue; }
+      if (peek() == '}') { ++pos_; break; }
+      fail("',' or '}' after a value");
+    }
+    skip_ws();
+    if (pos_ != s_.size()) fail("the end of the header after '}'");
+    return out;
+  }
+
+ private:
+  char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+  void skip_ws() {
+    while (pos_ < s_.size() && (s_[pos_] == ' ' || s_[pos_] == '\t' || s_[pos_] == '\n' || s_[pos_] == '\r')) ++pos_;
+  }
+  [[noreturn]] void fail(const std::string& expected) const {
+    throw HeaderSyntaxError{fmt::format("expected {} at offset {}", expected, pos_)};
+  }
+  void expect(char c, const std::string& what) {
+    if (peek() != c) fail(what);
+    ++pos_;
+  }
+  bool take_word(std::string_view w) {
+    if (s_.substr(pos_, w.size()) == w) {
+      const size_t end = pos_ + w.size();
+      if (end < s_.size() && (std::isalnum(static_cast<unsigned char>(s_[end])) || s_[end] == '_')) return false;
+      pos_ = end;
+      return true;
+    }
+    return false;
+  }
+  std::string parse_string() {
+    const char q = s_[pos_++];
+    std::string out;
+    while (true) {
+      if (pos_ >= s_.size()) fail("a closing quote");
+      const char c = s_[pos_++];
+      if (c == q) break;
+      if (c == '\\') {
+        if (pos_ >= s_.size()) fail("a character after '\\'");
+        out.push_back(s_[pos_++]);
+        continue;
+      }
+      out.push_back(c);
+    }
+    return out;
+  }
+  PyValue parse_value() {
+    skip_ws();
+    PyValue v;
+    const char c = peek();
+    if (c == '\'' || c == '"') {
+      v.kind = PyValue::Kind::Str;
+      v.text = parse_string();
+    } else if (take_word("True")) {
+      v.kind = PyValue::Kind::Bool;
+      v.flag = true;
+    } else if (take_word("False")) {
+      v.kind = PyValue::Kind::Bool;
+      v.flag = false;
+    } else if (take_word("None")) {
+      v.kind = PyValue::Kind::None;
+    } else if (c == '(' || c == '[') {
+      const char close = c == '(' ? ')' : ']';
+      ++pos_;
+      v.kind = PyValue::Kind::Seq;
+      while (true) {
+        skip_ws();
+        if (peek() == close) { ++pos_; break; }
+        v.items.push_back(parse_value());
+        skip_ws();
+        if (peek() == ',') { ++pos_; continue; }
+        if (peek() == close) { ++pos_; break; }
+        fail(fmt::format("',' or '{}' in a sequence", close));
+      }
+    } else if (c == '-' || c == '+' || std::isdigit(static_cast<unsigned char>(c))) {
+      v.kind = PyValue::Kind::Int;
+      if (c == '-' || c == '+') v.text.push_back(s_[pos_++]);
+      if (!std::isdigit(static_cast<unsigned char>(peek()))) fail("a digit");
+      while (std::isdigit(static_cast<unsigned char>(peek()))) v.text.push_back(s_[pos_++]);
+      if (peek() == 'L' || peek() == 'l') ++pos_;  // Python 2 long suffix
+    } else {
+      fail("a value (string, True/False, integer or tuple)");
+    }
+    return v;
+  }
+
+  std::string_view s_;
+  size_t pos_ = 0;
+};
+
+struct DtypeInfo {
+  torch::ScalarType type;
+  int itemsize;
+};
+
+// Maps a numpy descr to a torch dtype, or explains why not.
+DtypeInfo dtype_from_descr(const fs::path& path, const std::string& descr) {
+  if (descr.size() < 3) {
+    throw_input_error("{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
+                      path.string(), descr);
+  }
+  const char order = descr[0];
+  const std::string code = descr.substr(1);
+  struct Entry { const char* code; torch::ScalarType type; int size; };
+  static const Entry kTable[] = {
+      {"f2", torch::kHalf, 2}, {"f4", torch::kFloat, 4}, {"f8", torch::kDouble, 8},
+      {"i1", torch::kChar, 1}, {"i2", torch::kShort, 2}, {"i4", torch::kInt, 4},
+      {"i8", torch::kLong, 8}, {"u1", torch::kByte, 1}, {"b1", torch::kBool, 1},
+  };
+  const Entry* found = nullptr;
+  for (const Entry& e : kTable) {
+    if (code == e.code) found = &e;
+  }
+  if (found == nullptr || (order != '<' && order != '>' && order != '|' && order != '=')) {
+    throw_input_error("{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
+                      path.string(), descr);
+  }
+  if (order == '>' && found->size > 1) {
+    throw_input_error("{}: big-endian dtype '{}' is not supported (expected little-endian '<{}'; "
+                      "convert with arr.astype(arr.dtype.newbyteorder('<')))",
+                      path.string(), descr, code);
+  }
+  if (order == '|' && found->size > 1) {
+    throw_input_error("{}: dtype '{}' has no byte order (expected '<{}')", path.string(), descr, code);
+  }
+  return {found->type, found->size};
+}
+
+std::string shape_tuple(const std::vector<int64_t>& shape) {
+  if (shape.empty()) return "()";
+  if (shape.size() == 1) return fmt::format("({},)", shape[0]);
+  return fmt::format("({})", fmt::join(shape, ", "));
+}
+
+std::string printable_header(std::string_view h) {
+  std::string out;
+  for (char c : h) {
+    if (out.size() >= 120) { out += "..."; break; }
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') out += "\\n";
+    else if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
+    else out.push_back(c);
+  }
+  while (!out.empty() && (out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+torch::Tensor read_npy(const fs::path& path) {
+  const std::string p = path.string();
+  const std::uintmax_t file_size = require_regular_file(path, "a .npy file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_input_error("{}: cannot open for reading", p);
+
+  // Magic and version.
+  unsigned char pre[kMagicLen + 2] = {};
+  in.read(reinterpret_cast<char*>(pre), sizeof pre);
+  const auto got = static_cast<size_t>(in.gcount());
+  if (got < kMagicLen || std::memcmp(pre, kMagic, kMagicLen) != 0) {
+    throw_input_error("{}: not a .npy file (bad magic: expected the bytes \\x93NUMPY at the start)", p);
+  }
+  if (got < sizeof pre) throw_input_error("{}: truncated .npy file ({} bytes, ends inside the preamble)", p, file_size);
+  const int major = pre[kMagicLen], minor = pre[kMagicLen + 1];
+  if (!((major == 1 || major == 2 || major == 3) && minor == 0)) {
+    throw_input_error("{}: unsupported .npy format version {}.{} (expected 1.0, 2.0 or 3.0)", p, major, minor);
+  }
+  const size_t len_bytes = major == 1 ? 2 : 4;
+  unsigned char len_buf[4] = {};
+  if (!read_exact(in, len_buf, len_bytes)) {
+    throw_input_error("{}: truncated .npy file ({} bytes, ends inside the header length)", p, file_size);
+  }
+  uint32_t header_len = len_buf[0] | (uint32_t{len_buf[1]} << 8);
+  if (len_bytes == 4) header_len |= (uint32_t{len_buf[2]} << 16) | (uint32_t{len_buf[3]} << 24);
+  const std::uintmax_t data_offset = kMagicLen + 2 + len_bytes + header_len;
+  if (data_offset > file_size) {
+    throw_input_error("{}: truncated .npy file: the header claims {} bytes but the file has only {} after the preamble",
+                      p, header_len, file_size - (kMagicLen + 2 + len_bytes));
+  }
+  std::string header(header_len, '\0');
+  if (!read_exact(in, header.data(), header_len)) throw_input_error("{}: cannot read the .npy header", p);
+
+  // Parse the header dict.
+  std::vector<std::pair<std::string, PyValue>> entries;
+  try {
+    entries = HeaderParser(header).parse_dict();
+  } catch (const HeaderSyntaxError& e) {
+    throw_input_error("{}: corrupt .npy header: {} in \"{}\"", p, e.what, printable_header(header));
+  }
+  const PyValue* descr = nullptr;
+  const PyValue* fortran = nullptr;
+  const PyValue* shape_v = nullptr;
+  for (const auto& [key, value] : entries) {
+    const PyValue** slot = key == "descr" ? &descr : key == "fortran_order" ? &fortran : key == "shape" ? &shape_v : nullptr;
+    if (slot == nullptr) continue;  // unknown keys are ignored
+    if (*slot != nullptr) throw_input_error("{}: corrupt .npy header: key '{}' appears twice", p, key);
+    *slot = &value;
+  }
+  for (const auto& [name, v] : {std::pair{"descr", descr}, std::pair{"fortran_order", fortran}, std::pair{"shape", shape_v}}) {
+    if (v == nullptr) {
+      throw_input_error("{}: corrupt .npy header: missing key '{}' (expected 'descr', 'fortran_order' and 'shape') in \"{}\"",
+                        p, name, printable_header(header));
+    }
+  }
+  if (descr->kind == PyValue::Kind::Seq) {
+    throw_input_error("{}: structured dtypes are not supported (expected a plain numeric array)", p);
+  }
+  if (descr->kind != PyValue::Kind::Str) {
+    throw_input_error("{}: corrupt .npy header: 'descr' must be a string like '<f4'", p);
+  }
+  if (fortran->kind != PyValue::Kind::Bool) {
+    throw_input_error("{}: corrupt .npy header: 'fortran_order' must be True or False", p);
+  }
+  if (shape_v->kind != PyValue::Kind::Seq) {
+    throw_input_error("{}: corrupt .npy header: 'shape' must be a tuple of integers like (5,) or (3, 4)", p);
+  }
+  std::vector<int64_t> shape;
+  for (const PyValue& d : shape_v->items) {
+    if (d.kind != PyValue::Kind::Int) {
+      throw_input_error("{}: corrupt .npy header: 'shape' must be a tuple of integers like (5,) or (3, 4)", p);
+    }
+    int64_t value = 0;
+    const char* first = d.text.data() + (d.text[0] == '+' ? 1 : 0);
+    const auto [ptr, ec] = std::from_chars(first, d.text.data() + d.text.size(), value);
+    if (ec == std::errc::result_out_of_range) {
+      throw_input_error("{}: shape dimension {} is too large (expected a size that fits in 64 bits)", p, d.text);
+    }
+    if (ec != std::errc() || ptr != d.text.data() + d.text.size()) {
+      throw_input_error("{}: corrupt .npy header: bad shape dimension '{}'", p, d.text);
+    }
+    if (value < 0) throw_input_error("{}: negative dimension {} in shape (expected sizes >= 0)", p, value);
+    shape.push_back(value);
+  }
+  const DtypeInfo dt = dtype_from_descr(path, descr->text);
+  if (fortran->flag) {
+    throw_input_error("{}: Fortran-order arrays are not supported (expected fortran_order False; "
+                      "save np.ascontiguousarray(arr) instead)", p);
+  }
+  int64_t nbytes = 0;
+  if (!checked_nbytes(shape, dt.itemsize, nbytes)) {
+    throw_input_error("{}: shape {} of '{}' is too large (its byte size overflows 64 bits)", p, shape_tuple(shape), descr->text);
+  }
+  const std::uintmax_t available = file_size - data_offset;
+  if (available < static_cast<std::uintmax_t>(nbytes)) {
+    throw_input_error("{}: truncated data: shape {} of '{}' needs {} bytes but the file has only {} after the header",
+                      p, shape_tuple(shape), descr->text, nbytes, available);
+  }
+  if (available > static_cast<std::uintmax_t>(nbytes)) {
+    throw_input_error("{}: {} unexpected trailing bytes after the data (shape {} of '{}' needs {} bytes)",
+                      p, available - nbytes, shape_tuple(shape), descr->text, nbytes);
+  }
+
+  torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(dt.type));
+  if (nbytes > 0 && !read_exact(in, t.data_ptr(), static_cast<std::uintmax_t>(nbytes))) {
+    throw_input_error("{}: truncated data: could not read {} bytes of array data", p, nbytes);
+  }
+  if (dt.type == torch::kBool) {
+    const auto* b = static_cast<const unsigned char*>(t.data_ptr());
+    for (int64_t i = 0; i < nbytes; ++i) {
+      if (b[i] > 1) throw_input_error("{}: bool element {} has byte value {} (expected 0 or 1)", p, i, int{b[i]});
+    }
+  }
+  return t;
+}
+
+void write_npy(const fs::path& path, const torch::Tensor& tensor) {
+  if (!tensor.defined()) throw_input_error("{}: cannot write an undefined tensor", path.string());
+  const char* descr = nullptr;
+  switch (tensor.scalar_type()) {
+    case torch::kHalf: descr = "<f2"; break;
+    case torch::kFloat: descr = "<f4"; break;
+    case torch::kDouble: descr = "<f8"; break;
+    case torch::kChar: descr = "|i1"; break;
+    case torch::kShort: descr = "<i2"; break;
+    case torch::kInt: descr = "<i4"; break;
+    case torch::kLong: descr = "<i8"; break;
+    case torch::kByte: descr = "|u1"; break;
+    case torch::kBool: descr = "|b1"; break;
+    default:
+      throw_input_error("{}: cannot write a {} tensor as .npy (numpy has no such dtype; expected float16/32/64, "
+                        "int8/16/32/64, uint8 or bool)", path.string(), scalar_type_name(tensor.scalar_type()));
+  }
+  const torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
+  const std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());
+  std::string dict = fmt::format("{{'descr': '{}', 'fortran_order': False, 'shape': {}, }}", descr, shape_tuple(shape));
+  // Pad with spaces and a final newline so that the data starts at a multiple of 64 bytes.
+  auto padded = [&](size_t preamble) {
+    const size_t unpadded = preamble + dict.size() + 1;
+    const size_t pad = (64 - unpadded % 64) % 64;
+    return dict + std::string(pad, ' ') + "\n";
+  };
+  int major = 1;
+  std::string header = padded(kMagicLen + 2 + 2);
+  if (header.size() > 65535) {
+    major = 2;
+    header = padded(kMagicLen + 2 + 4);
+  }
+  write_file_atomically(path, [&](std::ostream& out) {
+    out.write(kMagic, kMagicLen);
+    out.put(static_cast<char>(major));
+    out.put(0);
+    const auto len = static_cast<uint32_t>(header.size());
+    out.put(static_cast<char>(len & 0xff));
+    out.put(static_cast<char>((len >> 8) & 0xff));
+    if (major == 2) {
+      out.put(static_cast<char>((len >> 16) & 0xff));
+      out.put(static_cast<char>((len >> 24) & 0xff));
+    }
+    out.write(header.data(), static_cast<std::streamsize>(header.size()));
+    write_all(out, t.data_ptr(), static_cast<std::uintmax_t>(t.numel()) * t.element_size());
+  });
+}
+
+}  // namespace tttlab
