@@ -6,6 +6,7 @@
 
 #include "tttlab/core/progress.hpp"
 #include "tttlab/ttt/adam.hpp"
+#include "tttlab/ttt/adam_cpu.hpp"
 #include "tttlab/ttt/local_fit.hpp"
 #include "tttlab/ttt/local_fit_checks.hpp"
 
@@ -72,8 +73,13 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
         const int64_t j = t % k;
         ce_gradient(w, b, x.slice(1, j, j + 1), onehot.slice(1, j, j + 1), grad_w, grad_b);
       }
-      adam_update_(w, grad_w, w_m, w_v, t + 1, hyper);
-      adam_update_(b, grad_b, b_m, b_v, t + 1, hyper);
+      if (w.is_cpu()) {  // one fused pass; elsewhere the tensor-op version (a fused CUDA kernel: part 2)
+        fused_adam_update_cpu_(w, grad_w, w_m, w_v, t + 1, hyper);
+        fused_adam_update_cpu_(b, grad_b, b_m, b_v, t + 1, hyper);
+      } else {
+        adam_update_(w, grad_w, w_m, w_v, t + 1, hyper);
+        adam_update_(b, grad_b, b_m, b_v, t + 1, hyper);
+      }
     }
 
     const auto q = data.test_x.slice(0, begin, end).to(opts);  // [B, d]
