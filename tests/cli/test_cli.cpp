@@ -1,0 +1,235 @@
+// End-to-end: the tttlab binary on small embedding folders. Exit codes, one-line errors naming the
+// file, no partial outputs, results.json's contract, config files, reproducibility.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "tttlab/io/npy.hpp"
+#include "tttlab/io/safetensors.hpp"
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+struct Run {
+  int code;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+class Cli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::random_device rd;
+    root_ = fs::temp_directory_path() / ("tttlab_cli_" + std::to_string(rd()));
+    fs::create_directories(root_);
+    data_ = root_ / "emb";
+    make_folder(data_);
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  // Four Gaussian blobs in 8-D; labels follow an XOR of two coordinates, so a global linear head is
+  // weak and local heads are strong.
+  static void make_folder(const fs::path& dir, int64_t n_train = 400, int64_t n_test = 80) {
+    fs::create_directories(dir);
+    torch::manual_seed(3);
+    auto make = [](int64_t n) {
+      auto x = torch::randn({n, 8});
+      x.slice(1, 0, 2).mul_(2.0);
+      const auto y = (x.select(1, 0).gt(0).logical_xor(x.select(1, 1).gt(0))).to(torch::kLong);
+      return std::make_pair(x, y);
+    };
+    auto [xtr, ytr] = make(n_train);
+    auto [xte, yte] = make(n_test);
+    tttlab::write_npy(dir / "train_features.npy", xtr);
+    tttlab::write_npy(dir / "train_labels.npy", ytr);
+    tttlab::write_npy(dir / "test_features.npy", xte);
+    tttlab::write_npy(dir / "test_labels.npy", yte);
+  }
+
+  Run tttlab(const std::string& args) {
+    const fs::path out = root_ / "stdout.txt", err = root_ / "stderr.txt";
+    const std::string cmd = std::string(TTTLAB_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+    const int status = std::system(cmd.c_str());
+    return {WEXITSTATUS(status), slurp(out), slurp(err)};
+  }
+
+  std::string small_run(const fs::path& data, const fs::path& out, const std::string& extra = "") {
+    return "run --quiet --data npy:" + data.string() + " --out " + out.string() +
+           " --k 20 --steps 30 --lr 0.1 --head-epochs 20 --head-batch-size 64 --bootstrap 200 " + extra;
+  }
+
+  // A bad-input run: exit code 2, one line on stderr that mentions `needle`, no results.json.
+  void expect_input_error(const std::string& args, const std::string& needle, const fs::path& out) {
+    const Run r = tttlab(args);
+    EXPECT_EQ(r.code, 2) << args << "\nstderr: " << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err << "\nexpected to mention: " << needle;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "not one line: " << r.err;
+    EXPECT_FALSE(fs::exists(out / "results.json")) << "a failed run left results.json behind";
+  }
+
+  fs::path root_, data_;
+};
+
+}  // namespace
+
+TEST_F(Cli, RunWritesResultsJsonWithTheContract) {
+  const fs::path out = root_ / "out";
+  const Run r = tttlab(small_run(data_, out));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(slurp(out / "results.json"));
+  for (const char* name : {"global", "ttt", "majority"}) {
+    ASSERT_TRUE(j["methods"].contains(name)) << name;
+    const auto& m = j["methods"][name];
+    const double acc = m["accuracy"];
+    EXPECT_GE(acc, 0.0);
+    EXPECT_LE(acc, 1.0);
+    EXPECT_LE(m["ci90"][0].get<double>(), acc);
+    EXPECT_GE(m["ci90"][1].get<double>(), acc);
+    EXPECT_EQ(m["n"], 80);
+  }
+  EXPECT_TRUE(j["methods"]["majority"]["mean_ce"].is_null());
+  EXPECT_TRUE(j["methods"]["ttt"]["mean_ce"].is_number());
+  // XOR: local heads beat the global linear head clearly.
+  EXPECT_GT(j["methods"]["ttt"]["accuracy"].get<double>(), j["methods"]["global"]["accuracy"].get<double>() + 0.15);
+  EXPECT_GT(j["methods"]["ttt"]["accuracy"].get<double>(), 0.85);
+  EXPECT_TRUE(j["comparisons"].contains("ttt - global"));
+  EXPECT_EQ(j["config"]["ttt"]["k"], 20);
+  EXPECT_EQ(j["config"]["seed"], 0);
+  EXPECT_TRUE(j["config"]["versions"].contains("libtorch"));
+  EXPECT_TRUE(j["timing"].contains("ttt_s"));
+  // Per-point outputs beside it agree with the summary.
+  const auto pred = tttlab::read_npy(out / "pred_ttt.npy");
+  const auto labels = tttlab::read_npy(out / "test_labels.npy");
+  ASSERT_EQ(pred.size(0), 80);
+  EXPECT_NEAR(pred.eq(labels).to(torch::kDouble).mean().item<double>(), j["methods"]["ttt"]["accuracy"].get<double>(), 1e-12);
+  EXPECT_EQ(tttlab::read_npy(out / "neighbors.npy").sizes(), (std::vector<int64_t>{80, 20}));
+  // The head loads back (torch.nn.Linear names).
+  const auto head = tttlab::read_safetensors(out / "head.safetensors");
+  EXPECT_EQ(head.tensors.at("weight").sizes(), (std::vector<int64_t>{2, 8}));
+  // The terminal table names every method.
+  for (const char* name : {"global", "ttt", "majority", "ttt - global"}) {
+    EXPECT_NE(r.out.find(name), std::string::npos) << r.out;
+  }
+}
+
+TEST_F(Cli, SameSeedSameResultsAndAHeadFileIsUsed) {
+  const Run a = tttlab(small_run(data_, root_ / "a"));
+  const Run b = tttlab(small_run(data_, root_ / "b"));
+  ASSERT_EQ(a.code, 0) << a.err;
+  ASSERT_EQ(b.code, 0) << b.err;
+  const json ja = json::parse(slurp(root_ / "a" / "results.json"));
+  const json jb = json::parse(slurp(root_ / "b" / "results.json"));
+  EXPECT_EQ(ja["methods"], jb["methods"]);
+  EXPECT_TRUE(torch::equal(tttlab::read_npy(root_ / "a" / "pred_ttt.npy"), tttlab::read_npy(root_ / "b" / "pred_ttt.npy")));
+  // Feeding the saved head back gives the same global predictions.
+  const Run c = tttlab(small_run(data_, root_ / "c", "--head " + (root_ / "a" / "head.safetensors").string()));
+  ASSERT_EQ(c.code, 0) << c.err;
+  EXPECT_TRUE(torch::equal(tttlab::read_npy(root_ / "a" / "pred_global.npy"), tttlab::read_npy(root_ / "c" / "pred_global.npy")));
+  EXPECT_EQ(json::parse(slurp(root_ / "c" / "results.json"))["config"]["head"]["source"],
+            (root_ / "a" / "head.safetensors").string());
+}
+
+TEST_F(Cli, ConfigFileIsReadAndFlagsOverrideIt) {
+  const fs::path cfg = root_ / "study.toml";
+  std::ofstream(cfg) << "data = \"npy:" << data_.string() << "\"\nk = 12\nsteps = 5\nhead-epochs = 3\nbootstrap = 100\n"
+                     << "out = \"" << (root_ / "from_config").string() << "\"\nquiet = true\n";
+  Run r = tttlab("run --config " + cfg.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  json j = json::parse(slurp(root_ / "from_config" / "results.json"));
+  EXPECT_EQ(j["config"]["ttt"]["k"], 12);
+  EXPECT_EQ(j["config"]["ttt"]["steps"], 5);
+  r = tttlab("run --config " + cfg.string() + " --k 7 --out " + (root_ / "flag").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  j = json::parse(slurp(root_ / "flag" / "results.json"));
+  EXPECT_EQ(j["config"]["ttt"]["k"], 7);
+  EXPECT_EQ(j["config"]["ttt"]["steps"], 5);
+}
+
+TEST_F(Cli, BadInputExitsTwoWithOneLineNamingTheProblem) {
+  const fs::path out = root_ / "out";
+  expect_input_error(small_run(root_ / "nowhere", out), "nowhere", out);
+  expect_input_error(small_run(data_, out, "--k 401"), "larger than the training set", out);
+  expect_input_error(small_run(data_, out, "--majority-k 500"), "larger than the training set", out);
+  expect_input_error(small_run(data_, out, "--mode full"), "mode", out);
+  expect_input_error(small_run(data_, out, "--lr -1"), "lr", out);
+  expect_input_error(small_run(data_, out, "--index nosuch"), "nosuch", out);
+  expect_input_error(small_run(data_, out, "--no-such-flag"), "no-such-flag", out);
+  expect_input_error("run --quiet --data npy:" + data_.string(), "--out", out);
+  expect_input_error(small_run(data_, out, "--config " + (root_ / "missing.toml").string()), "missing.toml", out);
+
+  // A head whose shape does not match the features.
+  tttlab::write_safetensors(root_ / "bad_head.safetensors", {{"weight", torch::zeros({2, 5})}, {"bias", torch::zeros({2})}});
+  expect_input_error(small_run(data_, out, "--head " + (root_ / "bad_head.safetensors").string()), "bad_head.safetensors", out);
+  // A file that is not safetensors at all.
+  std::ofstream(root_ / "junk.safetensors") << "not a safetensors file";
+  expect_input_error(small_run(data_, out, "--head " + (root_ / "junk.safetensors").string()), "junk.safetensors", out);
+
+  // NaN in the features.
+  const fs::path nan_dir = root_ / "nan";
+  make_folder(nan_dir);
+  auto x = tttlab::read_npy(nan_dir / "test_features.npy");
+  x[3][1] = std::numeric_limits<float>::quiet_NaN();
+  tttlab::write_npy(nan_dir / "test_features.npy", x);
+  expect_input_error(small_run(nan_dir, out), "test_features.npy", out);
+
+  // Labels out of range in the test set.
+  const fs::path label_dir = root_ / "labels";
+  make_folder(label_dir);
+  auto y = tttlab::read_npy(label_dir / "test_labels.npy");
+  y[0] = 7;
+  tttlab::write_npy(label_dir / "test_labels.npy", y);
+  expect_input_error(small_run(label_dir, out), "test_labels.npy", out);
+
+  // Train and test of different widths.
+  const fs::path width_dir = root_ / "width";
+  make_folder(width_dir);
+  tttlab::write_npy(width_dir / "test_features.npy", torch::randn({80, 9}));
+  expect_input_error(small_run(width_dir, out), "width", out);
+
+  // A truncated file.
+  const fs::path trunc_dir = root_ / "trunc";
+  make_folder(trunc_dir);
+  const auto bytes = slurp(trunc_dir / "train_features.npy");
+  std::ofstream(trunc_dir / "train_features.npy", std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 100);
+  expect_input_error(small_run(trunc_dir, out), "train_features.npy", out);
+
+  // An empty test set.
+  const fs::path empty_dir = root_ / "empty";
+  make_folder(empty_dir);
+  tttlab::write_npy(empty_dir / "test_features.npy", torch::zeros({0, 8}));
+  tttlab::write_npy(empty_dir / "test_labels.npy", torch::zeros({0}, torch::kLong));
+  expect_input_error(small_run(empty_dir, out), "empty", out);
+}
+
+TEST_F(Cli, HelpAndModelInfo) {
+  Run r = tttlab("--help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("run"), std::string::npos);
+  r = tttlab("run --help");
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("--steps"), std::string::npos);
+  r = tttlab("model --size-scale 0.5");
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("feature dimension: 50"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("parameters: 7646"), std::string::npos) << r.out;
+  r = tttlab("model --size-scale -1");
+  EXPECT_EQ(r.code, 2);
+  r = tttlab("");
+  EXPECT_EQ(r.code, 2);
+}
