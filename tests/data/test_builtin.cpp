@@ -296,7 +296,7 @@ TEST(EmbeddingFolderErrors, EmptySets) {
   write_valid_folder(dir.path());
   write_npy(dir / "test_features.npy", torch::zeros({0, 4}));
   write_npy(dir / "test_labels.npy", torch::zeros({0}, torch::kLong));
-  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "test_features.npy").string(), {"0 rows"});
+  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "test_features.npy").string(), {"test set is empty (0 rows"});
   write_valid_folder(dir.path());
   write_npy(dir / "train_features.npy", torch::zeros({12, 0}));
   expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "train_features.npy").string(), {"width 0"});
@@ -384,7 +384,7 @@ TEST(ValidateSplit, CatchesEachProblem) {
   Split empty;
   empty.x = torch::zeros({0, 3});
   empty.y = torch::zeros({0}, torch::kLong);
-  expect_input_error([&] { validate_split(empty, 4, "feats"); }, "feats", {"0 rows"});
+  expect_input_error([&] { validate_split(empty, 4, "feats"); }, "feats", {"empty (0 rows"});
   Split images = make_split(4, 3, 2, 1);
   images.x = torch::rand({4, 1, 28, 28});
   EXPECT_NO_THROW(validate_split(images, 2, "images"));

@@ -163,7 +163,7 @@ FolderSplit load_folder_split(const fs::path& dir, const std::string& prefix) {
                 io_detail::scalar_type_name(y.scalar_type()));
   require_input(y.size(0) == x.size(0), "{}: {} labels but {} has {} rows (expected one label per row)", lp, y.size(0),
                 fsplit.features_path.filename().string(), x.size(0));
-  require_input(x.size(0) > 0, "{}: 0 rows (expected at least one {} example)", fp, prefix);
+  require_input(x.size(0) > 0, "{}: the {} set is empty (0 rows; expected at least one example)", fp, prefix);
   require_input(x.size(1) > 0, "{}: features have width 0 (expected d >= 1)", fp);
   check_finite_rows(x, fp);
   if (x.scalar_type() == torch::kDouble) {
@@ -201,7 +201,7 @@ void validate_split(const Split& split, int64_t num_classes, const std::string& 
                 io_detail::scalar_type_name(split.x.scalar_type()), shape_string(split.x.sizes()));
   require_input(split.x.size(0) == split.y.size(0), "{}: {} feature rows but {} labels (expected one label per row)",
                 what, split.x.size(0), split.y.size(0));
-  require_input(split.y.size(0) > 0, "{}: 0 rows (expected at least one)", what);
+  require_input(split.y.size(0) > 0, "{}: empty (0 rows; expected at least one)", what);
   require_input(split.x[0].numel() > 0, "{}: features have width 0 (expected at least one value per row)", what);
   require_input(num_classes >= 1, "{}: num_classes is {} (expected at least 1)", what, num_classes);
   check_finite_rows(split.x, what);
