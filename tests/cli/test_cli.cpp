@@ -20,7 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-struct Run {
+struct CliRun {
   int code;
   std::string out, err;
 };
@@ -50,7 +50,7 @@ class Cli : public ::testing::Test {
     torch::manual_seed(3);
     auto make = [](int64_t n) {
       auto x = torch::randn({n, 8});
-      x.slice(1, 0, 2).mul_(2.0);
+      x.slice(1, 0, 2).mul_(3.0);
       const auto y = (x.select(1, 0).gt(0).logical_xor(x.select(1, 1).gt(0))).to(torch::kLong);
       return std::make_pair(x, y);
     };
@@ -62,7 +62,7 @@ class Cli : public ::testing::Test {
     tttlab::write_npy(dir / "test_labels.npy", yte);
   }
 
-  Run tttlab(const std::string& args) {
+  CliRun tttlab(const std::string& args) {
     const fs::path out = root_ / "stdout.txt", err = root_ / "stderr.txt";
     const std::string cmd = std::string(TTTLAB_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
     const int status = std::system(cmd.c_str());
@@ -76,7 +76,7 @@ class Cli : public ::testing::Test {
 
   // A bad-input run: exit code 2, one line on stderr that mentions `needle`, no results.json.
   void expect_input_error(const std::string& args, const std::string& needle, const fs::path& out) {
-    const Run r = tttlab(args);
+    const CliRun r = tttlab(args);
     EXPECT_EQ(r.code, 2) << args << "\nstderr: " << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err << "\nexpected to mention: " << needle;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "not one line: " << r.err;
@@ -90,7 +90,7 @@ class Cli : public ::testing::Test {
 
 TEST_F(Cli, RunWritesResultsJsonWithTheContract) {
   const fs::path out = root_ / "out";
-  const Run r = tttlab(small_run(data_, out));
+  const CliRun r = tttlab(small_run(data_, out));
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(slurp(out / "results.json"));
   for (const char* name : {"global", "ttt", "majority"}) {
@@ -129,8 +129,8 @@ TEST_F(Cli, RunWritesResultsJsonWithTheContract) {
 }
 
 TEST_F(Cli, SameSeedSameResultsAndAHeadFileIsUsed) {
-  const Run a = tttlab(small_run(data_, root_ / "a"));
-  const Run b = tttlab(small_run(data_, root_ / "b"));
+  const CliRun a = tttlab(small_run(data_, root_ / "a"));
+  const CliRun b = tttlab(small_run(data_, root_ / "b"));
   ASSERT_EQ(a.code, 0) << a.err;
   ASSERT_EQ(b.code, 0) << b.err;
   const json ja = json::parse(slurp(root_ / "a" / "results.json"));
@@ -138,7 +138,7 @@ TEST_F(Cli, SameSeedSameResultsAndAHeadFileIsUsed) {
   EXPECT_EQ(ja["methods"], jb["methods"]);
   EXPECT_TRUE(torch::equal(tttlab::read_npy(root_ / "a" / "pred_ttt.npy"), tttlab::read_npy(root_ / "b" / "pred_ttt.npy")));
   // Feeding the saved head back gives the same global predictions.
-  const Run c = tttlab(small_run(data_, root_ / "c", "--head " + (root_ / "a" / "head.safetensors").string()));
+  const CliRun c = tttlab(small_run(data_, root_ / "c", "--head " + (root_ / "a" / "head.safetensors").string()));
   ASSERT_EQ(c.code, 0) << c.err;
   EXPECT_TRUE(torch::equal(tttlab::read_npy(root_ / "a" / "pred_global.npy"), tttlab::read_npy(root_ / "c" / "pred_global.npy")));
   EXPECT_EQ(json::parse(slurp(root_ / "c" / "results.json"))["config"]["head"]["source"],
@@ -149,7 +149,7 @@ TEST_F(Cli, ConfigFileIsReadAndFlagsOverrideIt) {
   const fs::path cfg = root_ / "study.toml";
   std::ofstream(cfg) << "data = \"npy:" << data_.string() << "\"\nk = 12\nsteps = 5\nhead-epochs = 3\nbootstrap = 100\n"
                      << "out = \"" << (root_ / "from_config").string() << "\"\nquiet = true\n";
-  Run r = tttlab("run --config " + cfg.string());
+  CliRun r = tttlab("run --config " + cfg.string());
   ASSERT_EQ(r.code, 0) << r.err;
   json j = json::parse(slurp(root_ / "from_config" / "results.json"));
   EXPECT_EQ(j["config"]["ttt"]["k"], 12);
@@ -218,7 +218,7 @@ TEST_F(Cli, BadInputExitsTwoWithOneLineNamingTheProblem) {
 }
 
 TEST_F(Cli, HelpAndModelInfo) {
-  Run r = tttlab("--help");
+  CliRun r = tttlab("--help");
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("run"), std::string::npos);
   r = tttlab("run --help");

@@ -4,9 +4,6 @@
 
 #include <fmt/format.h>
 #include <torch/torch.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "commands.hpp"
 #include "tttlab/core/error.hpp"
@@ -16,15 +13,6 @@
 #include "tttlab/report/study_report.hpp"
 
 namespace tttlab::cli {
-
-void apply_threads(int threads) {
-  require_input(threads >= 0, "--threads={} (expected >= 0; 0 = all cores)", threads);
-  if (threads == 0) return;
-  torch::set_num_threads(threads);
-#ifdef _OPENMP
-  omp_set_num_threads(threads);
-#endif
-}
 
 namespace {
 
@@ -37,6 +25,7 @@ struct RunOptions {
   int64_t memory_budget_mb = 512;
   int threads = 0;
   bool quiet = false;
+  std::string config_file;  // consumed by expand_config_file before parsing; listed for --help
 };
 
 void run(RunOptions& o) {
@@ -51,7 +40,7 @@ void run(RunOptions& o) {
   cfg.head_path = o.head_path;
   cfg.bootstrap.seed = cfg.seed;
 
-  fmt::print(stderr, "{}\n", version_line());
+  if (!o.quiet) fmt::print(stderr, "{}\n", version_line());
   const StudyResult result = run_study(cfg);
   const Summary summary = summarize(result.methods, result.test_labels, cfg.bootstrap);
   write_study_outputs(o.out, cfg, result, summary, o.export_embeddings);
@@ -76,8 +65,11 @@ void add_run_command(CLI::App& app) {
       "Images (fashion-mnist, mnist): trains a FlexibleLeNet (or loads --model), embeds the images with\n"
       "its feature layer, and adapts its last layer. Embedding folders (npy:DIR): loads --head or trains\n"
       "a linear head. Writes results.json, per-point .npy files and the head to --out.");
-  cmd->set_config("--config", "", "TOML file with any of these options (long names, no dashes); "
-                                  "flags given on the command line override it");
+  // Every option keeps its last value: the config file's values come first, so flags override them.
+  cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  cmd->add_option("--config", o->config_file,
+                  "TOML file with any of these options (long names without dashes, e.g. k = 50); "
+                  "flags on the command line override it");
 
   cmd->add_option("--data", c.data, "fashion-mnist | mnist | npy:DIR (embedding folder)")->capture_default_str();
   cmd->add_option("--out", o->out, "Output folder (results.json, pred_*.npy, head.safetensors, ...)");
