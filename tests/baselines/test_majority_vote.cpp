@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 #include <string>
 
 #include <torch/torch.h>
@@ -13,15 +15,7 @@ torch::Tensor rows(std::initializer_list<int64_t> v, int64_t k) {
   return torch::tensor(std::vector<int64_t>(v), torch::kLong).reshape({-1, k});
 }
 
-template <typename F>
-void expect_input_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no InputError, expected one containing '" << needle << "'";
-  } catch (const tttlab::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using tttlab::test::expect_input_error;
 
 TEST(MajorityVote, HandWorkedRows) {
   const auto labels = rows({

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 #include <cmath>
 #include <random>
 #include <string>
@@ -12,15 +14,7 @@
 
 namespace {
 
-template <typename F>
-void expect_input_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no InputError, expected one containing '" << needle << "'";
-  } catch (const tttlab::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using tttlab::test::expect_input_error;
 
 TEST(Metrics, CorrectAndAccuracy) {
   const auto pred = torch::tensor({0, 1, 2, 2, 1}, torch::kLong);

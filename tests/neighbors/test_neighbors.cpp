@@ -2,6 +2,8 @@
 // indexes against each other, and the input errors.
 #include <gtest/gtest.h>
 
+#include "test_support.hpp"
+
 #include <string>
 #include <vector>
 
@@ -181,15 +183,7 @@ TEST(Neighbors, AcceptsOtherFloatTypesAndEmptyQueries) {
   }
 }
 
-template <typename F>
-void expect_input_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no InputError, expected one containing '" << needle << "'";
-  } catch (const tttlab::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
-}
+using tttlab::test::expect_input_error;
 
 TEST(Neighbors, InputErrors) {
   const auto train = torch::randn({100, 8});

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "tttlab/core/progress.hpp"
+#include "tttlab/eval/metrics.hpp"
 #include "tttlab/ttt/adam.hpp"
 #include "tttlab/ttt/adam_cpu.hpp"
 #include "tttlab/ttt/local_fit.hpp"
@@ -93,11 +94,7 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
     bar.advance(bsz);
   }
   bar.finish();
-  if (data.test_y.defined()) {
-    out.ce = -torch::log_softmax(out.logits.to(torch::kDouble), 1)
-                  .gather(1, data.test_y.view({-1, 1}))
-                  .view({-1});
-  }
+  if (data.test_y.defined()) out.ce = per_point_cross_entropy(out.logits, data.test_y);
   return out;
 }
 

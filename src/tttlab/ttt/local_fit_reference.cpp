@@ -2,6 +2,7 @@
 // and torch::optim::Adam. Slow (kernel-launch bound) and obviously right; the batched path is
 // tested against it.
 #include "tttlab/core/progress.hpp"
+#include "tttlab/eval/metrics.hpp"
 #include "tttlab/ttt/local_fit.hpp"
 #include "tttlab/ttt/local_fit_checks.hpp"
 
@@ -52,11 +53,7 @@ LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& d
     }
     bar.advance();
   }
-  if (data.test_y.defined()) {
-    out.ce = -torch::log_softmax(out.logits.to(torch::kDouble), 1)
-                  .gather(1, data.test_y.view({-1, 1}))
-                  .view({-1});
-  }
+  if (data.test_y.defined()) out.ce = per_point_cross_entropy(out.logits, data.test_y);
   return out;
 }
 
