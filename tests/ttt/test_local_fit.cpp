@@ -65,6 +65,25 @@ TEST_F(LocalFit, BatchedMatchesReferenceFloat32) {
   EXPECT_GT((ref.weights[0] - p.head.weight).abs().max().item<double>(), 0.5);
 }
 
+TEST_F(LocalFit, BatchSizeDoesNotChangeResultsAndTheGlobalHeadIsLeftAlone) {
+  // Regression: with one point per batch the adapted weights once aliased the global head.
+  const Problem p = random_problem(torch::kFloat32, 200, 5, 6, 4, 10, 9);
+  const auto weight_before = p.head.weight.clone(), bias_before = p.head.bias.clone();
+  LocalFitConfig cfg;
+  cfg.k = 10;
+  cfg.steps = 10;
+  cfg.lr = 0.05;
+  cfg.keep_heads = true;
+  const auto ref = local_fit_reference(p.head, p.data, cfg);
+  for (const int64_t per_batch : {1, 2, 5}) {
+    cfg.points_per_batch = per_batch;
+    const auto fast = local_fit_batched(p.head, p.data, cfg);
+    EXPECT_LT(max_relative_difference(fast.weights, ref.weights), 1e-5) << per_batch;
+    EXPECT_TRUE(torch::equal(p.head.weight, weight_before)) << per_batch;
+    EXPECT_TRUE(torch::equal(p.head.bias, bias_before)) << per_batch;
+  }
+}
+
 TEST_F(LocalFit, BatchedMatchesReferenceWithWeightDecayBetasAndEps) {
   const Problem p = random_problem(torch::kFloat32, 200, 9, 6, 4, 15, 3);
   LocalFitConfig cfg;

@@ -61,8 +61,10 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
     const auto x = nb.x.to(opts);                                      // [B, k, d]
     const auto onehot = torch::one_hot(nb.y, c).to(opts.dtype());      // [B, k, C]
 
-    auto w = head.weight.unsqueeze(0).expand({bsz, c, d}).contiguous();
-    auto b = head.bias.unsqueeze(0).expand({bsz, c}).contiguous();
+    // repeat() always copies (expand().contiguous() would alias the head when bsz == 1, and the
+    // in-place Adam steps would then overwrite the global head).
+    auto w = head.weight.to(opts).unsqueeze(0).repeat({bsz, 1, 1});
+    auto b = head.bias.to(opts).unsqueeze(0).repeat({bsz, 1});
     auto w_m = torch::zeros_like(w), w_v = torch::zeros_like(w);
     auto b_m = torch::zeros_like(b), b_v = torch::zeros_like(b);
     auto grad_w = torch::empty_like(w), grad_b = torch::empty_like(b);
