@@ -22,7 +22,7 @@ struct RunOptions {
   std::string out;
   std::string export_embeddings;
   std::string model_path, head_path;
-  int64_t memory_budget_mb = 512;
+  int64_t memory_budget_mb = 16;
   int threads = 0;
   bool quiet = false;
   std::string config_file;  // consumed by expand_config_file before parsing; listed for --help
