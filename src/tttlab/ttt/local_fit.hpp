@@ -38,7 +38,8 @@ struct LocalFitConfig {
   // Batched path: test points solved together; 0 = as many as fit in memory_budget_bytes.
   int64_t points_per_batch = 0;
   // CPU default: small enough that a batch's head state stays in cache (bench_ttt_cpu: C=1000
-  // heads run ~1.4x faster one per batch than 48 per batch); the GPU path chooses from free memory.
+  // heads ran ~1.4x faster one per batch than 48 per batch). A GPU path should size batches from free
+  // GPU memory instead.
   int64_t memory_budget_bytes = int64_t{16} << 20;
   bool keep_heads = false;  // return every adapted head (M x C x d floats: mind the size)
 
