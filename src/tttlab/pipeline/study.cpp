@@ -50,7 +50,7 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, StudyResul
                     "{}: the model expects {}x{} images, the data has {}x{}", cfg.model_path.string(),
                     out.model->shape().image_size, out.model->shape().image_size, data.train.x.size(-1),
                     data.train.x.size(-1));
-      clock.lap("load model");
+      clock.lap("load_model");
     } else {
       torch::manual_seed(cfg.seed);
       out.model = FlexibleLeNet(LeNetShape::from_scale(cfg.size_scale, data.num_classes, data.train.x.size(-1)));
@@ -58,7 +58,7 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, StudyResul
       tc.seed = cfg.seed;
       train_classifier(*out.model, [&](const torch::Tensor& x) { return out.model->forward(x); }, data.train,
                        tc, fmt::format("train LeNet x{}", cfg.size_scale));
-      clock.lap("train model");
+      clock.lap("train_model");
     }
     out.notes["model"] = fmt::format("FlexibleLeNet size_scale={} ({} parameters, {} features)",
                                      out.model->shape().size_scale, out.model->shape().parameter_count(),
@@ -78,13 +78,13 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, StudyResul
     require_input(head.num_classes() >= data.num_classes,
                   "{}: the head has {} classes but the labels go up to {}", cfg.head_path.string(),
                   head.num_classes(), data.num_classes - 1);
-    clock.lap("load head");
+    clock.lap("load_head");
     return head;
   }
   TrainConfig tc = cfg.head_train;
   tc.seed = cfg.seed;
   LinearHead head = train_linear_head(data.train, data.num_classes, tc);
-  clock.lap("train head");
+  clock.lap("train_head");
   return head;
 }
 
@@ -99,7 +99,7 @@ StudyResult run_study(const StudyConfig& cfg) {
 
   // data
   const Dataset data = load_dataset(cfg.data);
-  clock.lap("load data");
+  clock.lap("load_data");
 
   // features (and the global head that goes with them)
   out.head = make_features(cfg, data, out, clock);
