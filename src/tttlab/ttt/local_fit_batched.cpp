@@ -9,7 +9,7 @@
 #include "tttlab/ttt/adam.hpp"
 #include "tttlab/ttt/adam_cpu.hpp"
 #include "tttlab/ttt/local_fit.hpp"
-#include "tttlab/ttt/local_fit_checks.hpp"
+#include "tttlab/ttt/local_fit_common.hpp"
 
 namespace tttlab {
 
@@ -47,13 +47,7 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
   const int64_t per_batch = local_fit_points_per_batch(c, d, k, head.weight.element_size(), cfg);
   const AdamHyper hyper{cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
 
-  LocalFitResult out;
-  out.pred = torch::empty({m}, torch::kLong);
-  out.logits = torch::empty({m, c}, opts);
-  if (cfg.keep_heads) {
-    out.weights = torch::empty({m, c, d}, opts);
-    out.biases = torch::empty({m, c}, opts);
-  }
+  LocalFitResult out = allocate_local_fit_result(m, c, d, opts, cfg.keep_heads);
   ProgressBar bar("TTT (batched)", m, "pt");
   for (int64_t begin = 0; begin < m; begin += per_batch) {
     const int64_t end = std::min(m, begin + per_batch), bsz = end - begin;

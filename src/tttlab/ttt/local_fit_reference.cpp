@@ -4,7 +4,7 @@
 #include "tttlab/core/progress.hpp"
 #include "tttlab/eval/metrics.hpp"
 #include "tttlab/ttt/local_fit.hpp"
-#include "tttlab/ttt/local_fit_checks.hpp"
+#include "tttlab/ttt/local_fit_common.hpp"
 
 namespace tttlab {
 
@@ -13,13 +13,7 @@ LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& d
   check_local_fit_inputs(head, data, cfg);
   const int64_t m = data.test_x.size(0), c = head.num_classes(), d = head.dim();
   const auto opts = head.weight.options();
-  LocalFitResult out;
-  out.pred = torch::empty({m}, torch::kLong);
-  out.logits = torch::empty({m, c}, opts);
-  if (cfg.keep_heads) {
-    out.weights = torch::empty({m, c, d}, opts);
-    out.biases = torch::empty({m, c}, opts);
-  }
+  LocalFitResult out = allocate_local_fit_result(m, c, d, opts, cfg.keep_heads);
   ProgressBar bar("TTT (reference)", m, "pt");
   for (int64_t i = 0; i < m; ++i) {
     const NeighborBatch nb = gather_neighbors(data, cfg.k, i, i + 1);

@@ -1,5 +1,5 @@
 #pragma once
-// Checks shared by both local-fit paths: the data must fit the head and the config.
+// What both local-fit paths share: input checks, neighbour gathering, the result's buffers.
 #include "tttlab/ttt/local_fit.hpp"
 
 namespace tttlab {
@@ -12,5 +12,9 @@ struct NeighborBatch {
   torch::Tensor y;  // [B, k]
 };
 NeighborBatch gather_neighbors(const LocalFitData& data, int64_t k, int64_t begin, int64_t end);
+
+// Empty outputs for m test points, C classes, width d (weights/biases only when keep_heads).
+LocalFitResult allocate_local_fit_result(int64_t m, int64_t c, int64_t d, const torch::TensorOptions& opts,
+                                         bool keep_heads);
 
 }  // namespace tttlab

@@ -3,7 +3,7 @@
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/shape.hpp"
 #include "tttlab/ttt/local_fit.hpp"
-#include "tttlab/ttt/local_fit_checks.hpp"
+#include "tttlab/ttt/local_fit_common.hpp"
 
 namespace tttlab {
 
@@ -64,6 +64,18 @@ NeighborBatch gather_neighbors(const LocalFitData& data, int64_t k, int64_t begi
   const auto flat = idx.reshape({-1});
   return {data.train_x.index_select(0, flat).reshape({b, k, data.train_x.size(1)}),
           data.train_y.index_select(0, flat).reshape({b, k})};
+}
+
+LocalFitResult allocate_local_fit_result(int64_t m, int64_t c, int64_t d, const torch::TensorOptions& opts,
+                                         bool keep_heads) {
+  LocalFitResult out;
+  out.pred = torch::empty({m}, torch::kLong);
+  out.logits = torch::empty({m, c}, opts);
+  if (keep_heads) {
+    out.weights = torch::empty({m, c, d}, opts);
+    out.biases = torch::empty({m, c}, opts);
+  }
+  return out;
 }
 
 }  // namespace tttlab
