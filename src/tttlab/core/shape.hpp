@@ -4,6 +4,7 @@
 
 #include <c10/util/ArrayRef.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (moved here in fmt 11)
 
 namespace tttlab {
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>  // fmt::join (moved here in fmt 11)
 
 #include "tttlab/core/atomic_file.hpp"
 #include "tttlab/core/error.hpp"
