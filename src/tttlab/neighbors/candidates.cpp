@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "tttlab/core/error.hpp"
+#include "tttlab/core/progress.hpp"
 #include "tttlab/core/shape.hpp"
 
 namespace tttlab::neighbors_detail {
@@ -71,6 +72,26 @@ KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries, con
   auto by_dist = torch::sort(dist, /*stable=*/true, /*dim=*/1, /*descending=*/false);
   idx = idx.gather(1, std::get<1>(by_dist));
   return {idx.slice(1, 0, k).contiguous(), std::get<0>(by_dist).slice(1, 0, k).contiguous()};
+}
+
+KnnResult search_in_blocks(const torch::Tensor& train, const torch::Tensor& queries, int64_t k, int64_t block,
+                           torch::Device out_device, const CandidateFn& candidates) {
+  const int64_t m = queries.size(0);
+  if (m == 0) {
+    return {torch::empty({0, k}, torch::kLong).to(out_device), torch::empty({0, k}, torch::kFloat).to(out_device)};
+  }
+  std::vector<torch::Tensor> all_idx, all_dist;
+  ProgressBar bar("neighbours", m, "queries");
+  for (int64_t qs = 0; qs < m; qs += block) {
+    const int64_t qe = std::min(m, qs + block);
+    const auto qblk = queries.slice(0, qs, qe);
+    auto res = select_k(train, qblk, candidates(qblk), k);
+    all_idx.push_back(res.indices);
+    all_dist.push_back(res.distances);
+    bar.advance(qe - qs);
+  }
+  bar.finish();
+  return {torch::cat(all_idx, 0).to(out_device), torch::cat(all_dist, 0).to(out_device)};
 }
 
 }  // namespace tttlab::neighbors_detail

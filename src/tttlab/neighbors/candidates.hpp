@@ -1,6 +1,7 @@
 #pragma once
 // Pieces every NeighborIndex shares: input checks and the tie-aware final selection.
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include <torch/torch.h>
@@ -26,5 +27,12 @@ int64_t candidate_count(int64_t k, int64_t n);
 // exactly (float64 difference, rounded to float32), sort each row by (distance, index) and keep k.
 KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries,
                    const torch::Tensor& candidates, int64_t k);
+
+// The search loop every index shares: for each block of `block` queries, `candidates(query_block)`
+// returns int64 [rows, K] candidate training indices (K >= k), which select_k re-ranks;
+// shows the progress bar and returns all rows on `out_device` (empty [0, k] results for no queries).
+using CandidateFn = std::function<torch::Tensor(const torch::Tensor& query_block)>;
+KnnResult search_in_blocks(const torch::Tensor& train, const torch::Tensor& queries, int64_t k, int64_t block,
+                           torch::Device out_device, const CandidateFn& candidates);
 
 }  // namespace tttlab::neighbors_detail

@@ -5,7 +5,6 @@
 #include <faiss/IndexFlat.h>
 
 #include "tttlab/core/error.hpp"
-#include "tttlab/core/progress.hpp"
 #include "tttlab/neighbors/candidates.hpp"
 #include "tttlab/neighbors/faiss_index.hpp"
 
@@ -20,7 +19,7 @@ static_assert(sizeof(faiss_idx_t) == sizeof(int64_t), "FAISS ids must be 64-bit"
 using neighbors_detail::candidate_count;
 using neighbors_detail::checked_queries;
 using neighbors_detail::checked_train;
-using neighbors_detail::select_k;
+using neighbors_detail::search_in_blocks;
 
 class FaissFlatIndex final : public NeighborIndex {
  public:
@@ -36,33 +35,18 @@ class FaissFlatIndex final : public NeighborIndex {
     torch::NoGradGuard no_grad;
     const auto out_device = queries.defined() ? queries.device() : torch::Device(torch::kCPU);
     const auto q = checked_queries(queries, k, size(), dim(), name()).cpu().contiguous();
-    const int64_t m = q.size(0), n = size(), d = dim();
+    const int64_t n = size(), d = dim();
     const int64_t kc = candidate_count(k, n);
-    if (m == 0) {
-      return {torch::empty({0, k}, torch::kLong).to(out_device),
-              torch::empty({0, k}, torch::kFloat).to(out_device)};
-    }
     // The stored vectors, viewed (not copied) for the exact re-ranking of candidates.
     const auto train = torch::from_blob(const_cast<float*>(index_->get_xb()), {n, d}, torch::kFloat);
-
-    std::vector<torch::Tensor> all_idx, all_dist;
-    ProgressBar bar("neighbours", m, "queries");
-    for (int64_t qs = 0; qs < m; qs += block_queries_) {
-      const int64_t qe = std::min(m, qs + block_queries_);
-      const auto qblk = q.slice(0, qs, qe);
-      auto labels = torch::empty({qe - qs, kc}, torch::kLong);
-      auto dist = torch::empty({qe - qs, kc}, torch::kFloat);
-      static_assert(sizeof(faiss_idx_t) == sizeof(int64_t));
-      index_->search(static_cast<faiss_idx_t>(qe - qs), qblk.data_ptr<float>(), static_cast<faiss_idx_t>(kc),
+    return search_in_blocks(train, q, k, block_queries_, out_device, [&](const torch::Tensor& qblk) {
+      auto labels = torch::empty({qblk.size(0), kc}, torch::kLong);
+      auto dist = torch::empty({qblk.size(0), kc}, torch::kFloat);
+      index_->search(static_cast<faiss_idx_t>(qblk.size(0)), qblk.data_ptr<float>(), static_cast<faiss_idx_t>(kc),
                      dist.data_ptr<float>(), reinterpret_cast<faiss_idx_t*>(labels.data_ptr<int64_t>()));
       TORCH_CHECK(labels.min().item<int64_t>() >= 0, "FAISS returned fewer than ", kc, " neighbours");
-      auto res = select_k(train, qblk, labels, k);
-      all_idx.push_back(res.indices);
-      all_dist.push_back(res.distances);
-      bar.advance(qe - qs);
-    }
-    bar.finish();
-    return {torch::cat(all_idx, 0).to(out_device), torch::cat(all_dist, 0).to(out_device)};
+      return labels;
+    });
   }
 
   std::string name() const override { return "faiss"; }

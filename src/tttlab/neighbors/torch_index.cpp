@@ -4,7 +4,6 @@
 #include <vector>
 
 #include "tttlab/core/error.hpp"
-#include "tttlab/core/progress.hpp"
 #include "tttlab/neighbors/candidates.hpp"
 
 namespace tttlab {
@@ -12,7 +11,7 @@ namespace tttlab {
 using neighbors_detail::candidate_count;
 using neighbors_detail::checked_queries;
 using neighbors_detail::checked_train;
-using neighbors_detail::select_k;
+using neighbors_detail::search_in_blocks;
 
 TorchIndex::TorchIndex(torch::Device device, int64_t block_bytes) : device_(device), block_bytes_(block_bytes) {
   require_input(block_bytes >= 4, "torch index: block size {} bytes is too small", block_bytes);
@@ -36,10 +35,6 @@ KnnResult TorchIndex::search(const torch::Tensor& queries, int64_t k) const {
   const auto q = checked_queries(queries, k, size(), dim(), name()).to(device_);
   const int64_t m = q.size(0), n = size();
   const int64_t kc = candidate_count(k, n);
-  if (m == 0) {
-    return {torch::empty({0, k}, torch::kLong).to(out_device),
-            torch::empty({0, k}, torch::kFloat).to(out_device)};
-  }
 
   // Block sizes: query block qb by training tile tb float32 distances, at most block_bytes_.
   const int64_t elems = std::max<int64_t>(1, block_bytes_ / 4);
@@ -48,11 +43,7 @@ KnnResult TorchIndex::search(const torch::Tensor& queries, int64_t k) const {
   if (elems / qb < min_tile) qb = std::max<int64_t>(1, elems / min_tile);
   const int64_t tb = std::clamp<int64_t>(elems / qb, 1, n);
 
-  std::vector<torch::Tensor> all_idx, all_dist;
-  ProgressBar bar("neighbours", m, "queries");
-  for (int64_t qs = 0; qs < m; qs += qb) {
-    const int64_t qe = std::min(m, qs + qb);
-    const auto qblk = q.slice(0, qs, qe);
+  return search_in_blocks(train_, q, k, qb, out_device, [&](const torch::Tensor& qblk) {
     const auto qn = qblk.pow(2).sum(1, /*keepdim=*/true);
     torch::Tensor best_d, best_i;
     for (int64_t ts = 0; ts < n; ts += tb) {
@@ -77,13 +68,8 @@ KnnResult TorchIndex::search(const torch::Tensor& queries, int64_t k) const {
       best_d = d;
       best_i = i;
     }
-    auto res = select_k(train_, qblk, best_i, k);
-    all_idx.push_back(res.indices);
-    all_dist.push_back(res.distances);
-    bar.advance(qe - qs);
-  }
-  bar.finish();
-  return {torch::cat(all_idx, 0).to(out_device), torch::cat(all_dist, 0).to(out_device)};
+    return best_i;
+  });
 }
 
 }  // namespace tttlab
