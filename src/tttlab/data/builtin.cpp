@@ -4,6 +4,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
+#include <optional>
+#include <utility>
 #include <numeric>
 #include <random>
 #include <sstream>
@@ -38,14 +41,21 @@ std::string value_string(double v) {
   return v > 0 ? "inf" : "-inf";
 }
 
+// Row and column of the first non-finite value of `flat` ([N, w]), in row-major order, if any.
+std::optional<std::pair<int64_t, int64_t>> first_non_finite(const torch::Tensor& flat) {
+  const torch::Tensor bad = ~torch::isfinite(flat);
+  if (!bad.any().item<bool>()) return std::nullopt;
+  const torch::Tensor idx = bad.nonzero();  // [K, 2], row-major order
+  return std::make_pair(idx[0][0].item<int64_t>(), idx[0][1].item<int64_t>());
+}
+
 // Throws if x (float, [N, ...]) has a non-finite value, naming the first bad row and column.
 void check_finite_rows(const torch::Tensor& x, const std::string& what) {
   const torch::Tensor flat = x.reshape({x.size(0), -1});
-  const torch::Tensor bad = ~torch::isfinite(flat);
-  if (!bad.any().item<bool>()) return;
-  const torch::Tensor idx = bad.nonzero();  // [K, 2], row-major order
-  const int64_t row = idx[0][0].item<int64_t>(), col = idx[0][1].item<int64_t>();
-  const int64_t rows = bad.any(1).sum().item<int64_t>();
+  const auto first = first_non_finite(flat);
+  if (!first) return;
+  const auto [row, col] = *first;
+  const int64_t rows = (~torch::isfinite(flat)).any(1).sum().item<int64_t>();
   throw_input_error("{}: row {} has a non-finite value ({}) in column {} ({} bad rows in all; expected finite features)",
                     what, row, value_string(flat[row][col].item<double>()), col, rows);
 }
@@ -168,10 +178,8 @@ FolderSplit load_folder_split(const fs::path& dir, const std::string& prefix) {
   check_finite_rows(x, fp);
   if (x.scalar_type() == torch::kDouble) {
     const torch::Tensor f = x.to(torch::kFloat);
-    const torch::Tensor bad = ~torch::isfinite(f);
-    if (bad.any().item<bool>()) {
-      const torch::Tensor idx = bad.nonzero();
-      const int64_t row = idx[0][0].item<int64_t>(), col = idx[0][1].item<int64_t>();
+    if (const auto first = first_non_finite(f)) {  // finite as float64, so too large for float32
+      const auto [row, col] = *first;
       throw_input_error("{}: row {} column {} has value {} which does not fit in float32 (expected |x| < 3.4e38)", fp,
                         row, col, x[row][col].item<double>());
     }
@@ -180,11 +188,8 @@ FolderSplit load_folder_split(const fs::path& dir, const std::string& prefix) {
     x = x.to(torch::kFloat);
   }
   y = y.to(torch::kLong);
-  const torch::Tensor neg = y < 0;
-  if (neg.any().item<bool>()) {
-    const int64_t row = neg.nonzero()[0][0].item<int64_t>();
-    throw_input_error("{}: row {} has label {} (expected labels 0..C-1, never negative)", lp, row, y[row].item<int64_t>());
-  }
+  // Negative labels only: the upper bound (1 + the largest training label) is checked by the caller.
+  check_label_range(y, std::numeric_limits<int64_t>::max(), lp, "");
   fsplit.split.x = x.contiguous();
   fsplit.split.y = y.contiguous();
   return fsplit;
