@@ -35,13 +35,9 @@ int main(int argc, char** argv) {
     for (const auto& a : args) c_args.push_back(a.c_str());
     app.parse(static_cast<int>(c_args.size()), c_args.data());
     return 0;
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForAllHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // --help and --version arrive as "errors" with exit code 0: let CLI11 print them.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
     fmt::print(stderr, "error: {}\n", first_line(e.what()));
     return 2;
   } catch (const tttlab::InputError& e) {

@@ -62,7 +62,7 @@ torch::Tensor FlexibleLeNetImpl::forward(const torch::Tensor& images) {
   return head_->forward(features(images));
 }
 
-void save_lenet(const std::filesystem::path& path, FlexibleLeNet& model) {
+void save_lenet(const std::filesystem::path& path, const FlexibleLeNet& model) {
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& item : model->named_parameters()) {
     tensors[item.key()] = item.value().detach().to(torch::kCPU).contiguous();

@@ -45,7 +45,7 @@ TORCH_MODULE(FlexibleLeNet);
 // safetensors with tensors conv1.weight, conv1.bias, conv2.weight, conv2.bias, fc1.weight,
 // fc1.bias, head.weight, head.bias (torch.nn state-dict names) and metadata size_scale,
 // num_classes, image_size, architecture = "FlexibleLeNet".
-void save_lenet(const std::filesystem::path& path, FlexibleLeNet& model);
+void save_lenet(const std::filesystem::path& path, const FlexibleLeNet& model);
 FlexibleLeNet load_lenet(const std::filesystem::path& path);
 
 }  // namespace tttlab

@@ -115,7 +115,6 @@ StudyResult run_study(const StudyConfig& cfg) {
   // neighbours
   const int64_t majority_k = cfg.majority_k > 0 ? cfg.majority_k : cfg.ttt.k;
   const int64_t k_max = std::max(cfg.ttt.k, majority_k);
-  require_input(k_max <= out.num_train, "k={} is larger than the training set (N={})", k_max, out.num_train);
   out.neighbors = knn_search(train.x, test.x, k_max, cfg.index).indices;
   clock.lap("neighbours");
 

@@ -115,8 +115,7 @@ void write_study_outputs(const fs::path& out_dir, const StudyConfig& cfg, const 
   save_head(out_dir / "head.safetensors", result.head);
   record("head", "head.safetensors");
   if (result.model && cfg.model_path.empty()) {
-    FlexibleLeNet model = result.model;
-    save_lenet(out_dir / "model.safetensors", model);
+    save_lenet(out_dir / "model.safetensors", result.model);
     record("model", "model.safetensors");
   }
   if (!export_dir.empty()) {
