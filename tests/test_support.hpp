@@ -1,22 +1,88 @@
 #pragma once
-// Shared test helpers.
-#include <gtest/gtest.h>
-
+// Shared test helpers: a self-removing temporary folder, raw byte files, and checks that a call
+// throws tttlab::InputError whose message contains given pieces.
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <random>
 #include <string>
+#include <utility>
+
+#include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "tttlab/core/error.hpp"
 
 namespace tttlab::test {
 
-// Runs f and expects an InputError whose message contains `needle`.
+class TempDir {
+ public:
+  TempDir() {
+    static std::atomic<int> counter{0};
+    std::random_device rd;
+    path_ = std::filesystem::temp_directory_path() /
+            ("tttlab-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(const std::string& name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+inline void write_bytes(const std::filesystem::path& p, const std::string& bytes) {
+  std::ofstream out(p, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  ASSERT_TRUE(out.good()) << p;
+}
+
+inline std::string read_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// Runs `fn`, expects an InputError, and returns its message (empty string if none was thrown).
+inline std::string input_error_message(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const tttlab::InputError& e) {
+    return e.what();
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << "expected tttlab::InputError, got another exception: " << e.what();
+    return "";
+  }
+  ADD_FAILURE() << "expected tttlab::InputError, nothing was thrown";
+  return "";
+}
+
+// Expects `fn` to throw InputError, its message on one line, starting with `starts_with` and
+// containing every piece of `pieces`.
+inline void expect_input_error(const std::function<void()>& fn, const std::string& starts_with,
+                               std::initializer_list<std::string> pieces) {
+  const std::string msg = input_error_message(fn);
+  if (msg.empty()) return;
+  EXPECT_EQ(msg.rfind(starts_with, 0), 0u) << "message should start with '" << starts_with << "': " << msg;
+  EXPECT_EQ(msg.find('\n'), std::string::npos) << "message should be one line: " << msg;
+  for (const std::string& piece : pieces) {
+    EXPECT_NE(msg.find(piece), std::string::npos) << "message should contain '" << piece << "': " << msg;
+  }
+}
+
+// Expects `f` to throw InputError with `needle` somewhere in its message.
 template <typename F>
 void expect_input_error(F&& f, const std::string& needle) {
-  try {
-    f();
-    ADD_FAILURE() << "no InputError, expected one containing '" << needle << "'";
-  } catch (const tttlab::InputError& e) {
-    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
-  }
+  const std::string msg = input_error_message(std::forward<F>(f));
+  if (msg.empty()) return;
+  EXPECT_NE(msg.find(needle), std::string::npos) << "message should contain '" << needle << "': " << msg;
 }
 
 }  // namespace tttlab::test

@@ -5,7 +5,6 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 #include <string>
 
@@ -14,6 +13,7 @@
 
 #include "tttlab/io/npy.hpp"
 #include "tttlab/io/safetensors.hpp"
+#include "test_support.hpp"
 
 namespace fs = std::filesystem;
 using nlohmann::json;
@@ -35,13 +35,9 @@ std::string slurp(const fs::path& p) {
 class Cli : public ::testing::Test {
  protected:
   void SetUp() override {
-    std::random_device rd;
-    root_ = fs::temp_directory_path() / ("tttlab_cli_" + std::to_string(rd()));
-    fs::create_directories(root_);
     data_ = root_ / "emb";
     make_folder(data_);
   }
-  void TearDown() override { fs::remove_all(root_); }
 
   // Four Gaussian blobs in 8-D; labels follow an XOR of two coordinates, so a global linear head is
   // weak and local heads are strong.
@@ -83,7 +79,9 @@ class Cli : public ::testing::Test {
     EXPECT_FALSE(fs::exists(out / "results.json")) << "a failed run left results.json behind";
   }
 
-  fs::path root_, data_;
+  const tttlab::test::TempDir dir_;
+  const fs::path root_ = dir_.path();
+  fs::path data_;
 };
 
 }  // namespace

@@ -10,13 +10,13 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "io/test_util.hpp"
+#include "test_support.hpp"
 #include "tttlab/data/builtin.hpp"
 #include "tttlab/io/npy.hpp"
 
 namespace fs = std::filesystem;
 using namespace tttlab;
-using namespace tttlab::testing_util;
+using namespace tttlab::test;
 
 namespace {
 

@@ -7,12 +7,12 @@
 #include <torch/torch.h>
 #include <zlib.h>
 
-#include "io/test_util.hpp"
+#include "test_support.hpp"
 #include "tttlab/io/idx.hpp"
 
 namespace fs = std::filesystem;
 using tttlab::read_idx;
-using namespace tttlab::testing_util;
+using namespace tttlab::test;
 
 namespace {
 

@@ -5,13 +5,13 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
-#include "io/test_util.hpp"
+#include "test_support.hpp"
 #include "tttlab/io/npy.hpp"
 
 namespace fs = std::filesystem;
 using tttlab::read_npy;
 using tttlab::write_npy;
-using namespace tttlab::testing_util;
+using namespace tttlab::test;
 
 namespace {
 

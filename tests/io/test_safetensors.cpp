@@ -6,14 +6,14 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "io/test_util.hpp"
+#include "test_support.hpp"
 #include "tttlab/io/safetensors.hpp"
 
 namespace fs = std::filesystem;
 using tttlab::read_safetensors;
 using tttlab::require_tensor;
 using tttlab::write_safetensors;
-using namespace tttlab::testing_util;
+using namespace tttlab::test;
 
 namespace {
 

@@ -1,22 +1,15 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
-#include <random>
 
 #include "tttlab/core/error.hpp"
 #include "tttlab/io/safetensors.hpp"
 #include "tttlab/models/flexible_lenet.hpp"
 #include "tttlab/models/linear_head.hpp"
+#include "test_support.hpp"
 
 using namespace tttlab;
-namespace fs = std::filesystem;
 
-namespace {
-fs::path temp_path(const std::string& name) {
-  std::random_device rd;
-  return fs::temp_directory_path() / ("tttlab_models_" + std::to_string(rd()) + "_" + name);
-}
-}  // namespace
 
 TEST(FlexibleLeNet, ShapesAndParameterCountsByHand) {
   const auto s = LeNetShape::from_scale(0.5);
@@ -45,7 +38,8 @@ TEST(FlexibleLeNet, ShapesAndParameterCountsByHand) {
 TEST(FlexibleLeNet, SaveLoadRoundTripGivesTheSameOutputs) {
   torch::manual_seed(0);
   FlexibleLeNet net(LeNetShape::from_scale(0.5));
-  const auto path = temp_path("lenet.safetensors");
+  const tttlab::test::TempDir dir;
+  const auto path = dir / "lenet.safetensors";
   save_lenet(path, net);
   FlexibleLeNet back = load_lenet(path);
   const auto x = torch::rand({3, 1, 28, 28});
@@ -55,11 +49,11 @@ TEST(FlexibleLeNet, SaveLoadRoundTripGivesTheSameOutputs) {
   EXPECT_EQ(file.tensors.count("conv1.weight"), 1u);
   EXPECT_EQ(file.tensors.count("head.bias"), 1u);
   EXPECT_EQ(file.metadata.at("size_scale"), "0.5");
-  fs::remove(path);
 }
 
 TEST(FlexibleLeNet, LoadRejectsFilesThatAreNotOurs) {
-  const auto path = temp_path("notlenet.safetensors");
+  const tttlab::test::TempDir dir;
+  const auto path = dir / "notlenet.safetensors";
   write_safetensors(path, {{"weight", torch::zeros({2, 2})}});
   try {
     load_lenet(path);
@@ -80,11 +74,11 @@ TEST(FlexibleLeNet, LoadRejectsFilesThatAreNotOurs) {
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("fc1.weight"), std::string::npos) << e.what();
   }
-  fs::remove(path);
 }
 
 TEST(LinearHead, RoundTripAndShapeChecks) {
-  const auto path = temp_path("head.safetensors");
+  const tttlab::test::TempDir dir;
+  const auto path = dir / "head.safetensors";
   LinearHead head{torch::randn({4, 6}), torch::randn({4})};
   save_head(path, head);
   const auto back = load_head(path, 4, 6);
@@ -104,5 +98,4 @@ TEST(LinearHead, RoundTripAndShapeChecks) {
   EXPECT_THROW(load_head(path), InputError);
   write_safetensors(path, {{"weight", torch::ones({2, 3})}});
   EXPECT_THROW(load_head(path), InputError);
-  fs::remove(path);
 }
