@@ -49,7 +49,7 @@ void run(RunOptions& o) {
              result.num_test, result.dim, result.num_classes);
   for (const auto& [key, note] : result.notes) fmt::print("; {}", note);
   fmt::print("\nTTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={}\n\n", cfg.ttt.k, cfg.ttt.steps,
-             cfg.ttt.lr, to_string(cfg.ttt.mode), cfg.majority_k > 0 ? cfg.majority_k : cfg.ttt.k);
+             cfg.ttt.lr, to_string(cfg.ttt.mode), cfg.effective_majority_k());
   fmt::print("{}", summary_table(summary, cfg.bootstrap.level));
   fmt::print("\nwrote {}/results.json ({:.1f} s in all)\n", o.out, result.timing.total());
 }

@@ -113,7 +113,7 @@ StudyResult run_study(const StudyConfig& cfg) {
   out.test_labels = test.y;
 
   // neighbours
-  const int64_t majority_k = cfg.majority_k > 0 ? cfg.majority_k : cfg.ttt.k;
+  const int64_t majority_k = cfg.effective_majority_k();
   const int64_t k_max = std::max(cfg.ttt.k, majority_k);
   out.neighbors = knn_search(train.x, test.x, k_max, cfg.index).indices;
   clock.lap("neighbours");

@@ -31,6 +31,7 @@ struct StudyConfig {
   TrainConfig head_train{100, 512, 1e-3, 5e-9, 0};    // linear head on an embedding folder (E.3)
   LocalFitConfig ttt;                  // defaults: the paper's MNIST protocol (E.2)
   int64_t majority_k = 0;              // 0: the same k as TTT
+  int64_t effective_majority_k() const { return majority_k > 0 ? majority_k : ttt.k; }
   std::string index = "auto";          // auto | faiss | torch
   BootstrapConfig bootstrap;           // 1000 resamples, 90%
   uint64_t seed = 0;
