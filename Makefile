@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: setup build run test bench clean
+.PHONY: setup build run test bench clean gpu-build gpu-test gpu-bench
 
 setup:
 	@scripts/setup
@@ -23,6 +23,29 @@ test: build
 
 bench: build
 	$(BUILD)/bench_ttt_cpu
+
+# The GPU machine (LibTorch 2.x with CUDA from its Python, no FAISS, no GoogleTest package):
+# GoogleTest is built from a source tree, .deps/googletest (a copy of Debian's /usr/src/googletest)
+# or /usr/src/googletest, whichever exists.
+GPU_BUILD ?= build-gpu
+GTEST_SOURCE ?= $(firstword $(wildcard $(CURDIR)/.deps/googletest /usr/src/googletest))
+GPU_CMAKE_FLAGS ?=
+
+$(GPU_BUILD)/CMakeCache.txt:
+	cmake -S . -B $(GPU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DCMAKE_PREFIX_PATH="$$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')" \
+	  $(if $(GTEST_SOURCE),-DTTTLAB_GTEST_SOURCE=$(GTEST_SOURCE)) $(GPU_CMAKE_FLAGS)
+
+gpu-build: $(GPU_BUILD)/CMakeCache.txt
+	cmake --build $(GPU_BUILD) --target tttlab tests_gpu bench_ttt_cuda
+
+gpu-test: gpu-build
+	$(GPU_BUILD)/tests_gpu
+
+# (ii) the PyTorch per-point script, then the C++ benchmark given its time.
+gpu-bench: gpu-build
+	python3 bench/ttt_pytorch_per_point.py | tee $(GPU_BUILD)/pytorch.txt
+	$(GPU_BUILD)/bench_ttt_cuda --pytorch-ms $$(awk '/^ms_per_point/ {print $$2}' $(GPU_BUILD)/pytorch.txt)
 
 clean:
 	rm -rf $(BUILD)

@@ -11,4 +11,7 @@ void add_model_command(CLI::App& app);
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).
 void apply_threads(int threads);
 
+// --device auto|cpu|cuda[:N] into `device` (checked when the command runs: core/device.hpp).
+void add_device_option(CLI::App* cmd, std::string& device);
+
 }  // namespace tttlab::cli

@@ -22,7 +22,7 @@ struct RunOptions {
   std::string out;
   std::string export_embeddings;
   std::string model_path, head_path;
-  int64_t memory_budget_mb = 16;
+  int64_t memory_budget_mb = 0;
   int threads = 0;
   bool quiet = false;
   std::string config_file;  // consumed by expand_config_file before parsing; listed for --help
@@ -32,7 +32,8 @@ void run(RunOptions& o) {
   set_progress_enabled(!o.quiet);
   apply_threads(o.threads);
   require_input(!o.out.empty(), "--out is required (the folder for results.json)");
-  require_input(o.memory_budget_mb > 0, "--memory-budget-mb={} (expected > 0)", o.memory_budget_mb);
+  require_input(o.memory_budget_mb >= 0, "--memory-budget-mb={} (expected >= 0; 0 = automatic)",
+                o.memory_budget_mb);
   StudyConfig& cfg = o.study;
   cfg.ttt.mode = local_fit_mode_from_string(o.mode);
   cfg.ttt.memory_budget_bytes = o.memory_budget_mb << 20;
@@ -45,8 +46,8 @@ void run(RunOptions& o) {
   const Summary summary = summarize(result.methods, result.test_labels, cfg.bootstrap);
   write_study_outputs(o.out, cfg, result, summary, o.export_embeddings);
 
-  fmt::print("\n{}: {} train / {} test, d={}, {} classes", result.dataset_name, result.num_train,
-             result.num_test, result.dim, result.num_classes);
+  fmt::print("\n{}: {} train / {} test, d={}, {} classes, on {}", result.dataset_name, result.num_train,
+             result.num_test, result.dim, result.num_classes, result.device);
   for (const auto& [key, note] : result.notes) fmt::print("; {}", note);
   fmt::print("\nTTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={}\n\n", cfg.ttt.k, cfg.ttt.steps,
              cfg.ttt.lr, to_string(cfg.ttt.mode), cfg.effective_majority_k());
@@ -75,6 +76,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--out", o->out, "Output folder (results.json, pred_*.npy, head.safetensors, ...)");
   cmd->add_option("--seed", c.seed, "Seed of model init, minibatch order and bootstrap")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  add_device_option(cmd, c.device);
   cmd->add_flag("--quiet", o->quiet, "No progress bars");
   cmd->add_option("--export-embeddings", o->export_embeddings,
                   "Also write the features (train/test) as an embedding folder here");
@@ -106,8 +108,12 @@ void add_run_command(CLI::App& app) {
       ->capture_default_str()->group(t);
   cmd->add_option("--points-per-batch", c.ttt.points_per_batch, "Test points trained at once (0 = from memory budget)")
       ->capture_default_str()->group(t);
-  cmd->add_option("--memory-budget-mb", o->memory_budget_mb, "Memory for one batch of test points")
+  cmd->add_option("--memory-budget-mb", o->memory_budget_mb,
+                  "Memory for one batch of test points (0 = automatic: 16 MB on the CPU, 80% of free GPU memory)")
       ->capture_default_str()->group(t);
+  cmd->add_flag("!--no-fused", c.ttt.fused,
+                "On CUDA, use LibTorch's element-wise ops instead of the fused gradient + Adam kernel")
+      ->group(t);
 
   const std::string b = "Baselines and statistics";
   cmd->add_option("--majority-k", c.majority_k, "Neighbours for majority vote (0 = --k)")->capture_default_str()->group(b);

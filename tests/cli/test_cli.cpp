@@ -168,6 +168,8 @@ TEST_F(Cli, BadInputExitsTwoWithOneLineNamingTheProblem) {
   expect_input_error(small_run(data_, out, "--lr -1"), "lr", out);
   expect_input_error(small_run(data_, out, "--index nosuch"), "nosuch", out);
   expect_input_error(small_run(data_, out, "--no-such-flag"), "no-such-flag", out);
+  expect_input_error(small_run(data_, out, "--device tpu"), "--device=tpu", out);
+  if (!torch::cuda::is_available()) expect_input_error(small_run(data_, out, "--device cuda"), "no CUDA device", out);
   expect_input_error("run --quiet --data npy:" + data_.string(), "--out", out);
   expect_input_error(small_run(data_, out, "--config " + (root_ / "missing.toml").string()), "missing.toml", out);
 

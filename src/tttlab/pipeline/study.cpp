@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "tttlab/baselines/majority_vote.hpp"
+#include "tttlab/core/device.hpp"
 #include "tttlab/core/error.hpp"
 #include "tttlab/data/builtin.hpp"
 #include "tttlab/eval/metrics.hpp"
@@ -36,7 +37,8 @@ class StageClock {
 
 // data -> features: images go through a FlexibleLeNet (trained here or loaded); feature vectors
 // are used as they are. Returns the global head that goes with the features.
-LinearHead make_features(const StudyConfig& cfg, const Dataset& data, StudyResult& out, StageClock& clock) {
+LinearHead make_features(const StudyConfig& cfg, const Dataset& data, torch::Device device, StudyResult& out,
+                         StageClock& clock) {
   if (data.is_images) {
     require_input(cfg.head_path.empty(),
                   "--head applies to embedding folders; for '{}' the head is the network's last layer "
@@ -56,6 +58,7 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, StudyResul
       out.model = FlexibleLeNet(LeNetShape::from_scale(cfg.size_scale, data.num_classes, data.train.x.size(-1)));
       TrainConfig tc = cfg.model_train;
       tc.seed = cfg.seed;
+      tc.device = device;
       train_classifier(*out.model, [&](const torch::Tensor& x) { return out.model->forward(x); }, data.train,
                        tc, fmt::format("train LeNet x{}", cfg.size_scale));
       clock.lap("train_model");
@@ -63,8 +66,8 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, StudyResul
     out.notes["model"] = fmt::format("FlexibleLeNet size_scale={} ({} parameters, {} features)",
                                      out.model->shape().size_scale, out.model->shape().parameter_count(),
                                      out.model->shape().feature_dim);
-    out.train_features = {extract_features(out.model, data.train.x, "embed train"), data.train.y};
-    out.test_features = {extract_features(out.model, data.test.x, "embed test"), data.test.y};
+    out.train_features = {extract_features(out.model, data.train.x, "embed train", 1024, device), data.train.y};
+    out.test_features = {extract_features(out.model, data.test.x, "embed test", 1024, device), data.test.y};
     clock.lap("features");
     validate_split(out.train_features, data.num_classes, "train features (from the model)");
     validate_split(out.test_features, data.num_classes, "test features (from the model)");
@@ -83,6 +86,7 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, StudyResul
   }
   TrainConfig tc = cfg.head_train;
   tc.seed = cfg.seed;
+  tc.device = device;
   LinearHead head = train_linear_head(data.train, data.num_classes, tc);
   clock.lap("train_head");
   return head;
@@ -96,13 +100,15 @@ StudyResult run_study(const StudyConfig& cfg) {
   StageClock clock(timing);
   cfg.ttt.validate();
   require_input(cfg.majority_k >= 0, "majority k={} (expected >= 1, or 0 for the TTT k)", cfg.majority_k);
+  const torch::Device device = resolve_device(cfg.device);
+  out.device = describe_device(device);
 
   // data
   const Dataset data = load_dataset(cfg.data);
   clock.lap("load_data");
 
   // features (and the global head that goes with them)
-  out.head = make_features(cfg, data, out, clock);
+  out.head = make_features(cfg, data, device, out, clock);
   const auto& train = out.train_features;
   const auto& test = out.test_features;
   out.dataset_name = data.name;
@@ -115,7 +121,7 @@ StudyResult run_study(const StudyConfig& cfg) {
   // neighbours
   const int64_t majority_k = cfg.effective_majority_k();
   const int64_t k_max = std::max(cfg.ttt.k, majority_k);
-  out.neighbors = knn_search(train.x, test.x, k_max, cfg.index).indices;
+  out.neighbors = knn_search(train.x, test.x, k_max, cfg.index, device).indices;
   clock.lap("neighbours");
 
   // predictions: global head
@@ -133,7 +139,9 @@ StudyResult run_study(const StudyConfig& cfg) {
 
   // local fit (TTT)
   const LocalFitData fit_data{train.x, train.y, test.x, test.y, out.neighbors};
-  const LocalFitResult ttt = local_fit_batched(out.head, fit_data, cfg.ttt);
+  LocalFitConfig ttt_cfg = cfg.ttt;
+  ttt_cfg.device = device;
+  const LocalFitResult ttt = local_fit_batched(out.head, fit_data, ttt_cfg);
   out.methods.push_back({"ttt", ttt.pred, ttt.ce});
   clock.lap("ttt");
   return out;

@@ -35,6 +35,7 @@ struct StudyConfig {
   std::string index = "auto";          // auto | faiss | torch
   BootstrapConfig bootstrap;           // 1000 resamples, 90%
   uint64_t seed = 0;
+  std::string device = "auto";         // auto | cpu | cuda[:N]: training, features, k-NN and TTT
 };
 
 struct StudyTiming {
@@ -44,6 +45,7 @@ struct StudyTiming {
 
 struct StudyResult {
   std::string dataset_name;
+  std::string device;         // where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
   int64_t num_train = 0, num_test = 0, dim = 0, num_classes = 0;
   torch::Tensor test_labels;  // int64 [M]
   torch::Tensor neighbors;    // int64 [M, k_max], nearest first

@@ -18,7 +18,9 @@ TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, c
   require_input(n > 0, "{}: the training set is empty", label);
 
   const auto start = std::chrono::steady_clock::now();
+  module.to(cfg.device);
   module.train();
+  const auto data_x = data.x.to(cfg.device), data_y = data.y.to(cfg.device);
   torch::optim::Adam opt(module.parameters(),
                          torch::optim::AdamOptions(cfg.lr).weight_decay(cfg.weight_decay));
   auto gen = at::detail::createCPUGenerator(cfg.seed);
@@ -27,24 +29,27 @@ TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, c
   TrainLog log;
   ProgressBar bar(label, cfg.epochs * batches, "batch");
   for (int64_t epoch = 0; epoch < cfg.epochs; ++epoch) {
-    const auto order = torch::randperm(n, gen, torch::kLong);
-    double loss_sum = 0.0;
+    // The order comes from a CPU generator on every device: the same seed, the same minibatches.
+    const auto order = torch::randperm(n, gen, torch::kLong).to(cfg.device);
+    // Summed on the device: reading the loss every step would wait for the GPU each time.
+    auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(cfg.device));
     for (int64_t b = 0; b < batches; ++b) {
       const auto idx = order.slice(0, b * cfg.batch_size, std::min(n, (b + 1) * cfg.batch_size));
-      const auto x = data.x.index_select(0, idx);
-      const auto y = data.y.index_select(0, idx);
+      const auto x = data_x.index_select(0, idx);
+      const auto y = data_y.index_select(0, idx);
       opt.zero_grad();
       const auto loss = torch::nn::functional::cross_entropy(forward(x), y);
       loss.backward();
       opt.step();
-      loss_sum += loss.item<double>() * static_cast<double>(idx.size(0));
+      loss_sum += loss.detach().to(torch::kDouble) * static_cast<double>(idx.size(0));
       bar.advance();
     }
-    log.epoch_loss.push_back(loss_sum / static_cast<double>(n));
+    log.epoch_loss.push_back(loss_sum.item<double>() / static_cast<double>(n));
     bar.set_postfix(fmt::format("epoch {} loss {:.4f}", epoch + 1, log.epoch_loss.back()));
   }
   bar.finish();
   module.eval();
+  module.to(torch::kCPU);
   log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return log;
 }
@@ -61,18 +66,20 @@ LinearHead train_linear_head(const Split& features, int64_t num_classes, const T
 }
 
 torch::Tensor extract_features(FlexibleLeNet& model, const torch::Tensor& images,
-                               const std::string& label, int64_t batch_size) {
+                               const std::string& label, int64_t batch_size, torch::Device device) {
   torch::NoGradGuard no_grad;
   model->eval();
+  model->to(device);
   const int64_t n = images.size(0);
   std::vector<torch::Tensor> parts;
   ProgressBar bar(label, n, "img");
   for (int64_t s = 0; s < n; s += batch_size) {
     const int64_t e = std::min(n, s + batch_size);
-    parts.push_back(model->features(images.slice(0, s, e)));
+    parts.push_back(model->features(images.slice(0, s, e).to(device)).to(torch::kCPU));
     bar.advance(e - s);
   }
   bar.finish();
+  model->to(torch::kCPU);
   return parts.empty() ? torch::empty({0, model->shape().feature_dim}) : torch::cat(parts);
 }
 

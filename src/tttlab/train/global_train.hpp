@@ -20,6 +20,7 @@ struct TrainConfig {
   double lr = 1e-3;
   double weight_decay = 0.0;  // torch.optim.Adam's L2 term
   uint64_t seed = 0;          // minibatch order
+  torch::Device device = torch::kCPU;  // where the minibatch steps run; the model comes back on the CPU
 };
 
 struct TrainLog {
@@ -29,7 +30,8 @@ struct TrainLog {
 
 using ForwardFn = std::function<torch::Tensor(const torch::Tensor&)>;
 
-// Trains the parameters of `module` (forward(x) -> logits) on `data` in place.
+// Trains the parameters of `module` (forward(x) -> logits) on `data` in place, on cfg.device
+// (the data is moved there once); the module is back on the CPU when this returns.
 TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, const Split& data,
                           const TrainConfig& cfg, const std::string& label);
 
@@ -37,8 +39,10 @@ TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, c
 LinearHead train_linear_head(const Split& features, int64_t num_classes, const TrainConfig& cfg,
                              TrainLog* log = nullptr);
 
-// The feature layer of a trained network for every image, in batches, without gradients.
+// The feature layer of a trained network for every image, in batches, without gradients, computed
+// on `device`; the features come back on the CPU (and the model stays on the CPU).
 torch::Tensor extract_features(FlexibleLeNet& model, const torch::Tensor& images,
-                               const std::string& label, int64_t batch_size = 1024);
+                               const std::string& label, int64_t batch_size = 1024,
+                               torch::Device device = torch::kCPU);
 
 }  // namespace tttlab

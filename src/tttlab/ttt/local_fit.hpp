@@ -35,13 +35,21 @@ struct LocalFitConfig {
   double beta2 = 0.999;
   double eps = 1e-8;
   LocalFitMode mode = LocalFitMode::Erm;
-  // Batched path: test points solved together; 0 = as many as fit in memory_budget_bytes.
+  // Where the heads train: the CPU or a CUDA device. Inputs may live anywhere; results come back
+  // on the CPU.
+  torch::Device device = torch::kCPU;
+  // On CUDA with float32, the batched path uses the fused gradient + Adam kernel (fused_step.hpp);
+  // false keeps LibTorch's element-wise ops (the kernel's reference).
+  bool fused = true;
+  // Batched path: test points solved together; 0 = as many as fit in the memory budget.
   int64_t points_per_batch = 0;
-  // CPU default: small enough that a batch's head state stays in cache (bench_ttt_cpu: C=1000
-  // heads ran ~1.4x faster one per batch than 48 per batch). A GPU path should size batches from free
-  // GPU memory instead.
-  int64_t memory_budget_bytes = int64_t{16} << 20;
+  // Memory for one batch; 0 = automatic: on the CPU 16 MiB, small enough that a batch's head state
+  // stays in cache (bench_ttt_cpu: C=1000 heads ran ~1.4x faster one per batch than 48 per batch);
+  // on CUDA 80% of the memory free when the call starts, so that no setting runs out of memory.
+  int64_t memory_budget_bytes = 0;
   bool keep_heads = false;  // return every adapted head (M x C x d floats: mind the size)
+
+  int64_t effective_memory_budget() const;  // resolves 0 = automatic
 
   void validate() const;  // InputError on a value out of range
 };
@@ -68,7 +76,7 @@ LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& d
 LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data,
                                  const LocalFitConfig& cfg);
 
-// Test points per batch for the batched path under cfg.memory_budget_bytes (at least 1).
+// Test points per batch for the batched path under cfg.effective_memory_budget() (at least 1).
 int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, int64_t element_size,
                                    const LocalFitConfig& cfg);
 

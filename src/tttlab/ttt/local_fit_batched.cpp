@@ -8,6 +8,7 @@
 #include "tttlab/eval/metrics.hpp"
 #include "tttlab/ttt/adam.hpp"
 #include "tttlab/ttt/adam_cpu.hpp"
+#include "tttlab/ttt/fused_step.hpp"
 #include "tttlab/ttt/local_fit.hpp"
 #include "tttlab/ttt/local_fit_common.hpp"
 
@@ -20,7 +21,7 @@ int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, 
   // logits, probabilities and one-hot targets (3 k C); bias terms (5 C).
   const int64_t per_point = element_size * (5 * num_classes * dim + k * dim + 3 * k * num_classes +
                                             5 * num_classes);
-  return std::max<int64_t>(1, cfg.memory_budget_bytes / std::max<int64_t>(per_point, 1));
+  return std::max<int64_t>(1, cfg.effective_memory_budget() / std::max<int64_t>(per_point, 1));
 }
 
 namespace {
@@ -38,39 +39,48 @@ void ce_gradient(const torch::Tensor& w, const torch::Tensor& b, const torch::Te
 
 }  // namespace
 
-LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data,
+LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data_in,
                                  const LocalFitConfig& cfg) {
-  check_local_fit_inputs(head, data, cfg);
+  check_local_fit_inputs(head, data_in, cfg);
   torch::NoGradGuard no_grad;
-  const int64_t m = data.test_x.size(0), c = head.num_classes(), d = head.dim(), k = cfg.k;
-  const auto opts = head.weight.options();
-  const int64_t per_batch = local_fit_points_per_batch(c, d, k, head.weight.element_size(), cfg);
+  const int64_t m = data_in.test_x.size(0), c = head.num_classes(), d = head.dim(), k = cfg.k;
+  const auto out_opts = head.weight.options().device(torch::kCPU);
+  const auto opts = out_opts.device(cfg.device);
+  const LocalFitData data = local_fit_data_on(data_in, cfg.device);
+  const auto w0 = head.weight.to(opts), b0 = head.bias.to(opts);
+  const int64_t per_batch = std::min(std::max<int64_t>(m, 1),
+                                     local_fit_points_per_batch(c, d, k, head.weight.element_size(), cfg));
   const AdamHyper hyper{cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
+  const bool fused = cfg.fused && cfg.device.is_cuda() && opts.dtype() == torch::kFloat && have_fused_step();
+  const int64_t rows = cfg.mode == LocalFitMode::Erm ? k : 1;
 
-  LocalFitResult out = allocate_local_fit_result(m, c, d, opts, cfg.keep_heads);
-  ProgressBar bar("TTT (batched)", m, "pt");
+  LocalFitResult out = allocate_local_fit_result(m, c, d, out_opts, cfg.keep_heads);
+  ProgressBar bar(fused ? "TTT (fused)" : "TTT (batched)", m, "pt");
   for (int64_t begin = 0; begin < m; begin += per_batch) {
     const int64_t end = std::min(m, begin + per_batch), bsz = end - begin;
     const NeighborBatch nb = gather_neighbors(data, k, begin, end);
-    const auto x = nb.x.to(opts);                                      // [B, k, d]
-    const auto onehot = torch::one_hot(nb.y, c).to(opts.dtype());      // [B, k, C]
+    const auto x = nb.x.to(opts);  // [B, k, d]
+    const auto onehot = fused ? torch::Tensor() : torch::one_hot(nb.y, c).to(opts.dtype());  // [B, k, C]
 
     // repeat() always copies (expand().contiguous() would alias the head when bsz == 1, and the
     // in-place Adam steps would then overwrite the global head).
-    auto w = head.weight.to(opts).unsqueeze(0).repeat({bsz, 1, 1});
-    auto b = head.bias.to(opts).unsqueeze(0).repeat({bsz, 1});
+    auto w = w0.unsqueeze(0).repeat({bsz, 1, 1});
+    auto b = b0.unsqueeze(0).repeat({bsz, 1});
     auto w_m = torch::zeros_like(w), w_v = torch::zeros_like(w);
     auto b_m = torch::zeros_like(b), b_v = torch::zeros_like(b);
-    auto grad_w = torch::empty_like(w), grad_b = torch::empty_like(b);
+    auto grad_w = fused ? torch::Tensor() : torch::empty_like(w);
+    auto grad_b = fused ? torch::Tensor() : torch::empty_like(b);
+    auto logits_buffer = fused ? torch::empty({bsz, rows, c}, opts) : torch::Tensor();
 
     for (int64_t t = 0; t < cfg.steps; ++t) {
-      if (cfg.mode == LocalFitMode::Erm) {
-        ce_gradient(w, b, x, onehot, grad_w, grad_b);
-      } else {
-        const int64_t j = t % k;
-        ce_gradient(w, b, x.slice(1, j, j + 1), onehot.slice(1, j, j + 1), grad_w, grad_b);
+      const int64_t j = cfg.mode == LocalFitMode::Erm ? 0 : t % k;  // first row of this step
+      if (fused) {
+        fused_ce_adam_step_(w, b, w_m, w_v, b_m, b_v, x.slice(1, j, j + rows), nb.y.slice(1, j, j + rows),
+                            logits_buffer, t + 1, hyper);
+        continue;
       }
-      if (w.is_cpu()) {  // one fused pass; elsewhere the tensor-op version (a fused CUDA kernel: part 2)
+      ce_gradient(w, b, x.slice(1, j, j + rows), onehot.slice(1, j, j + rows), grad_w, grad_b);
+      if (w.is_cpu()) {  // one fused pass over each tensor
         fused_adam_update_cpu_(w, grad_w, w_m, w_v, t + 1, hyper);
         fused_adam_update_cpu_(b, grad_b, b_m, b_v, t + 1, hyper);
       } else {

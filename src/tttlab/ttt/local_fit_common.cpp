@@ -1,5 +1,7 @@
+#include <algorithm>
 #include <cmath>
 
+#include "tttlab/core/device.hpp"
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/shape.hpp"
 #include "tttlab/ttt/local_fit.hpp"
@@ -24,7 +26,15 @@ void LocalFitConfig::validate() const {
   require_input(beta2 >= 0 && beta2 < 1, "beta2={} (expected in [0, 1))", beta2);
   require_input(std::isfinite(eps) && eps > 0, "eps={} (expected > 0)", eps);
   require_input(points_per_batch >= 0, "points per batch={} (expected >= 0; 0 = automatic)", points_per_batch);
-  require_input(memory_budget_bytes > 0, "memory budget={} bytes (expected > 0)", memory_budget_bytes);
+  require_input(memory_budget_bytes >= 0, "memory budget={} bytes (expected >= 0; 0 = automatic)",
+                memory_budget_bytes);
+  require_input(device.is_cpu() || device.is_cuda(), "TTT device {} (expected cpu or cuda)", device.str());
+}
+
+int64_t LocalFitConfig::effective_memory_budget() const {
+  if (memory_budget_bytes > 0) return memory_budget_bytes;
+  if (device.is_cuda()) return std::max<int64_t>(int64_t{64} << 20, free_device_memory(device) / 5 * 4);
+  return int64_t{16} << 20;
 }
 
 void check_local_fit_inputs(const LinearHead& head, const LocalFitData& data, const LocalFitConfig& cfg) {
@@ -56,6 +66,12 @@ void check_local_fit_inputs(const LinearHead& head, const LocalFitData& data, co
     require_input(data.test_y.min().item<int64_t>() >= 0 && data.test_y.max().item<int64_t>() < c,
                   "TTT: a test label is outside 0..{} (the head has {} classes)", c - 1, c);
   }
+}
+
+LocalFitData local_fit_data_on(const LocalFitData& data, torch::Device device) {
+  // Test labels stay where they are: they only score the predictions, on the CPU.
+  return {data.train_x.to(device), data.train_y.to(device), data.test_x.to(device), data.test_y,
+          data.neighbors.to(device)};
 }
 
 NeighborBatch gather_neighbors(const LocalFitData& data, int64_t k, int64_t begin, int64_t end) {

@@ -6,6 +6,9 @@ namespace tttlab {
 
 void check_local_fit_inputs(const LinearHead& head, const LocalFitData& data, const LocalFitConfig& cfg);
 
+// The data with everything the fit reads moved to `device` (no copy where it is there already).
+LocalFitData local_fit_data_on(const LocalFitData& data, torch::Device device);
+
 // Neighbour features [M, k, d] and labels [M, k] of the test points rows [begin, end).
 struct NeighborBatch {
   torch::Tensor x;  // [B, k, d]

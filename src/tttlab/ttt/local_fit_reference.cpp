@@ -8,18 +8,20 @@
 
 namespace tttlab {
 
-LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& data,
+LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& data_in,
                                    const LocalFitConfig& cfg) {
-  check_local_fit_inputs(head, data, cfg);
-  const int64_t m = data.test_x.size(0), c = head.num_classes(), d = head.dim();
-  const auto opts = head.weight.options();
-  LocalFitResult out = allocate_local_fit_result(m, c, d, opts, cfg.keep_heads);
+  check_local_fit_inputs(head, data_in, cfg);
+  const int64_t m = data_in.test_x.size(0), c = head.num_classes(), d = head.dim();
+  const auto out_opts = head.weight.options().device(torch::kCPU);
+  const LocalFitData data = local_fit_data_on(data_in, cfg.device);
+  const auto w0 = head.weight.to(cfg.device), b0 = head.bias.to(cfg.device);
+  LocalFitResult out = allocate_local_fit_result(m, c, d, out_opts, cfg.keep_heads);
   ProgressBar bar("TTT (reference)", m, "pt");
   for (int64_t i = 0; i < m; ++i) {
     const NeighborBatch nb = gather_neighbors(data, cfg.k, i, i + 1);
     const auto x = nb.x[0], y = nb.y[0];  // [k, d], [k]
-    auto w = head.weight.detach().clone().set_requires_grad(true);
-    auto b = head.bias.detach().clone().set_requires_grad(true);
+    auto w = w0.detach().clone().set_requires_grad(true);
+    auto b = b0.detach().clone().set_requires_grad(true);
     torch::optim::Adam opt({w, b}, torch::optim::AdamOptions(cfg.lr)
                                        .betas({cfg.beta1, cfg.beta2})
                                        .eps(cfg.eps)

@@ -1,4 +1,5 @@
-// --threads: LibTorch's intra-op threads and OpenMP's (FAISS).
+// --threads (LibTorch's intra-op threads and OpenMP's, for FAISS) and --device: the options every
+// computing command shares.
 #include <algorithm>
 #include <thread>
 
@@ -20,6 +21,13 @@ void apply_threads(int threads) {
 #ifdef _OPENMP
   omp_set_num_threads(threads);
 #endif
+}
+
+void add_device_option(CLI::App* cmd, std::string& device) {
+  cmd->add_option("--device", device,
+                   "Where to compute: auto (CUDA when this build has it and a GPU is visible, else cpu), "
+                   "cpu, cuda or cuda:N")
+      ->capture_default_str();
 }
 
 }  // namespace tttlab::cli

@@ -1,0 +1,199 @@
+// Benchmark on a CUDA GPU (issue 3), all in one run:
+//   1. device-to-device copy bandwidth (the memory floor's denominator);
+//   2. TTT at (C=1000, d=512, k=50, T=80): ms per test point for (i) the per-point reference loop
+//      (autograd + torch::optim::Adam), (iii) the batched LibTorch path, (iv) the fused path; their
+//      agreement; speed-ups over (ii), the PyTorch per-point script, when its time is given; and (iv)
+//      as a fraction of the floor 16*C*d*T bytes / copy bandwidth;
+//   3. exact k-NN, 1.23M x 512 unit vectors against 50,000 queries, k=50;
+//   4. end to end: that k-NN plus fused TTT for all 50,000 queries.
+//   bench_ttt_cuda [--pytorch-ms X] [--quick]
+#include <chrono>
+#include <cstring>
+#include <string>
+
+#include <ATen/Context.h>
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "tttlab/core/device.hpp"
+#include "tttlab/core/progress.hpp"
+#include "tttlab/neighbors/index.hpp"
+#include "tttlab/ttt/local_fit.hpp"
+
+using namespace tttlab;
+
+namespace {
+
+const torch::Device kCuda(torch::kCUDA, 0);
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+template <typename F>
+double timed(F&& f) {
+  torch::cuda::synchronize();
+  const auto t0 = std::chrono::steady_clock::now();
+  f();
+  torch::cuda::synchronize();
+  return seconds_since(t0);
+}
+
+double copy_bandwidth() {
+  const int64_t n = int64_t{1} << 29;  // 2 GiB of float32
+  auto src = torch::rand({n}, torch::TensorOptions().device(kCuda));
+  auto dst = torch::empty_like(src);
+  dst.copy_(src);
+  const int reps = 10;
+  const double s = timed([&] {
+    for (int r = 0; r < reps; ++r) dst.copy_(src);
+  });
+  return 2.0 * 4.0 * static_cast<double>(n) * reps / s;  // bytes read + written per second
+}
+
+struct Problem {
+  LinearHead head;
+  LocalFitData data;
+};
+
+Problem make_problem(int64_t n, int64_t m, int64_t d, int64_t c, int64_t k) {
+  torch::manual_seed(0);
+  const auto opts = torch::TensorOptions().device(kCuda);
+  Problem p;
+  const auto teacher = torch::randn({c, d}, opts);
+  p.data.train_x = torch::randn({n, d}, opts) / std::sqrt(static_cast<double>(d));
+  p.data.train_y = p.data.train_x.matmul(teacher.t()).argmax(1);
+  p.data.test_x = torch::randn({m, d}, opts) / std::sqrt(static_cast<double>(d));
+  p.data.test_y = p.data.test_x.matmul(teacher.t()).argmax(1).cpu();
+  p.data.neighbors = torch::randint(n, {m, k}, torch::TensorOptions().dtype(torch::kLong).device(kCuda));
+  p.head = {0.1 * torch::randn({c, d}, opts), torch::zeros({c}, opts)};
+  return p;
+}
+
+LocalFitData first_points(const LocalFitData& data, int64_t count) {
+  LocalFitData few = data;
+  few.test_x = data.test_x.slice(0, 0, count);
+  few.test_y = data.test_y.slice(0, 0, count);
+  few.neighbors = data.neighbors.slice(0, 0, count);
+  return few;
+}
+
+void ttt_speed(double pytorch_ms, double bandwidth, bool quick) {
+  const int64_t c = 1000, d = 512, k = 50, steps = 80;
+  const int64_t ref_points = quick ? 5 : 30, points = quick ? 500 : 8000;
+  const Problem p = make_problem(20000, points, d, c, k);
+  LocalFitConfig cfg;
+  cfg.k = k;
+  cfg.steps = steps;
+  cfg.lr = 0.02;
+  cfg.device = kCuda;
+
+  local_fit_reference(p.head, first_points(p.data, 2), cfg);  // warm-up (cuBLAS handles, allocator)
+  const double ref_s = timed([&] { local_fit_reference(p.head, first_points(p.data, ref_points), cfg); });
+  const double ref_ms = 1000 * ref_s / static_cast<double>(ref_points);
+
+  LocalFitResult batched, fused;
+  cfg.fused = false;
+  local_fit_batched(p.head, first_points(p.data, 64), cfg);
+  const double batched_ms = 1000 * timed([&] { batched = local_fit_batched(p.head, p.data, cfg); }) / points;
+  cfg.fused = true;
+  local_fit_batched(p.head, first_points(p.data, 64), cfg);
+  const double fused_ms = 1000 * timed([&] { fused = local_fit_batched(p.head, p.data, cfg); }) / points;
+  const int64_t per_batch = local_fit_points_per_batch(c, d, k, 4, cfg);
+
+  // Agreement: predictions on every point; adapted heads on the first 32.
+  const double pred_agree = fused.pred.eq(batched.pred).to(torch::kDouble).mean().item<double>();
+  cfg.keep_heads = true;
+  const auto heads_fused = local_fit_batched(p.head, first_points(p.data, 32), cfg);
+  cfg.fused = false;
+  const auto heads_batched = local_fit_batched(p.head, first_points(p.data, 32), cfg);
+  const auto diff = heads_fused.weights - heads_batched.weights;
+  const double max_rel = diff.abs().max().item<double>() / heads_batched.weights.abs().max().item<double>();
+  const double fro_rel = diff.norm().item<double>() / heads_batched.weights.norm().item<double>();
+
+  const double floor_ms = 1000 * 16.0 * c * d * steps / bandwidth;
+  fmt::print("\nTTT, C={} d={} k={} T={} lr=0.02 (float32, TF32 off)\n", c, d, k, steps);
+  fmt::print("  (i)   reference per-point loop (LibTorch autograd + optim::Adam) {:9.3f} ms/pt  ({} pts)\n", ref_ms,
+             ref_points);
+  if (pytorch_ms > 0) fmt::print("  (ii)  PyTorch per-point script                                 {:9.3f} ms/pt\n", pytorch_ms);
+  fmt::print("  (iii) batched LibTorch path                                    {:9.3f} ms/pt  ({} pts)\n", batched_ms,
+             points);
+  fmt::print("  (iv)  fused CUDA path                                          {:9.3f} ms/pt  ({} pts, {} per batch)\n",
+             fused_ms, points, per_batch);
+  if (pytorch_ms > 0) {
+    fmt::print("  speed-up over (ii): (i) {:.2f}x  (iii) {:.1f}x  (iv) {:.1f}x\n", pytorch_ms / ref_ms,
+               pytorch_ms / batched_ms, pytorch_ms / fused_ms);
+  }
+  fmt::print("  memory floor 16*C*d*T bytes at {:.0f} GB/s = {:.3f} ms/pt; (iv) runs at {:.0f}% of it ({:.2f}x the floor)\n",
+             bandwidth / 1e9, floor_ms, 100 * floor_ms / fused_ms, fused_ms / floor_ms);
+  fmt::print("  (iv) vs (iii): predictions agree on {:.4f}% of {} pts; heads (32 pts): max rel diff {:.2e}, "
+             "relative Frobenius diff {:.2e}\n",
+             100 * pred_agree, points, max_rel, fro_rel);
+}
+
+void knn_and_end_to_end(bool quick) {
+  const int64_t n = quick ? 123000 : 1230000, m = quick ? 5000 : 50000, d = 512, k = 50, c = 1000;
+  torch::manual_seed(1);
+  const auto opts = torch::TensorOptions().device(kCuda);
+  auto unit = [](torch::Tensor x) { return x / x.norm(2, 1, true); };
+  const auto train = unit(torch::randn({n, d}, opts));
+  const auto queries = unit(torch::randn({m, d}, opts));
+
+  knn_search(train.slice(0, 0, 10000), queries.slice(0, 0, 100), k, "torch", kCuda);  // warm-up
+  KnnResult knn;
+  const double knn_s = timed([&] { knn = knn_search(train, queries, k, "torch", kCuda); });
+
+  // Exactness on 200 queries: float64 brute force over all training points.
+  const auto q64 = queries.slice(0, 0, 200).to(torch::kDouble);
+  const auto dist = torch::cdist(q64, train.to(torch::kDouble));
+  const auto exact = std::get<1>(dist.topk(k, 1, /*largest=*/false, /*sorted=*/true));
+  const double same = knn.indices.slice(0, 0, 200).eq(exact).to(torch::kDouble).mean().item<double>();
+  fmt::print("\nexact k-NN on the GPU: {} x {} training vectors, {} queries, k={}: {:.2f} s "
+             "({:.1f} TFLOP/s of distance products); {:.2f}% of 200 queries' neighbour lists equal a float64 brute force\n",
+             n, d, m, k, knn_s, 2.0 * n * m * d / knn_s / 1e12, 100 * same);
+
+  // End to end: labels from a random linear teacher, the global head a noisy copy of it.
+  const auto teacher = torch::randn({c, d}, opts);
+  const auto train_y = train.matmul(teacher.t()).argmax(1);
+  const auto test_y = queries.matmul(teacher.t()).argmax(1).cpu();
+  const LinearHead head{teacher / 4 + torch::randn({c, d}, opts), torch::zeros({c}, opts)};
+  LocalFitConfig cfg;
+  cfg.k = k;
+  cfg.steps = 80;
+  cfg.lr = 0.02;
+  cfg.device = kCuda;
+  LocalFitResult ttt;
+  const double ttt_s = timed([&] { ttt = local_fit_batched(head, {train, train_y, queries, test_y, knn.indices}, cfg); });
+  const double global_acc = head.logits(queries).argmax(1).cpu().eq(test_y).to(torch::kDouble).mean().item<double>();
+  const double ttt_acc = ttt.pred.eq(test_y).to(torch::kDouble).mean().item<double>();
+  fmt::print("end to end over {} test points: k-NN {:.2f} s + fused TTT {:.2f} s = {:.2f} s ({:.3f} ms/pt); "
+             "accuracy global {:.2f}% -> TTT {:.2f}%\n",
+             m, knn_s, ttt_s, knn_s + ttt_s, 1000 * (knn_s + ttt_s) / m, 100 * global_acc, 100 * ttt_acc);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double pytorch_ms = 0;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--pytorch-ms") == 0 && i + 1 < argc) pytorch_ms = std::stod(argv[++i]);
+    else {
+      fmt::print(stderr, "usage: bench_ttt_cuda [--pytorch-ms X] [--quick]\n");
+      return 2;
+    }
+  }
+  if (!torch::cuda::is_available()) {
+    fmt::print(stderr, "bench_ttt_cuda: no CUDA device\n");
+    return 2;
+  }
+  set_progress_enabled(false);
+  at::globalContext().setAllowTF32CuBLAS(false);
+  fmt::print("{} | {}\n", describe_device(kCuda), TTTLAB_VERSION);
+  const double bw = copy_bandwidth();
+  fmt::print("device-to-device copy: {:.0f} GB/s (bytes read + written)\n", bw / 1e9);
+  ttt_speed(pytorch_ms, bw, quick);
+  knn_and_end_to_end(quick);
+  return 0;
+}

@@ -1,0 +1,223 @@
+// GPU tests (built only when LibTorch has CUDA; run with `make gpu-test` on the GPU machine).
+// The fused CUDA step against the LibTorch batched path (its reference) and the per-point
+// reference; the CUDA k-NN, training and feature paths against the CPU ones; the CLI on --device cuda.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <ATen/Context.h>
+#include <nlohmann/json.hpp>
+
+#include "tttlab/core/device.hpp"
+#include "tttlab/core/progress.hpp"
+#include "tttlab/io/npy.hpp"
+#include "tttlab/neighbors/index.hpp"
+#include "tttlab/train/global_train.hpp"
+#include "tttlab/ttt/fused_step.hpp"
+#include "tttlab/ttt/local_fit.hpp"
+#include "test_support.hpp"
+
+using namespace tttlab;
+
+namespace {
+
+const torch::Device kCuda(torch::kCUDA, 0);
+
+class Gpu : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+    set_progress_enabled(false);
+    // The agreement tests compare float32 paths: no TF32 in the matrix products.
+    at::globalContext().setAllowTF32CuBLAS(false);
+    at::globalContext().setAllowTF32CuDNN(false);
+  }
+};
+
+struct Problem {
+  LinearHead head;
+  LocalFitData data;
+};
+
+// Labels from a random linear teacher on the features, neighbours drawn at random from the
+// training set (the engine does not care how they were found).
+Problem make_problem(int64_t n, int64_t m, int64_t d, int64_t c, int64_t k, uint64_t seed) {
+  torch::manual_seed(seed);
+  Problem p;
+  const auto teacher = torch::randn({c, d});
+  p.data.train_x = torch::randn({n, d}) / std::sqrt(static_cast<double>(d));
+  p.data.train_y = p.data.train_x.matmul(teacher.t()).argmax(1);
+  p.data.test_x = torch::randn({m, d}) / std::sqrt(static_cast<double>(d));
+  p.data.test_y = p.data.test_x.matmul(teacher.t()).argmax(1);
+  p.data.neighbors = torch::randint(n, {m, k}, torch::kLong);
+  p.head.weight = 0.1 * torch::randn({c, d});
+  p.head.bias = 0.01 * torch::randn({c});
+  return p;
+}
+
+double max_relative_difference(const torch::Tensor& a, const torch::Tensor& ref) {
+  return (a - ref).abs().max().item<double>() / ref.abs().max().item<double>();
+}
+
+double agreement(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.eq(b).to(torch::kDouble).mean().item<double>();
+}
+
+LocalFitConfig cuda_config(int64_t k, int64_t steps, double lr, bool fused) {
+  LocalFitConfig cfg;
+  cfg.k = k;
+  cfg.steps = steps;
+  cfg.lr = lr;
+  cfg.device = kCuda;
+  cfg.fused = fused;
+  return cfg;
+}
+
+}  // namespace
+
+TEST_F(Gpu, FusedStepIsBuilt) { EXPECT_TRUE(have_fused_step()); }
+
+// The setting (C=1000, d=512, k=50, T=80, lr 0.02 as in E.3): heads within 1e-4 relative,
+// predictions on at least 99.9% of the points.
+TEST_F(Gpu, FusedMatchesLibTorchBatchedAtImageNetShape) {
+  const Problem p = make_problem(5000, 2000, 512, 1000, 50, 1);
+  auto cfg = cuda_config(50, 80, 0.02, /*fused=*/false);
+  const auto ref = local_fit_batched(p.head, p.data, cfg);
+  cfg.fused = true;
+  const auto fast = local_fit_batched(p.head, p.data, cfg);
+  EXPECT_GE(agreement(fast.pred, ref.pred), 0.999);
+  EXPECT_LT(max_relative_difference(fast.logits, ref.logits), 1e-4);
+
+  // Adapted heads of the first 64 points.
+  LocalFitData few = p.data;
+  few.test_x = p.data.test_x.slice(0, 0, 64);
+  few.test_y = p.data.test_y.slice(0, 0, 64);
+  few.neighbors = p.data.neighbors.slice(0, 0, 64);
+  cfg.keep_heads = true;
+  cfg.fused = false;
+  const auto ref_heads = local_fit_batched(p.head, few, cfg);
+  cfg.fused = true;
+  const auto fast_heads = local_fit_batched(p.head, few, cfg);
+  EXPECT_LT(max_relative_difference(fast_heads.weights, ref_heads.weights), 1e-4);
+  EXPECT_LT(max_relative_difference(fast_heads.biases, ref_heads.biases), 1e-4);
+  // TTT moved the heads: the comparison is not between two copies of the global head.
+  EXPECT_GT((ref_heads.weights[0] - p.head.weight).abs().max().item<double>(), 1e-2);
+}
+
+// Shapes that are not multiples of the kernel's 64 x 64 tiles, weight decay, other betas, the
+// sequential mode, batches of several sizes.
+TEST_F(Gpu, FusedMatchesLibTorchBatchedOnEdgeShapesAndOptions) {
+  struct Case {
+    int64_t d, c, k, steps;
+    double lr, wd, beta1, beta2;
+    LocalFitMode mode;
+    int64_t per_batch;
+  };
+  for (const Case& cs : {Case{50, 10, 100, 100, 0.1, 0.0, 0.9, 0.999, LocalFitMode::Erm, 0},
+                         Case{33, 7, 17, 25, 0.05, 0.01, 0.8, 0.99, LocalFitMode::Erm, 9},
+                         Case{130, 65, 20, 40, 0.02, 0.0, 0.9, 0.999, LocalFitMode::Sequential, 0},
+                         Case{1, 2, 1, 5, 0.1, 0.0, 0.9, 0.999, LocalFitMode::Erm, 1}}) {
+    SCOPED_TRACE(::testing::Message() << "d=" << cs.d << " C=" << cs.c << " k=" << cs.k);
+    const Problem p = make_problem(400, 37, cs.d, cs.c, cs.k, 2);
+    auto cfg = cuda_config(cs.k, cs.steps, cs.lr, false);
+    cfg.weight_decay = cs.wd;
+    cfg.beta1 = cs.beta1;
+    cfg.beta2 = cs.beta2;
+    cfg.mode = cs.mode;
+    cfg.points_per_batch = cs.per_batch;
+    cfg.keep_heads = true;
+    const auto ref = local_fit_batched(p.head, p.data, cfg);
+    cfg.fused = true;
+    const auto fast = local_fit_batched(p.head, p.data, cfg);
+    EXPECT_LT(max_relative_difference(fast.weights, ref.weights), 1e-4);
+    EXPECT_LT(max_relative_difference(fast.biases, ref.biases), 1e-4);
+    EXPECT_TRUE(fast.pred.equal(ref.pred));
+  }
+}
+
+// The fused path against the plain per-point protocol (autograd + torch::optim::Adam) on the GPU,
+// and against the batched path on the CPU.
+TEST_F(Gpu, FusedMatchesPerPointReferenceAndTheCpu) {
+  const Problem p = make_problem(1000, 12, 64, 20, 30, 3);
+  auto cfg = cuda_config(30, 50, 0.05, true);
+  cfg.keep_heads = true;
+  const auto fast = local_fit_batched(p.head, p.data, cfg);
+  const auto ref = local_fit_reference(p.head, p.data, cfg);
+  EXPECT_LT(max_relative_difference(fast.weights, ref.weights), 1e-4);
+  EXPECT_TRUE(fast.pred.equal(ref.pred));
+  cfg.device = torch::kCPU;
+  const auto cpu = local_fit_batched(p.head, p.data, cfg);
+  EXPECT_LT(max_relative_difference(fast.weights, cpu.weights), 1e-4);
+  EXPECT_TRUE(fast.pred.equal(cpu.pred));
+}
+
+TEST_F(Gpu, AutomaticBatchSizeComesFromFreeGpuMemory) {
+  LocalFitConfig cfg;
+  cfg.device = kCuda;
+  const int64_t budget = cfg.effective_memory_budget();
+  EXPECT_GT(budget, int64_t{1} << 30);  // a GPU with memory free gets more than 1 GB
+  EXPECT_LE(budget, free_device_memory(kCuda));
+  const int64_t per_batch = local_fit_points_per_batch(1000, 512, 50, 4, cfg);
+  EXPECT_GT(per_batch, 100);
+  EXPECT_LT(per_batch * int64_t{5} * 1000 * 512 * 4, free_device_memory(kCuda));
+}
+
+TEST_F(Gpu, KnnOnCudaEqualsCpu) {
+  torch::manual_seed(4);
+  const auto train = torch::randn({20000, 64});
+  const auto queries = torch::randn({3000, 64});
+  const auto cpu = knn_search(train, queries, 50, "torch", torch::kCPU);
+  const auto gpu = knn_search(train.to(kCuda), queries.to(kCuda), 50, "torch", kCuda);
+  EXPECT_TRUE(gpu.indices.is_cuda());
+  EXPECT_TRUE(gpu.indices.cpu().equal(cpu.indices));
+  EXPECT_LT((gpu.distances.cpu() - cpu.distances).abs().max().item<double>(), 1e-4);
+  // The CPU-resident queries get CPU results from a CUDA index.
+  const auto mixed = knn_search(train, queries, 50, "auto", kCuda);
+  EXPECT_TRUE(mixed.indices.is_cpu());
+  EXPECT_TRUE(mixed.indices.equal(cpu.indices));
+}
+
+TEST_F(Gpu, TrainingAndFeaturesOnCudaMatchTheCpu) {
+  torch::manual_seed(5);
+  const auto x = torch::randn({2000, 20});
+  const auto y = x.slice(1, 0, 3).argmax(1);
+  TrainConfig tc{5, 100, 1e-2, 0.0, 0};
+  const LinearHead cpu = train_linear_head({x, y}, 3, tc);
+  tc.device = kCuda;
+  TrainLog log;
+  const LinearHead gpu = train_linear_head({x, y}, 3, tc, &log);
+  EXPECT_TRUE(gpu.weight.is_cpu());
+  EXPECT_LT(log.epoch_loss.back(), log.epoch_loss.front());
+  // Same initialisation and minibatches; only rounding differs.
+  EXPECT_LT(max_relative_difference(gpu.weight, cpu.weight), 1e-3);
+
+  torch::manual_seed(6);
+  FlexibleLeNet net(LeNetShape::from_scale(0.5, 10, 28));
+  const auto images = torch::rand({300, 1, 28, 28});
+  const auto f_cpu = extract_features(net, images, "cpu", 128);
+  const auto f_gpu = extract_features(net, images, "gpu", 128, kCuda);
+  EXPECT_TRUE(f_gpu.is_cpu());
+  EXPECT_LT(max_relative_difference(f_gpu, f_cpu), 1e-4);
+}
+
+TEST_F(Gpu, CliRunsOnCuda) {
+  const test::TempDir dir;
+  torch::manual_seed(7);
+  const auto teacher = torch::randn({4, 16});
+  for (const auto* split : {"train", "test"}) {
+    const int64_t n = std::string(split) == "train" ? 2000 : 300;
+    const auto x = torch::randn({n, 16});
+    write_npy(dir / (std::string(split) + "_features.npy"), x);
+    write_npy(dir / (std::string(split) + "_labels.npy"), x.matmul(teacher.t()).argmax(1));
+  }
+  const auto out = dir / "out";
+  const std::string cmd = std::string(TTTLAB_BINARY) + " run --quiet --device cuda --data npy:" + dir.path().string() +
+                          " --out " + out.string() + " --k 20 --steps 20 --lr 0.05 --head-epochs 5 > " +
+                          (dir / "log.txt").string() + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_bytes(dir / "log.txt");
+  const auto results = nlohmann::json::parse(test::read_bytes(out / "results.json"));
+  EXPECT_NE(results["config"]["device"]["used"].get<std::string>().find("cuda"), std::string::npos);
+  EXPECT_GT(results["methods"]["ttt"]["accuracy"].get<double>(), 0.5);  // 4 classes: chance is 0.25
+}
