@@ -109,7 +109,7 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--points-per-batch", c.ttt.points_per_batch, "Test points trained at once (0 = from memory budget)")
       ->capture_default_str()->group(t);
   cmd->add_option("--memory-budget-mb", o->memory_budget_mb,
-                  "Memory for one batch of test points (0 = automatic: 16 MB on the CPU, 80% of free GPU memory)")
+                  "Memory for one batch of test points (0 = automatic: 16 MB on the CPU, 70% of free GPU memory)")
       ->capture_default_str()->group(t);
   cmd->add_flag("!--no-fused", c.ttt.fused,
                 "On CUDA, use LibTorch's element-wise ops instead of the fused gradient + Adam kernel")

@@ -45,7 +45,7 @@ struct LocalFitConfig {
   int64_t points_per_batch = 0;
   // Memory for one batch; 0 = automatic: on the CPU 16 MiB, small enough that a batch's head state
   // stays in cache (bench_ttt_cpu: C=1000 heads ran ~1.4x faster one per batch than 48 per batch);
-  // on CUDA 80% of the memory free when the call starts, so that no setting runs out of memory.
+  // on CUDA 70% of the memory free when the call starts, so that no setting runs out of memory.
   int64_t memory_budget_bytes = 0;
   bool keep_heads = false;  // return every adapted head (M x C x d floats: mind the size)
 

@@ -14,12 +14,25 @@
 
 namespace tttlab {
 
+namespace {
+
+// The fused CUDA step serves float32 heads on CUDA (unless cfg.fused is off).
+bool uses_fused_step(const LocalFitConfig& cfg, int64_t element_size) {
+  return cfg.fused && cfg.device.is_cuda() && element_size == 4 && have_fused_step();
+}
+
+}  // namespace
+
 int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, int64_t element_size,
                                    const LocalFitConfig& cfg) {
   if (cfg.points_per_batch > 0) return cfg.points_per_batch;
-  // Per point: W, its gradient, two moments and the Adam denominator (5 C d); neighbours (k d);
-  // logits, probabilities and one-hot targets (3 k C); bias terms (5 C).
-  const int64_t per_point = element_size * (5 * num_classes * dim + k * dim + 3 * k * num_classes +
+  // Copies of the head per point: on the CPU W, its gradient, two moments and the Adam denominator;
+  // the fused CUDA step W and two moments; LibTorch's element-wise Adam on CUDA up to three
+  // temporaries more. Then neighbours (k d); logits, probabilities and one-hot targets (3 k C);
+  // bias terms (5 C).
+  int64_t head_copies = 5;
+  if (cfg.device.is_cuda()) head_copies = uses_fused_step(cfg, element_size) ? 3 : 8;
+  const int64_t per_point = element_size * (head_copies * num_classes * dim + k * dim + 3 * k * num_classes +
                                             5 * num_classes);
   return std::max<int64_t>(1, cfg.effective_memory_budget() / std::max<int64_t>(per_point, 1));
 }
@@ -51,7 +64,7 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
   const int64_t per_batch = std::min(std::max<int64_t>(m, 1),
                                      local_fit_points_per_batch(c, d, k, head.weight.element_size(), cfg));
   const AdamHyper hyper{cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
-  const bool fused = cfg.fused && cfg.device.is_cuda() && opts.dtype() == torch::kFloat && have_fused_step();
+  const bool fused = uses_fused_step(cfg, head.weight.element_size());
   const int64_t rows = cfg.mode == LocalFitMode::Erm ? k : 1;
 
   LocalFitResult out = allocate_local_fit_result(m, c, d, out_opts, cfg.keep_heads);

@@ -33,7 +33,7 @@ void LocalFitConfig::validate() const {
 
 int64_t LocalFitConfig::effective_memory_budget() const {
   if (memory_budget_bytes > 0) return memory_budget_bytes;
-  if (device.is_cuda()) return std::max<int64_t>(int64_t{64} << 20, free_device_memory(device) / 5 * 4);
+  if (device.is_cuda()) return std::max<int64_t>(int64_t{64} << 20, free_device_memory(device) / 10 * 7);
   return int64_t{16} << 20;
 }
 
