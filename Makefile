@@ -24,17 +24,19 @@ test: build
 bench: build
 	$(BUILD)/bench_ttt_cpu
 
-# The GPU machine (LibTorch 2.x with CUDA from its Python, no FAISS, no GoogleTest package):
-# GoogleTest is built from a source tree, .deps/googletest (a copy of Debian's /usr/src/googletest)
-# or /usr/src/googletest, whichever exists.
+# The GPU machine (LibTorch 2.x with CUDA from its Python, no FAISS, no GoogleTest or header
+# packages, no internet): `scripts/gpu-deps` fills .deps/ here (header-only libraries, zlib's headers,
+# GoogleTest's source), which travels with the device tool's `carry`.
 GPU_BUILD ?= build-gpu
 GTEST_SOURCE ?= $(firstword $(wildcard $(CURDIR)/.deps/googletest /usr/src/googletest))
+EXTRA_INCLUDE ?= $(wildcard $(CURDIR)/.deps/include)
 GPU_CMAKE_FLAGS ?=
 
 $(GPU_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(GPU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_PREFIX_PATH="$$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')" \
-	  $(if $(GTEST_SOURCE),-DTTTLAB_GTEST_SOURCE=$(GTEST_SOURCE)) $(GPU_CMAKE_FLAGS)
+	  $(if $(GTEST_SOURCE),-DTTTLAB_GTEST_SOURCE=$(GTEST_SOURCE)) \
+	  $(if $(EXTRA_INCLUDE),-DTTTLAB_EXTRA_INCLUDE=$(EXTRA_INCLUDE)) $(GPU_CMAKE_FLAGS)
 
 gpu-build: $(GPU_BUILD)/CMakeCache.txt
 	cmake --build $(GPU_BUILD) --target tttlab tests_gpu bench_ttt_cuda

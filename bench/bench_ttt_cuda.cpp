@@ -5,19 +5,23 @@
 //      agreement; speed-ups over (ii), the PyTorch per-point script, when its time is given; and (iv)
 //      as a fraction of the floor 16*C*d*T bytes / copy bandwidth;
 //   3. exact k-NN, 1.23M x 512 unit vectors against 50,000 queries, k=50;
-//   4. end to end: that k-NN plus fused TTT for all 50,000 queries.
-//   bench_ttt_cuda [--pytorch-ms X] [--quick]
+//   4. end to end: that k-NN plus fused TTT for all 50,000 queries;
+//   5. the fused step's parts timed alone (logits product, softmax-delta, gradient + Adam), each as
+//      ms per point over T steps and as bytes moved per second.
+//   bench_ttt_cuda [--pytorch-ms X] [--quick] [--breakdown-only]
 #include <chrono>
 #include <cstring>
 #include <string>
 
 #include <ATen/Context.h>
+#include <ATen/cuda/CUDAContext.h>
 #include <fmt/format.h>
 #include <torch/torch.h>
 
 #include "tttlab/core/device.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/neighbors/index.hpp"
+#include "tttlab/ttt/fused_step_kernels.hpp"
 #include "tttlab/ttt/local_fit.hpp"
 
 using namespace tttlab;
@@ -171,16 +175,57 @@ void knn_and_end_to_end(bool quick) {
              m, knn_s, ttt_s, knn_s + ttt_s, 1000 * (knn_s + ttt_s) / m, 100 * global_acc, 100 * ttt_acc);
 }
 
+// Each part of the fused step alone, T times over one batch, so that the sum shows where the time
+// goes and each part's bytes per second shows how close it runs to the copy bandwidth.
+void fused_breakdown(double bandwidth) {
+  const int64_t bsz = 2048, c = 1000, d = 512, k = 50, steps = 80;
+  torch::manual_seed(2);
+  const auto opts = torch::TensorOptions().device(kCuda);
+  auto w = 0.1 * torch::randn({bsz, c, d}, opts), w_m = torch::zeros_like(w), w_v = torch::zeros_like(w);
+  auto b = torch::zeros({bsz, c}, opts), b_m = torch::zeros_like(b), b_v = torch::zeros_like(b);
+  const auto x = torch::randn({bsz, k, d}, opts);
+  const auto labels = torch::randint(c, {bsz, k}, opts.dtype(torch::kLong));
+  auto logits = torch::empty({bsz, k, c}, opts);
+  const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
+  const cuda::AdamStepScalars s{0.02f, 1.f, 0.9f, 0.999f, 1e-8f, 0.f, 0.1f, 0.001f};
+  auto gemm = [&] { torch::baddbmm_out(logits, b.unsqueeze(1), x, w.transpose(1, 2)); };
+  auto softmax = [&] { cuda::launch_softmax_delta(logits.data_ptr<float>(), labels.data_ptr<int64_t>(), bsz, k, c, k, stream); };
+  auto adam = [&] {
+    cuda::launch_grad_adam(logits.data_ptr<float>(), x.data_ptr<float>(), k * d, w.data_ptr<float>(),
+                           w_m.data_ptr<float>(), w_v.data_ptr<float>(), b.data_ptr<float>(), b_m.data_ptr<float>(),
+                           b_v.data_ptr<float>(), bsz, k, c, d, s, stream);
+  };
+  gemm(), softmax(), adam();  // warm-up
+  auto per_point_ms = [&](auto&& f) {
+    return 1000 * timed([&] {
+             for (int64_t t = 0; t < steps; ++t) f();
+           }) / static_cast<double>(bsz);
+  };
+  const double gemm_ms = per_point_ms(gemm), softmax_ms = per_point_ms(softmax), adam_ms = per_point_ms(adam);
+  const double head = static_cast<double>(c * d) * steps, rows = static_cast<double>(k * c) * steps;
+  auto gbps = [](double bytes, double ms) { return bytes / (ms / 1000) / 1e9; };
+  fmt::print("\nfused step, parts alone ({} points, C={} d={} k={} T={}), ms per point; bytes counted once each way\n", bsz,
+             c, d, k, steps);
+  fmt::print("  logits product (cuBLAS baddbmm, reads W)   {:.3f} ms/pt  {:6.0f} GB/s  {:5.1f} TFLOP/s\n", gemm_ms,
+             gbps(4 * head + 4 * rows, gemm_ms), 2 * head * k / (gemm_ms / 1000) / 1e12);
+  fmt::print("  softmax - onehot (in place)                {:.3f} ms/pt  {:6.0f} GB/s\n", softmax_ms,
+             gbps(8 * rows, softmax_ms));
+  fmt::print("  gradient + Adam (reads and writes W, m, v) {:.3f} ms/pt  {:6.0f} GB/s  {:5.1f} TFLOP/s\n", adam_ms,
+             gbps(24 * head + 4 * rows, adam_ms), 2 * head * k / (adam_ms / 1000) / 1e12);
+  fmt::print("  sum {:.3f} ms/pt; copy bandwidth {:.0f} GB/s\n", gemm_ms + softmax_ms + adam_ms, bandwidth / 1e9);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   double pytorch_ms = 0;
-  bool quick = false;
+  bool quick = false, breakdown_only = false;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
+    else if (std::strcmp(argv[i], "--breakdown-only") == 0) breakdown_only = true;
     else if (std::strcmp(argv[i], "--pytorch-ms") == 0 && i + 1 < argc) pytorch_ms = std::stod(argv[++i]);
     else {
-      fmt::print(stderr, "usage: bench_ttt_cuda [--pytorch-ms X] [--quick]\n");
+      fmt::print(stderr, "usage: bench_ttt_cuda [--pytorch-ms X] [--quick] [--breakdown-only]\n");
       return 2;
     }
   }
@@ -193,6 +238,8 @@ int main(int argc, char** argv) {
   fmt::print("{} | {}\n", describe_device(kCuda), TTTLAB_VERSION);
   const double bw = copy_bandwidth();
   fmt::print("device-to-device copy: {:.0f} GB/s (bytes read + written)\n", bw / 1e9);
+  fused_breakdown(bw);
+  if (breakdown_only) return 0;
   ttt_speed(pytorch_ms, bw, quick);
   knn_and_end_to_end(quick);
   return 0;

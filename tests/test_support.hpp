@@ -2,6 +2,7 @@
 // Shared test helpers: a self-removing temporary folder, raw byte files, and checks that a call
 // throws tttlab::InputError whose message contains given pieces.
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -11,6 +12,7 @@
 #include <utility>
 
 #include <gtest/gtest.h>
+#include <ftw.h>
 #include <unistd.h>
 
 #include "tttlab/core/error.hpp"
@@ -26,9 +28,11 @@ class TempDir {
             ("tttlab-test-" + std::to_string(::getpid()) + "-" + std::to_string(counter++) + "-" + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
+  // POSIX nftw rather than std::filesystem::remove_all: PyTorch's wheels export their own copy of
+  // remove_all from libtorch.so, which crashed (null call) when the GPU tests linked against it.
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    ::nftw(path_.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+           FTW_DEPTH | FTW_PHYS);
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -159,9 +159,15 @@ TEST_F(Gpu, AutomaticBatchSizeComesFromFreeGpuMemory) {
   const int64_t budget = cfg.effective_memory_budget();
   EXPECT_GT(budget, int64_t{1} << 30);  // a GPU with memory free gets more than 1 GB
   EXPECT_LE(budget, free_device_memory(kCuda));
+  // The fused step keeps three copies of the head per point (W and two moments); LibTorch's path eight.
+  const int64_t head_bytes = int64_t{1000} * 512 * 4;
   const int64_t per_batch = local_fit_points_per_batch(1000, 512, 50, 4, cfg);
   EXPECT_GT(per_batch, 100);
-  EXPECT_LT(per_batch * int64_t{5} * 1000 * 512 * 4, free_device_memory(kCuda));
+  EXPECT_LT(per_batch * 3 * head_bytes, free_device_memory(kCuda));
+  cfg.fused = false;
+  const int64_t per_batch_libtorch = local_fit_points_per_batch(1000, 512, 50, 4, cfg);
+  EXPECT_LT(per_batch_libtorch, per_batch);
+  EXPECT_LT(per_batch_libtorch * 8 * head_bytes, free_device_memory(kCuda));
 }
 
 TEST_F(Gpu, KnnOnCudaEqualsCpu) {

@@ -1,6 +1,7 @@
 // CUDA kernels of the fused TTT step (see fused_step_kernels.hpp for the contract).
 #include <algorithm>
 #include <cfloat>
+#include <cstdint>
 
 #include "tttlab/ttt/fused_step_kernels.hpp"
 
@@ -21,7 +22,11 @@ __device__ __forceinline__ float warp_sum(float v) {
 }
 
 // One warp per row of C logits: max, sum of exponentials, then (p - onehot) / r written in place.
-constexpr int kRowsPerBlock = 8;
+// Rows of up to 32 * kRegsPerLane classes are read once into registers; longer rows are read three
+// times. Both sum each lane's classes in the same order, so they give the same bits.
+constexpr int kRowsPerBlock = 8, kRegsPerLane = 32;
+
+template <bool kInRegisters>
 __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* __restrict__ labels,
                                      int64_t total_rows, int rows_per_point, int num_classes,
                                      int64_t label_bstride) {
@@ -30,16 +35,40 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
   const int lane = threadIdx.x % kWarp;
   float* p = logits + row * num_classes;
   const int64_t label = labels[(row / rows_per_point) * label_bstride + row % rows_per_point];
-  float mx = -FLT_MAX;
-  for (int c = lane; c < num_classes; c += kWarp) mx = fmaxf(mx, p[c]);
-  mx = warp_max(mx);
-  float sum = 0.f;
-  for (int c = lane; c < num_classes; c += kWarp) sum += expf(p[c] - mx);
-  sum = warp_sum(sum);
   const float r = static_cast<float>(rows_per_point);
-  for (int c = lane; c < num_classes; c += kWarp) {
-    const float prob = expf(p[c] - mx) / sum;
-    p[c] = (prob - (c == label ? 1.f : 0.f)) / r;
+  if constexpr (kInRegisters) {
+    float e[kRegsPerLane];
+    float mx = -FLT_MAX;
+#pragma unroll
+    for (int q = 0; q < kRegsPerLane; ++q) {
+      const int c = lane + kWarp * q;
+      e[q] = c < num_classes ? p[c] : -FLT_MAX;
+      mx = fmaxf(mx, e[q]);
+    }
+    mx = warp_max(mx);
+    float sum = 0.f;
+#pragma unroll
+    for (int q = 0; q < kRegsPerLane; ++q) {
+      e[q] = lane + kWarp * q < num_classes ? expf(e[q] - mx) : 0.f;
+      sum += e[q];
+    }
+    sum = warp_sum(sum);
+#pragma unroll
+    for (int q = 0; q < kRegsPerLane; ++q) {
+      const int c = lane + kWarp * q;
+      if (c < num_classes) p[c] = (e[q] / sum - (c == label ? 1.f : 0.f)) / r;
+    }
+  } else {
+    float mx = -FLT_MAX;
+    for (int c = lane; c < num_classes; c += kWarp) mx = fmaxf(mx, p[c]);
+    mx = warp_max(mx);
+    float sum = 0.f;
+    for (int c = lane; c < num_classes; c += kWarp) sum += expf(p[c] - mx);
+    sum = warp_sum(sum);
+    for (int c = lane; c < num_classes; c += kWarp) {
+      const float prob = expf(p[c] - mx) / sum;
+      p[c] = (prob - (c == label ? 1.f : 0.f)) / r;
+    }
   }
 }
 
@@ -52,24 +81,73 @@ __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float
   w = w + (-s.lr_over_bc1) * (m / denom);
 }
 
-// Tile of 64 classes x 64 dimensions per block of 16 x 16 threads; each thread owns the 4 x 4
-// elements (ty + 16p, tx + 16q), so a warp touches 16 consecutive floats of two rows (whole
-// 32-byte sectors). Rows of delta and x are staged through shared memory 16 at a time.
+// Tile of 64 classes x 64 dimensions per block of 16 x 16 threads; thread (ty, tx) owns classes
+// ty + 16p and the four consecutive dimensions 4tx + q (p, q < 4), so its x values are one 16-byte
+// shared-memory read and a half-warp writes 256 contiguous bytes of a row.
+//
+// The step reads W, m and v once and writes them once, which makes it memory-bound: so the block first
+// starts an asynchronous copy (cp.async) of its W, m and v tiles into shared memory, computes the
+// gradient tile from delta and x (staged 16 rows at a time) while the copy is in flight, then waits,
+// updates and writes back. kVec4 (d a multiple of 4) copies 16 bytes at a time, otherwise 4.
 constexpr int kTile = 64, kThreadsSide = 16, kPer = kTile / kThreadsSide, kRowsChunk = 16;
+constexpr int kPitch = kTile + 16;  // 80 floats: 16-byte aligned rows; rows ty and ty + 1 in other banks
+constexpr int kStateFloats = kTile * kPitch;
+constexpr size_t kGradAdamSmem = sizeof(float) * (3 * kStateFloats + 2 * kRowsChunk * kTile);
 
+__device__ __forceinline__ void cp_async_16(float* smem, const float* gmem) {
+  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(s), "l"(gmem));
+}
+__device__ __forceinline__ void cp_async_4(float* smem, const float* gmem) {
+  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(gmem));
+}
+__device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
+__device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+
+template <bool kVec4>
 __global__ void __launch_bounds__(kThreadsSide* kThreadsSide)
     grad_adam_kernel(const float* __restrict__ delta, const float* __restrict__ x, int64_t x_bstride,
                      float* __restrict__ w, float* __restrict__ w_m, float* __restrict__ w_v,
                      float* __restrict__ b, float* __restrict__ b_m, float* __restrict__ b_v, int64_t point0,
                      int rows, int num_classes, int dim, AdamStepScalars s) {
-  __shared__ float s_delta[kRowsChunk][kTile];
-  __shared__ float s_x[kRowsChunk][kTile];
+  extern __shared__ __align__(16) float smem[];
+  float* s_w = smem;
+  float* s_m = s_w + kStateFloats;
+  float* s_v = s_m + kStateFloats;
+  float* s_delta = s_v + kStateFloats;    // [kRowsChunk][kTile]
+  float* s_x = s_delta + kRowsChunk * kTile;  // [kRowsChunk][kTile]
   const int tid = threadIdx.x, tx = tid % kThreadsSide, ty = tid / kThreadsSide;
   const int64_t point = point0 + blockIdx.z;
   const int c0 = blockIdx.y * kTile, j0 = blockIdx.x * kTile;
+  const int tile_rows = min(kTile, num_classes - c0), tile_cols = min(kTile, dim - j0);
   const float* dp = delta + point * rows * num_classes;
   const float* xp = x + point * x_bstride;
+  const int64_t tile_base = (point * num_classes + c0) * static_cast<int64_t>(dim) + j0;
 
+  // 1. W, m and v of this tile into shared memory, asynchronously.
+  if constexpr (kVec4) {
+    for (int e = tid; e < kTile * (kTile / 4); e += kThreadsSide * kThreadsSide) {
+      const int r = e / (kTile / 4), col = (e % (kTile / 4)) * 4;
+      if (r >= tile_rows || col >= tile_cols) continue;
+      const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
+      cp_async_16(s_w + r * kPitch + col, w + g);
+      cp_async_16(s_m + r * kPitch + col, w_m + g);
+      cp_async_16(s_v + r * kPitch + col, w_v + g);
+    }
+  } else {
+    for (int e = tid; e < kTile * kTile; e += kThreadsSide * kThreadsSide) {
+      const int r = e / kTile, col = e % kTile;
+      if (r >= tile_rows || col >= tile_cols) continue;
+      const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
+      cp_async_4(s_w + r * kPitch + col, w + g);
+      cp_async_4(s_m + r * kPitch + col, w_m + g);
+      cp_async_4(s_v + r * kPitch + col, w_v + g);
+    }
+  }
+  cp_async_commit();
+
+  // 2. The gradient tile, dW[c, j] = sum_i delta[i, c] x[i, j], in registers.
   float acc[kPer][kPer];
 #pragma unroll
   for (int p = 0; p < kPer; ++p)
@@ -80,45 +158,62 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide)
     for (int e = tid; e < kRowsChunk * kTile; e += kThreadsSide * kThreadsSide) {
       const int i = e / kTile, col = e % kTile;
       const bool row_ok = i0 + i < rows;
-      s_delta[i][col] = row_ok && c0 + col < num_classes ? dp[static_cast<int64_t>(i0 + i) * num_classes + c0 + col] : 0.f;
-      s_x[i][col] = row_ok && j0 + col < dim ? xp[static_cast<int64_t>(i0 + i) * dim + j0 + col] : 0.f;
+      s_delta[e] = row_ok && col < tile_rows ? dp[static_cast<int64_t>(i0 + i) * num_classes + c0 + col] : 0.f;
+      s_x[e] = row_ok && col < tile_cols ? xp[static_cast<int64_t>(i0 + i) * dim + j0 + col] : 0.f;
     }
     __syncthreads();
     const int chunk = min(kRowsChunk, rows - i0);
     for (int i = 0; i < chunk; ++i) {
-      float a[kPer], bx[kPer];
+      float a[kPer];
 #pragma unroll
-      for (int p = 0; p < kPer; ++p) a[p] = s_delta[i][ty + kThreadsSide * p];
+      for (int p = 0; p < kPer; ++p) a[p] = s_delta[i * kTile + ty + kThreadsSide * p];
+      const float4 bx = *reinterpret_cast<const float4*>(s_x + i * kTile + 4 * tx);
 #pragma unroll
-      for (int q = 0; q < kPer; ++q) bx[q] = s_x[i][tx + kThreadsSide * q];
-#pragma unroll
-      for (int p = 0; p < kPer; ++p)
-#pragma unroll
-        for (int q = 0; q < kPer; ++q) acc[p][q] = fmaf(a[p], bx[q], acc[p][q]);
+      for (int p = 0; p < kPer; ++p) {
+        acc[p][0] = fmaf(a[p], bx.x, acc[p][0]);
+        acc[p][1] = fmaf(a[p], bx.y, acc[p][1]);
+        acc[p][2] = fmaf(a[p], bx.z, acc[p][2]);
+        acc[p][3] = fmaf(a[p], bx.w, acc[p][3]);
+      }
     }
     __syncthreads();
   }
 
+  // 3. Adam on the tile, from shared memory back to global memory.
+  cp_async_wait_all();
+  __syncthreads();
 #pragma unroll
   for (int p = 0; p < kPer; ++p) {
-    const int c = c0 + ty + kThreadsSide * p;
-    if (c >= num_classes) continue;
-    const int64_t row_base = (point * num_classes + c) * static_cast<int64_t>(dim);
+    const int r = ty + kThreadsSide * p;
+    if (r >= tile_rows) continue;
+    const int col = 4 * tx;
+    float wv[kPer], mv[kPer], vv[kPer];
 #pragma unroll
     for (int q = 0; q < kPer; ++q) {
-      const int j = j0 + tx + kThreadsSide * q;
-      if (j >= dim) continue;
-      const int64_t idx = row_base + j;
-      float wv = w[idx], mv = w_m[idx], vv = w_v[idx];
-      adam_element(wv, mv, vv, acc[p][q], s);
-      w[idx] = wv;
-      w_m[idx] = mv;
-      w_v[idx] = vv;
+      if (col + q >= tile_cols) continue;
+      wv[q] = s_w[r * kPitch + col + q];
+      mv[q] = s_m[r * kPitch + col + q];
+      vv[q] = s_v[r * kPitch + col + q];
+      adam_element(wv[q], mv[q], vv[q], acc[p][q], s);
+    }
+    const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
+    if (kVec4 && col < tile_cols) {
+      *reinterpret_cast<float4*>(w + g) = make_float4(wv[0], wv[1], wv[2], wv[3]);
+      *reinterpret_cast<float4*>(w_m + g) = make_float4(mv[0], mv[1], mv[2], mv[3]);
+      *reinterpret_cast<float4*>(w_v + g) = make_float4(vv[0], vv[1], vv[2], vv[3]);
+    } else if (!kVec4) {
+#pragma unroll
+      for (int q = 0; q < kPer; ++q) {
+        if (col + q >= tile_cols) continue;
+        w[g + q] = wv[q];
+        w_m[g + q] = mv[q];
+        w_v[g + q] = vv[q];
+      }
     }
   }
 
   // The bias: the first column of blocks also owns its classes' bias terms.
-  if (blockIdx.x == 0 && tid < kTile && c0 + tid < num_classes) {
+  if (blockIdx.x == 0 && tid < tile_rows) {
     const int c = c0 + tid;
     float g = 0.f;
     for (int i = 0; i < rows; ++i) g += dp[static_cast<int64_t>(i) * num_classes + c];
@@ -140,19 +235,26 @@ void launch_softmax_delta(float* logits, const int64_t* labels, int64_t batch, i
   const int64_t total = batch * rows_per_point;
   if (total == 0) return;
   const auto blocks = static_cast<unsigned>((total + kRowsPerBlock - 1) / kRowsPerBlock);
-  softmax_delta_kernel<<<blocks, kRowsPerBlock * kWarp, 0, stream>>>(
-      logits, labels, total, static_cast<int>(rows_per_point), static_cast<int>(num_classes), label_bstride);
+  auto* kernel = num_classes <= kWarp * kRegsPerLane ? softmax_delta_kernel<true> : softmax_delta_kernel<false>;
+  kernel<<<blocks, kRowsPerBlock * kWarp, 0, stream>>>(logits, labels, total, static_cast<int>(rows_per_point),
+                                                        static_cast<int>(num_classes), label_bstride);
 }
 
 void launch_grad_adam(const float* delta, const float* x, int64_t x_bstride, float* w, float* w_m, float* w_v,
                       float* b, float* b_m, float* b_v, int64_t batch, int64_t rows_per_point,
                       int64_t num_classes, int64_t dim, const AdamStepScalars& s, cudaStream_t stream) {
   const dim3 block(kThreadsSide * kThreadsSide);
+  // 16-byte copies need every row of W to start 16-byte aligned: d a multiple of 4 and aligned bases.
+  const bool vec4 = dim % 4 == 0 && (reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(w_m) |
+                                     reinterpret_cast<uintptr_t>(w_v)) % 16 == 0;
+  auto* kernel = vec4 ? grad_adam_kernel<true> : grad_adam_kernel<false>;
+  // More than 48 KB of dynamic shared memory must be asked for (once per kernel; cheap to repeat).
+  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kGradAdamSmem));
   for (int64_t p0 = 0; p0 < batch; p0 += kMaxGridZ) {
     const auto pts = static_cast<unsigned>(std::min<int64_t>(kMaxGridZ, batch - p0));
     const dim3 grid(static_cast<unsigned>((dim + kTile - 1) / kTile),
                     static_cast<unsigned>((num_classes + kTile - 1) / kTile), pts);
-    grad_adam_kernel<<<grid, block, 0, stream>>>(delta, x, x_bstride, w, w_m, w_v, b, b_m, b_v, p0,
+    kernel<<<grid, block, kGradAdamSmem, stream>>>(delta, x, x_bstride, w, w_m, w_v, b, b_m, b_v, p0,
                                                   static_cast<int>(rows_per_point), static_cast<int>(num_classes),
                                                   static_cast<int>(dim), s);
   }
