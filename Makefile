@@ -30,13 +30,15 @@ bench: build
 GPU_BUILD ?= build-gpu
 GTEST_SOURCE ?= $(firstword $(wildcard $(CURDIR)/.deps/googletest /usr/src/googletest))
 EXTRA_INCLUDE ?= $(wildcard $(CURDIR)/.deps/include)
+ICU_ROOT ?= $(wildcard $(CURDIR)/.deps/icu)
 GPU_CMAKE_FLAGS ?=
 
 $(GPU_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(GPU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_PREFIX_PATH="$$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')" \
 	  $(if $(GTEST_SOURCE),-DTTTLAB_GTEST_SOURCE=$(GTEST_SOURCE)) \
-	  $(if $(EXTRA_INCLUDE),-DTTTLAB_EXTRA_INCLUDE=$(EXTRA_INCLUDE)) $(GPU_CMAKE_FLAGS)
+	  $(if $(EXTRA_INCLUDE),-DTTTLAB_EXTRA_INCLUDE=$(EXTRA_INCLUDE)) $(if $(ICU_ROOT),-DICU_ROOT=$(ICU_ROOT)) \
+	  $(GPU_CMAKE_FLAGS)
 
 gpu-build: $(GPU_BUILD)/CMakeCache.txt
 	cmake --build $(GPU_BUILD) --target tttlab tests_gpu bench_ttt_cuda

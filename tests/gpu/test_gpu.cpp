@@ -13,10 +13,13 @@
 #include "tttlab/core/device.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/io/npy.hpp"
+#include "tttlab/lm/hf_checkpoint.hpp"
+#include "tttlab/lm/lora.hpp"
 #include "tttlab/neighbors/index.hpp"
 #include "tttlab/train/global_train.hpp"
 #include "tttlab/ttt/fused_step.hpp"
 #include "tttlab/ttt/local_fit.hpp"
+#include "lm/lm_fixtures.hpp"
 #include "test_support.hpp"
 
 using namespace tttlab;
@@ -226,4 +229,28 @@ TEST_F(Gpu, CliRunsOnCuda) {
   const auto results = nlohmann::json::parse(test::read_bytes(out / "results.json"));
   EXPECT_NE(results["config"]["device"]["used"].get<std::string>().find("cuda"), std::string::npos);
   EXPECT_GT(results["methods"]["ttt"]["accuracy"].get<double>(), 0.5);  // 4 classes: chance is 0.25
+}
+
+TEST_F(Gpu, Qwen2OnCudaMatchesTransformersAndTrainsLora) {
+  const auto ids = read_npy(test::lm_fixture("input_ids.npy")).to(torch::kLong);
+  const auto expected = read_npy(test::lm_fixture("logits_tied.npy"));
+  auto model = lm::load_qwen2(test::lm_fixture("tied"), {torch::kFloat, kCuda});
+  {
+    torch::NoGradGuard no_grad;
+    const auto logits = model->forward(ids.to(kCuda)).cpu();
+    EXPECT_LT((logits - expected).abs().max().item<double>(), 1e-4);
+    auto bf16 = lm::load_qwen2(test::lm_fixture("tied"), {torch::kBFloat16, kCuda});
+    const auto half = bf16->forward(ids.to(kCuda)).to(torch::kFloat).cpu();
+    EXPECT_GT(half.argmax(-1).eq(expected.argmax(-1)).to(torch::kFloat).mean().item<double>(), 0.8);
+  }
+  lm::LoraConfig lc;
+  lc.rank = 8;
+  lm::add_lora(model, lc, 0);
+  lm::LoraTrainConfig tc;
+  tc.lr = 1e-2;
+  lm::LoraTrainer trainer(model, tc);
+  const auto batch = ids.slice(0, 0, 1).to(kCuda);
+  const double loss0 = trainer.step(batch);
+  torch::NoGradGuard no_grad;
+  EXPECT_LT(lm::next_token_loss(model, batch).item<double>(), loss0);
 }

@@ -1,0 +1,152 @@
+#include "tttlab/lm/qwen2_config.hpp"
+
+#include <fstream>
+
+#include "tttlab/core/error.hpp"
+
+namespace tttlab::lm {
+
+using nlohmann::json;
+
+namespace {
+
+template <typename T>
+T field(const json& j, const char* name, const std::string& where) {
+  const auto it = j.find(name);
+  require_input(it != j.end() && !it->is_null(), "{}: missing field '{}'", where, name);
+  try {
+    return it->get<T>();
+  } catch (const json::exception&) {
+    throw_input_error("{}: field '{}' has the wrong type ({})", where, name, it->dump());
+  }
+}
+
+template <typename T>
+T field_or(const json& j, const char* name, T fallback, const std::string& where) {
+  const auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return fallback;
+  return field<T>(j, name, where);
+}
+
+// bos/eos ids may be a number or a list (the first is used).
+int64_t token_id_or_none(const json& j, const char* name) {
+  const auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return -1;
+  if (it->is_number_integer()) return it->get<int64_t>();
+  if (it->is_array() && !it->empty() && (*it)[0].is_number_integer()) return (*it)[0].get<int64_t>();
+  return -1;
+}
+
+}  // namespace
+
+void Qwen2Config::validate(const std::string& where) const {
+  require_input(vocab_size > 0, "{}: vocab_size={} (expected > 0)", where, vocab_size);
+  require_input(hidden_size > 0, "{}: hidden_size={} (expected > 0)", where, hidden_size);
+  require_input(intermediate_size > 0, "{}: intermediate_size={} (expected > 0)", where, intermediate_size);
+  require_input(num_hidden_layers > 0, "{}: num_hidden_layers={} (expected > 0)", where, num_hidden_layers);
+  require_input(num_attention_heads > 0 && hidden_size % num_attention_heads == 0,
+                "{}: hidden_size={} is not a multiple of num_attention_heads={}", where, hidden_size,
+                num_attention_heads);
+  require_input(head_dim() % 2 == 0, "{}: head dimension {} must be even for rotary embeddings", where, head_dim());
+  require_input(num_key_value_heads > 0 && num_attention_heads % num_key_value_heads == 0,
+                "{}: num_attention_heads={} is not a multiple of num_key_value_heads={}", where,
+                num_attention_heads, num_key_value_heads);
+  require_input(rope_theta > 0, "{}: rope_theta={} (expected > 0)", where, rope_theta);
+  require_input(rms_norm_eps > 0, "{}: rms_norm_eps={} (expected > 0)", where, rms_norm_eps);
+  require_input(max_position_embeddings > 0, "{}: max_position_embeddings={} (expected > 0)", where,
+                max_position_embeddings);
+}
+
+Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
+  require_input(j.is_object(), "{}: expected a JSON object", where);
+  const auto model_type = field_or<std::string>(j, "model_type", "", where);
+  const auto archs = j.find("architectures");
+  const bool qwen2_arch = archs != j.end() && archs->is_array() &&
+                          std::find(archs->begin(), archs->end(), json("Qwen2ForCausalLM")) != archs->end();
+  require_input(model_type == "qwen2" || qwen2_arch,
+                "{}: unsupported architecture (model_type '{}', architectures {}); expected model_type 'qwen2' / "
+                "Qwen2ForCausalLM",
+                where, model_type, archs == j.end() ? "none" : archs->dump());
+  const auto act = field_or<std::string>(j, "hidden_act", "silu", where);
+  require_input(act == "silu", "{}: hidden_act '{}' is not supported (Qwen2 uses 'silu')", where, act);
+  require_input(!field_or<bool>(j, "use_sliding_window", false, where),
+                "{}: use_sliding_window=true is not supported (full causal attention only)", where);
+  // Rotary settings: transformers 4 writes rope_theta (and rope_scaling, null for plain RoPE),
+  // transformers 5 writes rope_parameters {rope_type, rope_theta}. Only plain ("default") RoPE is supported.
+  double theta_from_parameters = 0;
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    const auto it = j.find(key);
+    if (it == j.end() || it->is_null()) continue;
+    require_input(it->is_object(), "{}: field '{}' must be an object, got {}", where, key, it->dump());
+    const auto type = field_or<std::string>(*it, "rope_type", field_or<std::string>(*it, "type", "default", where), where);
+    require_input(type == "default", "{}: {} of type '{}' is not supported (plain RoPE only)", where, key, type);
+    theta_from_parameters = field_or<double>(*it, "rope_theta", theta_from_parameters, where);
+  }
+  const auto layer_types = j.find("layer_types");
+  if (layer_types != j.end() && layer_types->is_array()) {
+    for (const auto& t : *layer_types) {
+      require_input(t == "full_attention", "{}: layer type {} is not supported (full causal attention only)",
+                    where, t.dump());
+    }
+  }
+
+  Qwen2Config c;
+  c.vocab_size = field<int64_t>(j, "vocab_size", where);
+  c.hidden_size = field<int64_t>(j, "hidden_size", where);
+  c.intermediate_size = field<int64_t>(j, "intermediate_size", where);
+  c.num_hidden_layers = field<int64_t>(j, "num_hidden_layers", where);
+  c.num_attention_heads = field<int64_t>(j, "num_attention_heads", where);
+  c.num_key_value_heads = field_or<int64_t>(j, "num_key_value_heads", c.num_attention_heads, where);
+  c.max_position_embeddings = field_or<int64_t>(j, "max_position_embeddings", c.max_position_embeddings, where);
+  c.rope_theta = field_or<double>(j, "rope_theta", theta_from_parameters > 0 ? theta_from_parameters : c.rope_theta, where);
+  c.rms_norm_eps = field_or<double>(j, "rms_norm_eps", c.rms_norm_eps, where);
+  c.tie_word_embeddings = field_or<bool>(j, "tie_word_embeddings", false, where);
+  c.bos_token_id = token_id_or_none(j, "bos_token_id");
+  c.eos_token_id = token_id_or_none(j, "eos_token_id");
+  c.torch_dtype = field_or<std::string>(j, "torch_dtype", field_or<std::string>(j, "dtype", "float32", where), where);
+  const auto head_dim = j.find("head_dim");
+  if (head_dim != j.end() && !head_dim->is_null()) {
+    require_input(c.num_attention_heads > 0 && head_dim->is_number_integer() &&
+                      head_dim->get<int64_t>() * c.num_attention_heads == c.hidden_size,
+                  "{}: head_dim {} must equal hidden_size / num_attention_heads", where, head_dim->dump());
+  }
+  c.validate(where);
+  return c;
+}
+
+Qwen2Config read_qwen2_config(const std::filesystem::path& config_json) {
+  std::ifstream in(config_json);
+  require_input(in.good(), "{}: cannot open the model's config", config_json.string());
+  json j;
+  try {
+    j = json::parse(in);
+  } catch (const json::exception& e) {
+    throw_input_error("{}: not valid JSON ({})", config_json.string(), e.what());
+  }
+  return qwen2_config_from_json(j, config_json.string());
+}
+
+json qwen2_config_to_json(const Qwen2Config& c) {
+  json j = {{"architectures", {"Qwen2ForCausalLM"}},
+            {"model_type", "qwen2"},
+            {"vocab_size", c.vocab_size},
+            {"hidden_size", c.hidden_size},
+            {"intermediate_size", c.intermediate_size},
+            {"num_hidden_layers", c.num_hidden_layers},
+            {"num_attention_heads", c.num_attention_heads},
+            {"num_key_value_heads", c.num_key_value_heads},
+            {"max_position_embeddings", c.max_position_embeddings},
+            {"rope_theta", c.rope_theta},
+            {"rms_norm_eps", c.rms_norm_eps},
+            {"tie_word_embeddings", c.tie_word_embeddings},
+            {"hidden_act", "silu"},
+            {"attention_dropout", 0.0},
+            {"use_sliding_window", false},
+            {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", c.rope_theta}}},
+            {"torch_dtype", c.torch_dtype}};
+  if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
+  if (c.eos_token_id >= 0) j["eos_token_id"] = c.eos_token_id;
+  return j;
+}
+
+}  // namespace tttlab::lm
