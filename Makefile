@@ -40,11 +40,17 @@ $(GPU_BUILD)/CMakeCache.txt:
 	  $(if $(EXTRA_INCLUDE),-DTTTLAB_EXTRA_INCLUDE=$(EXTRA_INCLUDE)) $(if $(ICU_ROOT),-DICU_ROOT=$(ICU_ROOT)) \
 	  $(GPU_CMAKE_FLAGS)
 
+# The carried ICU is found at run time through LD_LIBRARY_PATH (its libraries find each other there).
+ifneq ($(ICU_ROOT),)
+export LD_LIBRARY_PATH := $(ICU_ROOT)/lib:$(LD_LIBRARY_PATH)
+endif
+
 gpu-build: $(GPU_BUILD)/CMakeCache.txt
-	cmake --build $(GPU_BUILD) --target tttlab tests_gpu bench_ttt_cuda
+	cmake --build $(GPU_BUILD) --target tttlab tests_gpu tests_lm bench_ttt_cuda bench_lm
 
 gpu-test: gpu-build
 	$(GPU_BUILD)/tests_gpu
+	$(GPU_BUILD)/tests_lm
 
 # (ii) the PyTorch per-point script, then the C++ benchmark given its time.
 gpu-bench: gpu-build
