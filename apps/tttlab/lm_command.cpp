@@ -144,7 +144,7 @@ void add_init(CLI::App* lm_cmd) {
   auto config = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto seed = std::make_shared<uint64_t>(0);
-  cmd->add_option("--config", *config, "A Hugging Face config.json of a Qwen2 model")->required();
+  cmd->add_option("--config-json", *config, "A Hugging Face config.json of a Qwen2 model (its shape)")->required();
   cmd->add_option("--out", *out, "Folder to write config.json and model.safetensors to")->required();
   cmd->add_option("--seed", *seed, "Random seed")->capture_default_str();
   cmd->callback([config, out, seed] {

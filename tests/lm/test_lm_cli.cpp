@@ -60,6 +60,17 @@ TEST_F(LmCli, InfoAndTokenize) {
   EXPECT_NE(r.out.find(std::to_string(kText.size()) + " bytes"), std::string::npos) << r.out;
 }
 
+TEST_F(LmCli, InitWritesACheckpointThatLoadsBack) {
+  const auto out = dir_ / "random";
+  CliRun r = tttlab("lm init --config-json " + tttlab::test::lm_fixture("sharded/config.json").string() + " --out " +
+                    out.string() + " --seed 4");
+  ASSERT_EQ(r.code, 0) << r.err;
+  r = tttlab("lm info --model " + out.string());
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("parameters: 285504"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("rope theta 1000000"), std::string::npos) << r.out;
+}
+
 TEST_F(LmCli, ScoreWritesBitsPerByte) {
   const auto out = dir_ / "score";
   const CliRun r = tttlab("lm score " + model_args() + " --file " + text_file("t.txt", kText).string() +

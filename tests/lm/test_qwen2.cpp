@@ -63,6 +63,17 @@ TEST(Qwen2, LogitsEqualTransformersForTiedAndShardedCheckpoints) {
   }
 }
 
+TEST(Qwen2, TransformersLoadsOurCheckpointAndComputesOurLogits) {
+  // tests/fixtures/lm/ours was written by `tttlab lm init` (LibTorch 2.11, GPU machine); transformers
+  // 5.17 loaded it with no missing, unexpected or mismatched tensors (check_our_checkpoint.py) and
+  // recorded its logits, which ours must equal.
+  const auto ids = read_npy(test::lm_fixture("input_ids.npy")).to(torch::kLong);
+  auto model = load_qwen2(test::lm_fixture("ours"));
+  torch::NoGradGuard no_grad;
+  const auto expected = read_npy(test::lm_fixture("logits_ours_by_transformers.npy"));
+  EXPECT_LT(max_abs(model->forward(ids) - expected), 1e-4);
+}
+
 TEST(Qwen2, ConfigReadsTransformers4And5Fields) {
   const auto c5 = read_qwen2_config(test::lm_fixture("sharded/config.json"));
   EXPECT_DOUBLE_EQ(c5.rope_theta, 1e6);  // transformers 5: rope_parameters.rope_theta

@@ -81,9 +81,10 @@ __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float
   w = w + (-s.lr_over_bc1) * (m / denom);
 }
 
-// Tile of 64 classes x 64 dimensions per block of 16 x 16 threads; thread (ty, tx) owns classes
-// ty + 16p and the four consecutive dimensions 4tx + q (p, q < 4), so its x values are one 16-byte
-// shared-memory read and a half-warp writes 256 contiguous bytes of a row.
+// Tile of 64 classes x 64 dimensions per block of 16 x 16 threads; thread (ty, tx) owns the four
+// consecutive classes 4ty + p and the four consecutive dimensions 4tx + q (p, q < 4): per row of
+// delta and x it reads one 16-byte value of each from shared memory for 16 multiply-adds, and a
+// half-warp writes 256 contiguous bytes of a row of W.
 //
 // The step reads W, m and v once and writes them once, which makes it memory-bound: so the block first
 // starts an asynchronous copy (cp.async) of its W, m and v tiles into shared memory, computes the
@@ -164,10 +165,9 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide)
     __syncthreads();
     const int chunk = min(kRowsChunk, rows - i0);
     for (int i = 0; i < chunk; ++i) {
-      float a[kPer];
-#pragma unroll
-      for (int p = 0; p < kPer; ++p) a[p] = s_delta[i * kTile + ty + kThreadsSide * p];
+      const float4 av = *reinterpret_cast<const float4*>(s_delta + i * kTile + 4 * ty);
       const float4 bx = *reinterpret_cast<const float4*>(s_x + i * kTile + 4 * tx);
+      const float a[kPer] = {av.x, av.y, av.z, av.w};
 #pragma unroll
       for (int p = 0; p < kPer; ++p) {
         acc[p][0] = fmaf(a[p], bx.x, acc[p][0]);
@@ -184,7 +184,7 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide)
   __syncthreads();
 #pragma unroll
   for (int p = 0; p < kPer; ++p) {
-    const int r = ty + kThreadsSide * p;
+    const int r = 4 * ty + p;
     if (r >= tile_rows) continue;
     const int col = 4 * tx;
     float wv[kPer], mv[kPer], vv[kPer];
