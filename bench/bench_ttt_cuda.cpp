@@ -21,7 +21,6 @@
 #include "tttlab/core/device.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/neighbors/index.hpp"
-#include "tttlab/ttt/fused_step.hpp"
 #include "tttlab/ttt/fused_step_kernels.hpp"
 #include "tttlab/ttt/local_fit.hpp"
 
@@ -97,19 +96,14 @@ void ttt_speed(double pytorch_ms, double bandwidth, bool quick) {
   const double ref_s = timed([&] { local_fit_reference(p.head, first_points(p.data, ref_points), cfg); });
   const double ref_ms = 1000 * ref_s / static_cast<double>(ref_points);
 
-  LocalFitResult batched, per_step, fused;
+  LocalFitResult batched, fused;
   cfg.fused = false;
   local_fit_batched(p.head, first_points(p.data, 64), cfg);
   const double batched_ms = 1000 * timed([&] { batched = local_fit_batched(p.head, p.data, cfg); }) / points;
   cfg.fused = true;
-  cfg.resident = false;
-  local_fit_batched(p.head, first_points(p.data, 64), cfg);
-  const double per_step_ms = 1000 * timed([&] { per_step = local_fit_batched(p.head, p.data, cfg); }) / points;
-  cfg.resident = true;
   local_fit_batched(p.head, first_points(p.data, 64), cfg);
   const double fused_ms = 1000 * timed([&] { fused = local_fit_batched(p.head, p.data, cfg); }) / points;
   const int64_t per_batch = local_fit_points_per_batch(c, d, k, 4, cfg);
-  const bool resident = have_resident_ttt(c, d, k);
 
   // Agreement: predictions on every point; adapted heads on the first 32.
   const double pred_agree = fused.pred.eq(batched.pred).to(torch::kDouble).mean().item<double>();
@@ -128,19 +122,15 @@ void ttt_speed(double pytorch_ms, double bandwidth, bool quick) {
   if (pytorch_ms > 0) fmt::print("  (ii)  PyTorch per-point script                                 {:9.3f} ms/pt\n", pytorch_ms);
   fmt::print("  (iii) batched LibTorch path                                    {:9.3f} ms/pt  ({} pts)\n", batched_ms,
              points);
-  fmt::print("  (iv)  fused CUDA path, one launch per step (--no-resident)      {:9.3f} ms/pt  ({} pts, {} per batch)\n",
-             per_step_ms, points, per_batch);
-  fmt::print("  (v)   fused CUDA path, {}        {:9.3f} ms/pt  ({} pts)\n",
-             resident ? "resident (default)              " : "resident NOT available: per step", fused_ms, points);
+  fmt::print("  (iv)  fused CUDA path                                          {:9.3f} ms/pt  ({} pts, {} per batch)\n",
+             fused_ms, points, per_batch);
   if (pytorch_ms > 0) {
-    fmt::print("  speed-up over (ii): (i) {:.2f}x  (iii) {:.1f}x  (iv) {:.1f}x  (v) {:.1f}x\n", pytorch_ms / ref_ms,
-               pytorch_ms / batched_ms, pytorch_ms / per_step_ms, pytorch_ms / fused_ms);
+    fmt::print("  speed-up over (ii): (i) {:.2f}x  (iii) {:.1f}x  (iv) {:.1f}x\n", pytorch_ms / ref_ms,
+               pytorch_ms / batched_ms, pytorch_ms / fused_ms);
   }
-  fmt::print("  (iv) vs (iii): predictions agree on {:.4f}% of {} pts\n",
-             100 * per_step.pred.eq(batched.pred).to(torch::kDouble).mean().item<double>(), points);
-  fmt::print("  memory floor 16*C*d*T bytes at {:.0f} GB/s = {:.3f} ms/pt; (v) runs at {:.0f}% of it ({:.2f}x the floor)\n",
+  fmt::print("  memory floor 16*C*d*T bytes at {:.0f} GB/s = {:.3f} ms/pt; (iv) runs at {:.0f}% of it ({:.2f}x the floor)\n",
              bandwidth / 1e9, floor_ms, 100 * floor_ms / fused_ms, fused_ms / floor_ms);
-  fmt::print("  (v) vs (iii): predictions agree on {:.4f}% of {} pts; heads (32 pts): max rel diff {:.2e}, "
+  fmt::print("  (iv) vs (iii): predictions agree on {:.4f}% of {} pts; heads (32 pts): max rel diff {:.2e}, "
              "relative Frobenius diff {:.2e}\n",
              100 * pred_agree, points, max_rel, fro_rel);
 }

@@ -114,10 +114,6 @@ void add_run_command(CLI::App& app) {
   cmd->add_flag("!--no-fused", c.ttt.fused,
                 "On CUDA, use LibTorch's element-wise ops instead of the fused gradient + Adam kernel")
       ->group(t);
-  cmd->add_flag("!--no-resident", c.ttt.resident,
-                "On CUDA, one fused kernel launch per Adam step instead of the resident kernel that runs all "
-                "steps with the head in on-chip memory (C <= 1024, k <= 64)")
-      ->group(t);
 
   const std::string b = "Baselines and statistics";
   cmd->add_option("--majority-k", c.majority_k, "Neighbours for majority vote (0 = --k)")->capture_default_str()->group(b);

@@ -140,45 +140,6 @@ TEST_F(Gpu, FusedMatchesLibTorchBatchedOnEdgeShapesAndOptions) {
   }
 }
 
-// The resident kernel (all steps in one launch, heads in shared memory) against LibTorch's batched
-// path and the per-step fused kernel, on shapes at its limits, with weight decay and other betas.
-TEST_F(Gpu, ResidentKernelMatchesLibTorchAndThePerStepKernel) {
-  EXPECT_TRUE(have_resident_ttt(1000, 512, 50));
-  EXPECT_FALSE(have_resident_ttt(1025, 512, 50));  // more than 16 blocks of 64 classes
-  EXPECT_FALSE(have_resident_ttt(1000, 512, 65));  // more than 64 neighbours
-  EXPECT_FALSE(have_resident_ttt(1000, 30, 50));   // d not a multiple of 4
-  struct Case {
-    int64_t d, c, k, steps;
-    double lr, wd, beta1, beta2;
-    int64_t per_batch;
-  };
-  for (const Case& cs : {Case{36, 7, 17, 25, 0.05, 0.01, 0.8, 0.99, 9}, Case{128, 65, 64, 40, 0.02, 0.0, 0.9, 0.999, 0},
-                         Case{4, 1, 1, 5, 0.1, 0.0, 0.9, 0.999, 1}, Case{576, 1024, 64, 10, 0.02, 0.0, 0.9, 0.999, 0},
-                         Case{512, 1000, 50, 80, 0.02, 0.0, 0.9, 0.999, 0}}) {
-    SCOPED_TRACE(::testing::Message() << "d=" << cs.d << " C=" << cs.c << " k=" << cs.k);
-    ASSERT_TRUE(have_resident_ttt(cs.c, cs.d, cs.k));
-    const Problem p = make_problem(400, 37, cs.d, cs.c, cs.k, 5);
-    auto cfg = cuda_config(cs.k, cs.steps, cs.lr, false);
-    cfg.weight_decay = cs.wd;
-    cfg.beta1 = cs.beta1;
-    cfg.beta2 = cs.beta2;
-    cfg.points_per_batch = cs.per_batch;
-    cfg.keep_heads = true;
-    const auto ref = local_fit_batched(p.head, p.data, cfg);
-    cfg.fused = true;
-    cfg.resident = false;
-    const auto per_step = local_fit_batched(p.head, p.data, cfg);
-    cfg.resident = true;
-    const auto resident = local_fit_batched(p.head, p.data, cfg);
-    EXPECT_LT(max_relative_difference(resident.weights, ref.weights), 1e-4);
-    EXPECT_LT(max_relative_difference(resident.biases, ref.biases), 1e-4);
-    EXPECT_LT(max_relative_difference(resident.logits, ref.logits), 1e-4);
-    EXPECT_LT(max_relative_difference(resident.weights, per_step.weights), 1e-4);
-    EXPECT_TRUE(resident.pred.equal(ref.pred));
-    if (cs.c > 1) EXPECT_GT((ref.weights[0] - p.head.weight).abs().max().item<double>(), 1e-3);
-  }
-}
-
 // The fused path against the plain per-point protocol (autograd + torch::optim::Adam) on the GPU,
 // and against the batched path on the CPU.
 TEST_F(Gpu, FusedMatchesPerPointReferenceAndTheCpu) {

@@ -30,7 +30,6 @@ json config_json(const StudyConfig& cfg, const StudyResult& result) {
         {"betas", {t.beta1, t.beta2}}, {"eps", t.eps}, {"mode", to_string(t.mode)},
         {"points_per_batch", t.points_per_batch}, {"memory_budget_bytes", t.memory_budget_bytes},
         {"fused", t.fused},
-        {"resident", t.resident},
         {"optimizer", "adam"}, {"loss", "mean cross-entropy over the neighbours"}}},
       {"majority", {{"k", cfg.effective_majority_k()}}},
       {"bootstrap", {{"resamples", cfg.bootstrap.resamples}, {"level", cfg.bootstrap.level}}},

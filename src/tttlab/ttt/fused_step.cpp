@@ -14,12 +14,5 @@ void fused_ce_adam_step_(torch::Tensor&, torch::Tensor&, torch::Tensor&, torch::
   throw std::logic_error("fused TTT step: this build of tttlab has no CUDA");
 }
 
-bool have_resident_ttt(int64_t, int64_t, int64_t) { return false; }
-
-void resident_ttt(const torch::Tensor&, const torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
-                  const torch::Tensor&, int64_t, const AdamHyper&, torch::Tensor&, torch::Tensor*, torch::Tensor*) {
-  throw std::logic_error("resident TTT: this build of tttlab has no CUDA");
-}
-
 }  // namespace tttlab
 #endif

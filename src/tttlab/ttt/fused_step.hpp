@@ -23,15 +23,4 @@ void fused_ce_adam_step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& w_m,
                          torch::Tensor& b_m, torch::Tensor& b_v, const torch::Tensor& x,
                          const torch::Tensor& labels, torch::Tensor& logits, int64_t step, const AdamHyper& h);
 
-// The resident path (resident_ttt_kernels.hpp): all `steps` full-batch steps of B points in one
-// launch, each head kept in shared memory throughout. True when this build and GPU support the shape.
-bool have_resident_ttt(int64_t num_classes, int64_t dim, int64_t rows);
-
-// w0 [C, d], b0 [C]: the global head; x [B, r, d] the neighbours; labels int64 [B, r]; query [B, d]:
-// the test points (all float32 CUDA). Writes logits [B, C] of the adapted heads on their test points,
-// and the adapted heads into w_out [B, C, d] / b_out [B, C] when given.
-void resident_ttt(const torch::Tensor& w0, const torch::Tensor& b0, const torch::Tensor& x,
-                  const torch::Tensor& labels, const torch::Tensor& query, int64_t steps, const AdamHyper& h,
-                  torch::Tensor& logits, torch::Tensor* w_out, torch::Tensor* b_out);
-
 }  // namespace tttlab

@@ -41,10 +41,6 @@ struct LocalFitConfig {
   // On CUDA with float32, the batched path uses the fused gradient + Adam kernel (fused_step.hpp);
   // false keeps LibTorch's element-wise ops (the kernel's reference).
   bool fused = true;
-  // With the fused path in ERM mode, when the shape allows (C <= 1024, k <= 64, d fits: see
-  // resident_ttt_kernels.hpp), run all steps in one kernel that keeps each head in on-chip memory;
-  // false keeps one fused launch per step (the resident kernel's reference).
-  bool resident = true;
   // Batched path: test points solved together; 0 = as many as fit in the memory budget.
   int64_t points_per_batch = 0;
   // Memory for one batch; 0 = automatic: on the CPU 16 MiB, small enough that a batch's head state

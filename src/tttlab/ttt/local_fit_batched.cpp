@@ -66,30 +66,13 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
   const AdamHyper hyper{cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
   const bool fused = uses_fused_step(cfg, head.weight.element_size());
   const int64_t rows = cfg.mode == LocalFitMode::Erm ? k : 1;
-  const bool resident = fused && cfg.resident && cfg.mode == LocalFitMode::Erm && have_resident_ttt(c, d, k);
 
   LocalFitResult out = allocate_local_fit_result(m, c, d, out_opts, cfg.keep_heads);
-  ProgressBar bar(resident ? "TTT (resident)" : fused ? "TTT (fused)" : "TTT (batched)", m, "pt");
+  ProgressBar bar(fused ? "TTT (fused)" : "TTT (batched)", m, "pt");
   for (int64_t begin = 0; begin < m; begin += per_batch) {
     const int64_t end = std::min(m, begin + per_batch), bsz = end - begin;
     const NeighborBatch nb = gather_neighbors(data, k, begin, end);
     const auto x = nb.x.to(opts);  // [B, k, d]
-    if (resident) {  // every step in one launch; the heads never leave the GPU's on-chip memory
-      const auto q = data.test_x.slice(0, begin, end).to(opts).contiguous();
-      auto logits = torch::empty({bsz, c}, opts);
-      torch::Tensor w_out, b_out;
-      if (cfg.keep_heads) w_out = torch::empty({bsz, c, d}, opts), b_out = torch::empty({bsz, c}, opts);
-      resident_ttt(w0.contiguous(), b0.contiguous(), x.contiguous(), nb.y.to(cfg.device), q, cfg.steps, hyper,
-                   logits, cfg.keep_heads ? &w_out : nullptr, cfg.keep_heads ? &b_out : nullptr);
-      out.logits.slice(0, begin, end).copy_(logits);
-      out.pred.slice(0, begin, end).copy_(logits.argmax(1));
-      if (cfg.keep_heads) {
-        out.weights.slice(0, begin, end).copy_(w_out);
-        out.biases.slice(0, begin, end).copy_(b_out);
-      }
-      bar.advance(bsz);
-      continue;
-    }
     const auto onehot = fused ? torch::Tensor() : torch::one_hot(nb.y, c).to(opts.dtype());  // [B, k, C]
 
     // repeat() always copies (expand().contiguous() would alias the head when bsz == 1, and the
