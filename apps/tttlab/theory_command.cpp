@@ -103,7 +103,7 @@ void add_rate(CLI::App* theory) {
   cmd->add_option("--d1s", cfg->d1s, "d1 values of the d1 sweep")->delimiter(',')->capture_default_str();
   cmd->add_option("--sigmas", cfg->sigmas, "noise values of the sigma sweep")->delimiter(',')->capture_default_str();
   cmd->add_option("--k-fixed", cfg->k_fixed, "k of the s, d1 and sigma sweeps")->capture_default_str();
-  cmd->add_option("--train-per-topic", cfg->train_per_topic, "Training points per topic (0 = 2 x largest k)")
+  cmd->add_option("--train-per-topic", cfg->train_per_topic, "Training points per topic (0 = 4 x largest k)")
       ->capture_default_str();
   cmd->add_option("--test", cfg->test, "Test points per world")->capture_default_str();
   cmd->add_option("--slope-k-min", cfg->slope_k_min, "Fit the k slope on k >= this (0 = 2 x topic size)")

@@ -4,7 +4,7 @@ set xlabel "d2 / d1" noenhanced
 set ylabel "E[(y - <Psi(x), v_global>)^2]" noenhanced
 set logscale x
 set grid
-set key outside right top noenhanced
+set key below maxrows 4 noenhanced
 set yrange [-0.02:1.05]
 datafile = "prop8.dat"
 plot datafile index 0 using 1:2:3 with yerrorlines title "d1 = 256 (measured)", \

@@ -16,7 +16,7 @@ namespace tttlab {
 
 struct ClassifyConfig {
   LrhWorldSpec base = default_base();
-  std::vector<int64_t> d2s{8, 16, 32, 64, 128, 256, 512, 1024};
+  std::vector<int64_t> d2s{8, 16, 32, 64, 128, 256, 512, 1024, 2048};
   StudyConfig study = default_study();  // data is set per world
   void validate() const;
   static LrhWorldSpec default_base();

@@ -71,7 +71,7 @@ void write_plot(const fs::path& stem, const PlotSpec& spec) {
   g << "set xlabel " << quoted(spec.xlabel) << " noenhanced\nset ylabel " << quoted(spec.ylabel) << " noenhanced\n";
   if (spec.logx) g << "set logscale x\n";
   if (spec.logy) g << "set logscale y\n";
-  g << "set grid\nset key outside right top noenhanced\n";
+  g << "set grid\nset key below maxrows 4 noenhanced\n";
   if (!spec.extra.empty()) g << spec.extra << "\n";
   g << "datafile = " << quoted(dat.filename().string()) << "\n";
   g << "plot ";
@@ -87,8 +87,8 @@ void write_plot(const fs::path& stem, const PlotSpec& spec) {
   g << "\n";
   write_text_atomically(gp, g.str());
   const fs::path abs_gp = fs::absolute(gp), abs_stem = fs::absolute(stem);
-  run_gnuplot("pngcairo size 900,600 noenhanced", abs_gp, abs_stem.string() + ".png");
-  run_gnuplot("svg size 900,600 noenhanced", abs_gp, abs_stem.string() + ".svg");
+  run_gnuplot("pngcairo size 900,700 noenhanced", abs_gp, abs_stem.string() + ".png");
+  run_gnuplot("svg size 900,700 noenhanced", abs_gp, abs_stem.string() + ".svg");
 }
 
 }  // namespace tttlab

@@ -101,7 +101,7 @@ RateResult run_ttt_rate(const RateConfig& cfg) {
   std::vector<Job> jobs;
   auto world_for = [&](LrhWorldSpec w, int64_t k_max) {
     w.classes = 0;
-    const int64_t per_topic = cfg.train_per_topic > 0 ? cfg.train_per_topic : 2 * k_max;
+    const int64_t per_topic = cfg.train_per_topic > 0 ? cfg.train_per_topic : 4 * k_max;
     w.train = per_topic * w.topics();
     w.test = cfg.test;
     return w;

@@ -17,15 +17,18 @@ namespace tttlab {
 
 struct RateConfig {
   LrhWorldSpec base = default_base();  // a regression world (classes = 0); train and test are set per sweep
-  int64_t train_per_topic = 0;  // training points per topic; 0: 2 x the largest k of the sweep
-  int64_t test = 200;           // test points per world
+  int64_t train_per_topic = 0;  // training points per topic; 0: 4 x the largest k of the sweep
+  int64_t test = 1000;          // test points per world
   std::vector<int64_t> ks{8, 16, 32, 64, 128, 256};
   std::vector<int64_t> ss{2, 4, 8, 16};  // topic_size follows as 2 s
   std::vector<int64_t> d1s{256, 1024, 4096};
   std::vector<double> sigmas{0.1, 0.3, 1.0};
-  int64_t k_fixed = 64;         // k of the s, d1 and σ sweeps
+  int64_t k_fixed = 128;        // k of the s, d1 and σ sweeps
   int64_t slope_k_min = 0;      // fit the k slope on k >= this; 0: 2 x topic_size
-  double lambda_scale = 1.0;    // Lasso λ = lambda_scale · σ · sqrt(2 log(d1) / k)
+  // Lasso λ = lambda_scale · σ · sqrt(2 log(d1) / k). The textbook constant 1 over-shrinks in these
+  // worlds (positive, correlated concept columns of squared norm ~0.5 k, Gaussian coefficients):
+  // docs/theory.md shows both; 0.1 is the default.
+  double lambda_scale = 0.1;
   std::vector<std::string> sweeps{"k", "s", "d1", "sigma"};
   void validate() const;
   static LrhWorldSpec default_base();
