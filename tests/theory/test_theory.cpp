@@ -236,7 +236,7 @@ TEST(TheoryCli, ExportAndRunOnAWorld) {
 
 TEST(TheoryCli, ClassifyRunsTheStudyPerD2) {
   tttlab::test::TempDir dir;
-  const CliRun r = tttlab_cli(dir.path(), "theory classify --quiet --no-plots --world lrh:d1=64,s=2,classes=3,train=300,test=60 "
+  const CliRun r = tttlab_cli(dir.path(), "theory classify --quiet --world lrh:d1=64,s=2,classes=3,train=300,test=60 "
                                           "--d2s 4,32 --k 20 --steps 20 --head-epochs 20 --bootstrap 50 --out " +
                                               (dir / "out").string());
   ASSERT_EQ(r.code, 0) << r.err;
@@ -247,6 +247,30 @@ TEST(TheoryCli, ClassifyRunsTheStudyPerD2) {
     for (const char* m : {"global", "ttt", "majority"}) EXPECT_TRUE(row["methods"].contains(m)) << m;
     EXPECT_TRUE(row["comparisons"].contains("ttt - global"));
     EXPECT_GT(row["oracle_accuracy"].get<double>(), 0.8);
+  }
+  if (have_gnuplot()) {
+    EXPECT_TRUE(fs::exists(dir / "out" / "classify_accuracy.svg"));
+    EXPECT_TRUE(fs::exists(dir / "out" / "classify_gain.png"));
+    EXPECT_EQ(j["plots"].size(), 4u);
+  }
+}
+
+TEST(TheoryCli, RateWritesRowsFitsAndPlots) {
+  tttlab::test::TempDir dir;
+  const CliRun r = tttlab_cli(dir.path(), "theory rate --quiet --world lrh:d1=64,d2=16,s=2,classes=0,noise=0.3 "
+                                          "--sweeps k,s --ks 8,16,32 --ss 1,2 --k-fixed 8 --test 30 --slope-k-min 8 --out " +
+                                              (dir / "out").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(slurp(dir / "out" / "results.json"));
+  ASSERT_EQ(j["rows"].size(), 3u + 2u);
+  EXPECT_EQ(j["rows"][3]["sweep"], "s");
+  EXPECT_EQ(j["rows"][3]["topic_size"], 2);
+  for (const char* m : {"min_norm", "lasso", "lasso_refit", "global", "average"})
+    EXPECT_TRUE(j["rows"][0]["errors"].contains(m)) << m;
+  EXPECT_EQ(j["fits"].size(), 10u);  // 5 methods x 2 sweeps
+  if (have_gnuplot()) {
+    EXPECT_TRUE(fs::exists(dir / "out" / "rate_k.png"));
+    EXPECT_TRUE(fs::exists(dir / "out" / "rate_s.svg"));
   }
 }
 
