@@ -60,6 +60,7 @@ TEST(LrhWorld, BadSpecsAreInputErrors) {
   expect_input_error([] { parse_lrh_spec("lrh:noise=nan"); }, "expected a finite number");
   expect_input_error([] { parse_lrh_spec("lrh:s=4,topic_size=3"); }, "topic_size=3");
   expect_input_error([] { parse_lrh_spec("lrh:train=0"); }, "train=0");
+  expect_input_error([] { parse_lrh_spec("lrh:d2=60000,train=1000000"); }, "would exceed 8 GB");
   expect_input_error([] { parse_lrh_spec("lrh:d1=64,s=4,topic_size=62,in_topic=0.5"); }, "outside a topic");
   expect_input_error([] { load_dataset("lrh:classes=0,d1=32,d2=4,s=2,train=5,test=5"); }, "regression world");
 }

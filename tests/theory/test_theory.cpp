@@ -283,6 +283,7 @@ TEST(TheoryCli, BadInputIsExitCodeTwoWithOneLine) {
         "theory prop8 --quiet --d1 32 --draws 1 --out " + out.string(),
         "theory rate --quiet --world lrh:classes=5 --out " + out.string(),
         "theory rate --quiet --sweeps k,q --out " + out.string(),
+        "theory rate --quiet --sweeps sigma --sigmas 0,1 --out " + out.string(),
         "theory classify --quiet --world lrh:classes=0 --out " + out.string()}) {
     const CliRun r = tttlab_cli(dir.path(), args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.err;

@@ -46,6 +46,9 @@ void LrhWorldSpec::validate() const {
                     train <= 10'000'000 && test <= 10'000'000,
                 "{}: sizes too large (limits: d1 <= 2^24, d2 <= 65536, s <= 4096, classes <= 100000, "
                 "train/test <= 10^7)", w);
+  require_input(static_cast<double>(train + test) * static_cast<double>(std::max(d2, classes)) <= 1.0e9,
+                "{}: (train+test)*max(d2, classes)={} (the features would exceed 8 GB; expected <= 1e9)", w,
+                static_cast<double>(train + test) * static_cast<double>(std::max(d2, classes)));
   require_input(static_cast<double>(d2) * static_cast<double>(d1) <= 1.0e9,
                 "{}: d2*d1={} (the feature map would exceed 8 GB; expected <= 1e9)", w, d2 * d1);
 }

@@ -76,11 +76,12 @@ void write_rate_outputs(const fs::path& dir, const RateConfig& cfg, const RateRe
     for (const auto& sweep : cfg.sweeps) {
       PlotSpec spec;
       const auto& b = cfg.base;
-      const std::string where = fmt::format("d1={}, d2={}, s={}, sigma={}", b.d1, b.d2, b.s, b.noise);
+      const std::string topic = b.in_topic < 1 ? fmt::format(", in_topic={}", b.in_topic) : std::string();
+      const std::string where = fmt::format("d1={}, d2={}, s={}, sigma={}{}", b.d1, b.d2, b.s, b.noise, topic);
       if (sweep == "k") spec.title = fmt::format("Error vs neighbourhood size k ({})", where), spec.xlabel = "k";
-      if (sweep == "s") spec.title = fmt::format("Error vs active concepts s (topic size 2s, k={}, d1={}, sigma={})", cfg.k_fixed, b.d1, b.noise), spec.xlabel = "s";
-      if (sweep == "d1") spec.title = fmt::format("Error vs concepts d1 (k={}, d2={}, s={}, sigma={})", cfg.k_fixed, b.d2, b.s, b.noise), spec.xlabel = "d1";
-      if (sweep == "sigma") spec.title = fmt::format("Error vs noise sigma (k={}, d1={}, s={})", cfg.k_fixed, b.d1, b.s), spec.xlabel = "sigma";
+      if (sweep == "s") spec.title = fmt::format("Error vs active concepts s (topic size 2s, k={}, d1={}, sigma={}{})", cfg.k_fixed, b.d1, b.noise, topic), spec.xlabel = "s";
+      if (sweep == "d1") spec.title = fmt::format("Error vs concepts d1 (k={}, d2={}, s={}, sigma={}{})", cfg.k_fixed, b.d2, b.s, b.noise, topic), spec.xlabel = "d1";
+      if (sweep == "sigma") spec.title = fmt::format("Error vs noise sigma (k={}, d1={}, s={}{})", cfg.k_fixed, b.d1, b.s, topic), spec.xlabel = "sigma";
       spec.ylabel = "mean (f(x*) - prediction)^2";
       spec.logx = spec.logy = true;
       for (const auto& method : rate_methods()) {

@@ -25,6 +25,8 @@ void RateConfig::validate() const {
   for (const auto& s : sweeps)
     require_input(s == "k" || s == "s" || s == "d1" || s == "sigma", "rate: unknown sweep '{}' (k, s, d1, sigma)", s);
   for (const int64_t k : ks) require_input(k >= 1, "rate: k={} (expected >= 1)", k);
+  for (const double sigma : sigmas)
+    require_input(std::isfinite(sigma) && sigma > 0, "rate: sigma={} (expected > 0: the sweep is on a log scale)", sigma);
   require_input(lambda_scale > 0, "rate: lambda_scale={} (expected > 0)", lambda_scale);
 }
 
