@@ -39,7 +39,8 @@ void run_gnuplot(const std::string& terminal, const fs::path& script, const fs::
   if (std::system(cmd.c_str()) != 0 || !fs::exists(tmp)) {
     std::error_code ec;
     fs::remove(tmp, ec);
-    throw std::runtime_error(fmt::format("gnuplot failed to draw {} (is gnuplot-nox installed?)", output.string()));
+    throw std::runtime_error(fmt::format(
+        "gnuplot failed to draw {} (is gnuplot-nox installed? --no-plots skips the figures)", output.string()));
   }
   fs::rename(tmp, output);
 }
