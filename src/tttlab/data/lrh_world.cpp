@@ -129,7 +129,8 @@ enum Stream : uint64_t { kMapStream = 1, kTruthStream = 2, kTopicStream = 3, kTr
 
 }  // namespace
 
-PortableRng::PortableRng(uint64_t seed, uint64_t stream) : engine_(splitmix64(splitmix64(seed) ^ splitmix64(stream * 0x632BE59BD9B4E019ULL + 17))) {}
+PortableRng::PortableRng(uint64_t seed, uint64_t stream)
+    : engine_(splitmix64(splitmix64(seed) ^ splitmix64(stream * 0x632BE59BD9B4E019ULL + 17))) {}
 
 double PortableRng::uniform() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
 

@@ -48,7 +48,8 @@ void write_prop8_outputs(const fs::path& dir, const Prop8Config& cfg, const std:
       const double r = static_cast<double>(p.d2) / static_cast<double>(p.d1);
       s.x.push_back(r), s.y.push_back(p.mean), s.err.push_back(p.std_error);
     }
-    for (double r = 1.0 / 4096; r <= 1.0 + 1e-12; r *= std::pow(2.0, 0.25)) closed.x.push_back(r), closed.y.push_back(1 - r);
+    for (double r = 1.0 / 4096; r <= 1.0 + 1e-12; r *= std::pow(2.0, 0.25))
+      closed.x.push_back(r), closed.y.push_back(1 - r);
     for (auto& [d1, s] : by_d1) spec.series.push_back(s);
     spec.series.push_back(closed);
     write_plot(dir / "prop8", spec);
@@ -79,9 +80,15 @@ void write_rate_outputs(const fs::path& dir, const RateConfig& cfg, const RateRe
       const std::string topic = b.in_topic < 1 ? fmt::format(", in_topic={}", b.in_topic) : std::string();
       const std::string where = fmt::format("d1={}, d2={}, s={}, sigma={}{}", b.d1, b.d2, b.s, b.noise, topic);
       if (sweep == "k") spec.title = fmt::format("Error vs neighbourhood size k ({})", where), spec.xlabel = "k";
-      if (sweep == "s") spec.title = fmt::format("Error vs active concepts s (topic size 2s, k={}, d1={}, sigma={}{})", cfg.k_fixed, b.d1, b.noise, topic), spec.xlabel = "s";
-      if (sweep == "d1") spec.title = fmt::format("Error vs concepts d1 (k={}, d2={}, s={}, sigma={}{})", cfg.k_fixed, b.d2, b.s, b.noise, topic), spec.xlabel = "d1";
-      if (sweep == "sigma") spec.title = fmt::format("Error vs noise sigma (k={}, d1={}, s={}{})", cfg.k_fixed, b.d1, b.s, topic), spec.xlabel = "sigma";
+      if (sweep == "s")
+        spec.title = fmt::format("Error vs active concepts s (topic size 2s, k={}, d1={}, sigma={}{})", cfg.k_fixed,
+                                 b.d1, b.noise, topic);
+      if (sweep == "d1")
+        spec.title = fmt::format("Error vs concepts d1 (k={}, d2={}, s={}, sigma={}{})", cfg.k_fixed, b.d2, b.s,
+                                 b.noise, topic);
+      if (sweep == "sigma")
+        spec.title = fmt::format("Error vs noise sigma (k={}, d1={}, s={}{})", cfg.k_fixed, b.d1, b.s, topic);
+      if (sweep != "k") spec.xlabel = sweep;
       spec.ylabel = "mean (f(x*) - prediction)^2";
       spec.logx = spec.logy = true;
       for (const auto& method : rate_methods()) {
