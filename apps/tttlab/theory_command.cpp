@@ -89,7 +89,8 @@ void add_rate(CLI::App* theory) {
   auto* cmd = theory->add_subcommand(
       "rate",
       "The TTT rate (Proposition 3): on regression worlds, error of min-norm local least squares and of\n"
-      "the sparse estimator of eq. (6) (Lasso on the neighbours' concepts, and its least-squares refit),\n"
+      "the sparse estimator of eq. (6) (Lasso on the neighbours' concepts, its least-squares refit, and\n"
+      "iterative hard thresholding keeping topic_size concepts),\n"
       "beside the global least-squares head and neighbour averaging, as k, s, d1 and sigma vary; fitted\n"
       "log-log slopes. Writes results.json and rate_<sweep>.png/svg.");
   auto cfg = std::make_shared<RateConfig>();
@@ -116,13 +117,15 @@ void add_rate(CLI::App* theory) {
     cfg->base = parse_lrh_spec(*base);
     const RateResult result = run_ttt_rate(*cfg);
     write_rate_outputs(c->out, *cfg, result, !c->no_plots);
-    fmt::print("{:>6} {:>6} {:>5} {:>3} {:>6} {:>5} {:>6} | {:>10} {:>10} {:>10} {:>10} {:>10}\n", "sweep", "d1", "d2",
-               "s", "sigma", "k", "topic%", "min_norm", "lasso", "refit", "global", "average");
-    for (const auto& r : result.rows)
-      fmt::print("{:>6} {:>6} {:>5} {:>3} {:>6} {:>5} {:>6.1f} | {:>10.4g} {:>10.4g} {:>10.4g} {:>10.4g} {:>10.4g}\n",
-                 r.sweep, r.world.d1, r.world.d2, r.world.s, r.world.noise, r.k, 100 * r.same_topic_neighbors,
-                 r.errors.at("min_norm").mean, r.errors.at("lasso").mean, r.errors.at("lasso_refit").mean,
-                 r.errors.at("global").mean, r.errors.at("average").mean);
+    fmt::print("{:>6} {:>6} {:>5} {:>3} {:>6} {:>5} {:>6} |", "sweep", "d1", "d2", "s", "sigma", "k", "topic%");
+    for (const auto& m : rate_methods()) fmt::print(" {:>11}", m);
+    fmt::print("\n");
+    for (const auto& r : result.rows) {
+      fmt::print("{:>6} {:>6} {:>5} {:>3} {:>6} {:>5} {:>6.1f} |", r.sweep, r.world.d1, r.world.d2, r.world.s,
+                 r.world.noise, r.k, 100 * r.same_topic_neighbors);
+      for (const auto& m : rate_methods()) fmt::print(" {:>11.4g}", r.errors.at(m).mean);
+      fmt::print("\n");
+    }
     for (const auto& f : result.fits)
       fmt::print("fit {:>6} {:>12}: {} slope {:.3f} +- {:.3f} ({} points)\n", f.sweep, f.method, f.x, f.slope,
                  f.slope_std_error, f.points);

@@ -118,6 +118,28 @@ TEST(LocalRegression, LassoCoordinateDescentAgreesWithIsta) {
   EXPECT_LT((cd.w - w_true).abs().max().item<double>(), 0.15);
 }
 
+TEST(LocalRegression, IterativeHardThresholdingFindsTheBestSubset) {
+  torch::manual_seed(9);
+  // Noiseless 3-sparse truth among 12 columns, 30 rows: IHT recovers it exactly.
+  const auto x = torch::randn({30, 12}, torch::kDouble);
+  auto w_true = torch::zeros({12}, torch::kDouble);
+  w_true[1] = 1.5, w_true[6] = -2.0, w_true[10] = 0.8;
+  const auto y = x.matmul(w_true);
+  const auto w = iterative_hard_thresholding(x, y, 3);
+  EXPECT_LT((w - w_true).abs().max().item<double>(), 1e-10);
+  EXPECT_LT((best_subset_reference(x, y, 3) - w_true).abs().max().item<double>(), 1e-10);
+  // With noise: the same support and coefficients as the exhaustive search over all 220 supports.
+  const auto y_noisy = y + 0.2 * torch::randn({30}, torch::kDouble);
+  const auto iht = iterative_hard_thresholding(x, y_noisy, 3);
+  const auto best = best_subset_reference(x, y_noisy, 3);
+  EXPECT_LT((iht - best).abs().max().item<double>(), 1e-10);
+  EXPECT_EQ(iht.ne(0).sum().item<int64_t>(), 3);
+  // Sparsity >= columns: plain least squares.
+  const auto all = iterative_hard_thresholding(x.slice(1, 0, 4), y_noisy, 6);
+  const auto ls = std::get<0>(torch::linalg_lstsq(x.slice(1, 0, 4), y_noisy.unsqueeze(1))).squeeze(1);
+  EXPECT_LT((all - ls).abs().max().item<double>(), 1e-10);
+}
+
 TEST(LocalRegression, BatchedMinNormAgreesWithPerPointGelsd) {
   // Rank-deficient local designs (k points of a topic span topic_size < d2 dimensions), k < d2 and k > d2.
   const auto w = make_lrh_world(parse_lrh_spec("lrh:d1=96,d2=12,s=3,classes=0,topic_size=6,train=400,test=30,seed=2,noise=0.3"));
@@ -143,8 +165,9 @@ TEST(LocalRegression, NoiselessLocalFitsAreExact) {
   ASSERT_TRUE(topics.eq(w.test.topic.unsqueeze(1)).all().item<bool>()) << "neighbours left the topic";
   const LocalRegressionData data{w.train.psi, w.train.target, w.test.psi, nb, 30};
   EXPECT_LT((min_norm_local_predictions(data) - w.test.clean).abs().max().item<double>(), 1e-8);
-  const auto sparse = sparse_local_predictions(w.train, w.test, nb, 30, 1e-6);
+  const auto sparse = sparse_local_predictions(w.train, w.test, nb, 30, 1e-6, 4);
   EXPECT_LT((sparse.refit - w.test.clean).abs().max().item<double>(), 1e-8);
+  EXPECT_LT((sparse.iht - w.test.clean).abs().max().item<double>(), 1e-8);
   EXPECT_LT((sparse.lasso - w.test.clean).abs().max().item<double>(), 1e-3);
 }
 
@@ -168,7 +191,7 @@ TEST(TttRate, LocalErrorFallsLikeOneOverKAndBeatsGlobalAndAveraging) {
   const RateResult r = run_ttt_rate(cfg);
   ASSERT_EQ(r.rows.size(), 5u);
   for (const auto& f : r.fits) {
-    if (f.method == "min_norm" || f.method == "lasso") {
+    if (f.method == "min_norm" || f.method == "lasso" || f.method == "iht") {
       EXPECT_GT(f.slope, -1.4) << f.method;
       EXPECT_LT(f.slope, -0.5) << f.method;
     }
@@ -265,9 +288,9 @@ TEST(TheoryCli, RateWritesRowsFitsAndPlots) {
   ASSERT_EQ(j["rows"].size(), 3u + 2u);
   EXPECT_EQ(j["rows"][3]["sweep"], "s");
   EXPECT_EQ(j["rows"][3]["topic_size"], 2);
-  for (const char* m : {"min_norm", "lasso", "lasso_refit", "global", "average"})
+  for (const char* m : {"min_norm", "lasso", "lasso_refit", "iht", "global", "average"})
     EXPECT_TRUE(j["rows"][0]["errors"].contains(m)) << m;
-  EXPECT_EQ(j["fits"].size(), 10u);  // 5 methods x 2 sweeps
+  EXPECT_EQ(j["fits"].size(), 12u);  // 6 methods x 2 sweeps
   if (have_gnuplot()) {
     EXPECT_TRUE(fs::exists(dir / "out" / "rate_k.png"));
     EXPECT_TRUE(fs::exists(dir / "out" / "rate_s.svg"));

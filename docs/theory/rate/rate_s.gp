@@ -10,5 +10,6 @@ datafile = "rate_s.dat"
 plot datafile index 0 using 1:2:3 with yerrorlines title "TTT: min-norm local LS (slope 1.49)", \
      datafile index 1 using 1:2:3 with yerrorlines title "TTT: sparse (Lasso, eq. 6) (slope 1.49)", \
      datafile index 2 using 1:2:3 with yerrorlines title "TTT: sparse (Lasso + LS refit) (slope 1.38)", \
-     datafile index 3 using 1:2:3 with yerrorlines title "global LS head (slope 0.90)", \
-     datafile index 4 using 1:2:3 with yerrorlines title "neighbour averaging (slope 1.82)"
+     datafile index 3 using 1:2:3 with yerrorlines title "TTT: sparse (IHT, s' = topic size) (slope 1.63)", \
+     datafile index 4 using 1:2:3 with yerrorlines title "global LS head (slope 0.90)", \
+     datafile index 5 using 1:2:3 with yerrorlines title "neighbour averaging (slope 1.82)"

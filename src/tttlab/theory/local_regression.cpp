@@ -129,13 +129,81 @@ torch::Tensor lasso_ista_reference(const torch::Tensor& x_in, const torch::Tenso
   return w;
 }
 
+namespace {
+
+torch::Tensor least_squares_on(const torch::Tensor& x, const torch::Tensor& y, const torch::Tensor& support) {
+  auto w = torch::zeros({x.size(1)}, torch::kDouble);
+  if (support.numel() == 0) return w;
+  const auto ws =
+      std::get<0>(torch::linalg_lstsq(x.index_select(1, support), y.unsqueeze(1), kMinNormRcond, "gelsd")).squeeze(1);
+  w.index_copy_(0, support, ws);
+  return w;
+}
+
+// Indices of the `keep` largest |w| (ties: the lower index), sorted ascending.
+torch::Tensor top_support(const torch::Tensor& w, int64_t keep) {
+  const int64_t p = w.size(0);
+  std::vector<int64_t> order(static_cast<size_t>(p));
+  for (int64_t j = 0; j < p; ++j) order[static_cast<size_t>(j)] = j;
+  const double* a = w.data_ptr<double>();
+  std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return std::abs(a[i]) > std::abs(a[j]); });
+  order.resize(static_cast<size_t>(std::min(keep, p)));
+  std::sort(order.begin(), order.end());
+  return torch::tensor(order, torch::kLong);
+}
+
+}  // namespace
+
+torch::Tensor iterative_hard_thresholding(const torch::Tensor& x_in, const torch::Tensor& y_in, int64_t sparsity,
+                                          int64_t iterations) {
+  const auto x = x_in.to(torch::kDouble).contiguous(), y = y_in.to(torch::kDouble).contiguous();
+  const int64_t p = x.size(1);
+  if (sparsity >= p) return least_squares_on(x, y, torch::arange(p, torch::kLong));
+  const double lipschitz = std::pow(torch::linalg_matrix_norm(x, 2).item<double>(), 2);
+  auto w = torch::zeros({p}, torch::kDouble);
+  if (lipschitz == 0) return w;
+  torch::Tensor support;
+  for (int64_t t = 0; t < iterations; ++t) {
+    const auto z = (w + x.t().matmul(y - x.matmul(w)) / lipschitz).contiguous();
+    auto next_support = top_support(z, sparsity);
+    auto next = torch::zeros({p}, torch::kDouble);
+    next.index_copy_(0, next_support, z.index_select(0, next_support));
+    const bool settled = support.defined() && torch::equal(support, next_support) &&
+                         (next - w).abs().max().item<double>() <= 1e-12 * (1 + w.abs().max().item<double>());
+    w = next;
+    support = next_support;
+    if (settled) break;
+  }
+  return least_squares_on(x, y, support);
+}
+
+torch::Tensor best_subset_reference(const torch::Tensor& x_in, const torch::Tensor& y_in, int64_t sparsity) {
+  const auto x = x_in.to(torch::kDouble), y = y_in.to(torch::kDouble);
+  const int64_t p = x.size(1), keep = std::min(sparsity, p);
+  require_input(p <= 20, "best_subset_reference: p={} (exhaustive search is for p <= 20)", p);
+  torch::Tensor best;
+  double best_rss = INFINITY;
+  for (uint32_t mask = 0; mask < (1u << p); ++mask) {
+    if (static_cast<int64_t>(__builtin_popcount(mask)) != keep) continue;
+    std::vector<int64_t> cols;
+    for (int64_t j = 0; j < p; ++j)
+      if (mask & (1u << j)) cols.push_back(j);
+    const auto w = least_squares_on(x, y, torch::tensor(cols, torch::kLong));
+    const double rss = (y - x.matmul(w)).pow(2).sum().item<double>();
+    if (rss < best_rss - 1e-12) best_rss = rss, best = w;
+  }
+  return best;
+}
+
 SparseLocalPredictions sparse_local_predictions(const LrhSample& train, const LrhSample& test,
-                                                const torch::Tensor& neighbors, int64_t k, double lambda) {
+                                                const torch::Tensor& neighbors, int64_t k, double lambda,
+                                                int64_t sparsity) {
   require_input(k >= 1 && neighbors.size(1) >= k, "sparse local fit: k={} (expected 1 <= k <= {})", k,
                 neighbors.size(1));
   const int64_t m = test.size(), s = train.concept_ids.size(1), s_test = test.concept_ids.size(1);
+  require_input(sparsity >= 1, "sparse local fit: sparsity={} (expected >= 1)", sparsity);
   SparseLocalPredictions out{torch::empty({m}, torch::kDouble), torch::empty({m}, torch::kDouble),
-                             torch::empty({m}, torch::kLong)};
+                             torch::empty({m}, torch::kLong), torch::empty({m}, torch::kDouble)};
   auto ids = train.concept_ids.accessor<int64_t, 2>();
   auto vals = train.concept_values.accessor<double, 2>();
   auto tids = test.concept_ids.accessor<int64_t, 2>();
@@ -165,13 +233,8 @@ SparseLocalPredictions sparse_local_predictions(const LrhSample& train, const Lr
     out.lasso[q] = xq.dot(w);
     const auto support = w.ne(0).nonzero().squeeze(1);
     out.support_size[q] = support.numel();
-    if (support.numel() == 0) {
-      out.refit[q] = 0.0;
-    } else {
-      const auto xs = x.index_select(1, support);
-      const auto ws = std::get<0>(torch::linalg_lstsq(xs, y.unsqueeze(1), kMinNormRcond, "gelsd")).squeeze(1);
-      out.refit[q] = xq.index_select(0, support).dot(ws);
-    }
+    out.refit[q] = xq.dot(least_squares_on(x, y, support));
+    out.iht[q] = xq.dot(iterative_hard_thresholding(x, y, sparsity));
   }
   return out;
 }

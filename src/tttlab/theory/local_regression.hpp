@@ -53,16 +53,26 @@ LassoResult lasso_coordinate_descent(const torch::Tensor& x, const torch::Tensor
 torch::Tensor lasso_ista_reference(const torch::Tensor& x, const torch::Tensor& y, double lambda,
                                    int64_t iterations = 20000);
 
+// Equation (6) with its ℓ0 constraint: argmin ‖y - X w‖² subject to ‖w‖₀ <= sparsity, by iterative hard
+// thresholding (gradient step 1/L, keep the `sparsity` largest entries; ties: the lower index) from
+// w = 0, then least squares on the final support. A local method: it can stop in a wrong support.
+torch::Tensor iterative_hard_thresholding(const torch::Tensor& x, const torch::Tensor& y, int64_t sparsity,
+                                          int64_t iterations = 300);
+// Reference for small problems: the best of all supports of size min(sparsity, p) (exhaustive).
+torch::Tensor best_subset_reference(const torch::Tensor& x, const torch::Tensor& y, int64_t sparsity);
+
 struct SparseLocalPredictions {
   torch::Tensor lasso;         // float64 [M]
   torch::Tensor refit;         // float64 [M]: least squares on the Lasso's support
   torch::Tensor support_size;  // int64 [M]: concepts the Lasso kept
+  torch::Tensor iht;           // float64 [M]: iterative hard thresholding with `sparsity` concepts
 };
 
 // Equation (6) per test point: the local concept design (columns: concepts active in the k
-// neighbours), Lasso with penalty `lambda`, prediction <Φ(x*), w> (concepts of x* that no neighbour
-// has get weight 0).
+// neighbours), Lasso with penalty `lambda` (and its refit), and IHT keeping `sparsity` concepts;
+// prediction <Φ(x*), w> (concepts of x* that no neighbour has get weight 0).
 SparseLocalPredictions sparse_local_predictions(const LrhSample& train, const LrhSample& test,
-                                                const torch::Tensor& neighbors, int64_t k, double lambda);
+                                                const torch::Tensor& neighbors, int64_t k, double lambda,
+                                                int64_t sparsity);
 
 }  // namespace tttlab

@@ -66,6 +66,7 @@ void write_rate_outputs(const fs::path& dir, const RateConfig& cfg, const RateRe
   const std::map<std::string, std::string> titles{{"min_norm", "TTT: min-norm local LS"},
                                                   {"lasso", "TTT: sparse (Lasso, eq. 6)"},
                                                   {"lasso_refit", "TTT: sparse (Lasso + LS refit)"},
+                                                  {"iht", "TTT: sparse (IHT, s' = topic size)"},
                                                   {"global", "global LS head"},
                                                   {"average", "neighbour averaging"}};
   auto fit_for = [&](const std::string& sweep, const std::string& method) -> const RateFit* {

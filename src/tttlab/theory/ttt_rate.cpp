@@ -82,10 +82,13 @@ std::vector<RateRow> evaluate_rate_world(const LrhWorldSpec& spec, const std::ve
     row.errors["min_norm"] = stat_of(min_norm_local_predictions(data), truth);
     row.lambda = lambda_scale * std::max(spec.noise, 1e-3) *
                  std::sqrt(2.0 * std::log(static_cast<double>(spec.d1)) / static_cast<double>(k));
-    const auto sparse = sparse_local_predictions(w.train, w.test, neighbors, k, row.lambda);
+    // IHT keeps as many concepts as a topic has: the local truth's sparsity s' when in_topic = 1.
+    const auto sparse =
+        sparse_local_predictions(w.train, w.test, neighbors, k, row.lambda, spec.effective_topic_size());
     row.errors["lasso"] = stat_of(sparse.lasso, truth);
     row.errors["lasso_refit"] = stat_of(sparse.refit, truth);
     row.lasso_support = sparse.support_size.to(torch::kDouble).mean().item<double>();
+    row.errors["iht"] = stat_of(sparse.iht, truth);
     row.errors["global"] = stat_of(global, truth);
     row.errors["average"] = stat_of(neighbor_average_predictions(data), truth);
     rows.push_back(std::move(row));

@@ -45,7 +45,7 @@ struct RateRow {
   double lambda = 0;
   double same_topic_neighbors = 0;  // fraction of neighbours from the test point's topic
   double lasso_support = 0;         // mean number of concepts the Lasso kept
-  std::map<std::string, ErrorStat> errors;  // min_norm, lasso, lasso_refit, global, average
+  std::map<std::string, ErrorStat> errors;  // rate_methods()
 };
 
 struct RateFit {
@@ -60,7 +60,7 @@ struct RateResult {
 };
 
 inline const std::vector<std::string>& rate_methods() {
-  static const std::vector<std::string> m{"min_norm", "lasso", "lasso_refit", "global", "average"};
+  static const std::vector<std::string> m{"min_norm", "lasso", "lasso_refit", "iht", "global", "average"};
   return m;
 }
 
