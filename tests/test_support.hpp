@@ -3,6 +3,7 @@
 // throws tttlab::InputError whose message contains given pieces.
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -13,6 +14,7 @@
 
 #include <gtest/gtest.h>
 #include <ftw.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tttlab/core/error.hpp"
@@ -87,6 +89,20 @@ void expect_input_error(F&& f, const std::string& needle) {
   const std::string msg = input_error_message(std::forward<F>(f));
   if (msg.empty()) return;
   EXPECT_NE(msg.find(needle), std::string::npos) << "message should contain '" << needle << "': " << msg;
+}
+
+// The tttlab binary (TTTLAB_BINARY, defined for every test program) run with `args`; its stdout and
+// stderr go through files in `scratch`.
+struct CliRun {
+  int code;
+  std::string out, err;
+};
+
+inline CliRun run_tttlab(const std::string& args, const std::filesystem::path& scratch) {
+  const auto out = scratch / "stdout.txt", err = scratch / "stderr.txt";
+  const std::string cmd = std::string(TTTLAB_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
+  const int status = std::system(cmd.c_str());
+  return {WEXITSTATUS(status), read_bytes(out), read_bytes(err)};
 }
 
 }  // namespace tttlab::test

@@ -20,10 +20,7 @@ using nlohmann::json;
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using tttlab::test::CliRun;
 
 std::string slurp(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -58,12 +55,7 @@ class Cli : public ::testing::Test {
     tttlab::write_npy(dir / "test_labels.npy", yte);
   }
 
-  CliRun tttlab(const std::string& args) {
-    const fs::path out = root_ / "stdout.txt", err = root_ / "stderr.txt";
-    const std::string cmd = std::string(TTTLAB_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(cmd.c_str());
-    return {WEXITSTATUS(status), slurp(out), slurp(err)};
-  }
+  CliRun tttlab(const std::string& args) { return tttlab::test::run_tttlab(args, root_); }
 
   std::string small_run(const fs::path& data, const fs::path& out, const std::string& extra = "") {
     return "run --quiet --data npy:" + data.string() + " --out " + out.string() +

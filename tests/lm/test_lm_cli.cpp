@@ -15,19 +15,11 @@ using nlohmann::json;
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using tttlab::test::CliRun;
 
 class LmCli : public ::testing::Test {
  protected:
-  CliRun tttlab(const std::string& args) {
-    const auto out = dir_ / "stdout.txt", err = dir_ / "stderr.txt";
-    const std::string cmd = std::string(TTTLAB_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
-    const int status = std::system(cmd.c_str());
-    return {WEXITSTATUS(status), tttlab::test::read_bytes(out), tttlab::test::read_bytes(err)};
-  }
+  CliRun tttlab(const std::string& args) { return tttlab::test::run_tttlab(args, dir_.path()); }
   std::string model_args() const {
     return "--model " + tttlab::test::lm_fixture("tied").string() + " --tokenizer " +
            tttlab::test::lm_fixture("tokenizer.json").string() + " --device cpu";
