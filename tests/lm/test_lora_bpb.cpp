@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "lm/lm_fixtures.hpp"
 #include "test_support.hpp"
 #include "tttlab/lm/bits_per_byte.hpp"
 #include "tttlab/lm/lora.hpp"
@@ -13,17 +14,7 @@ using namespace tttlab::lm;
 
 namespace {
 
-Qwen2Config small_config(bool tied = true) {
-  Qwen2Config c;
-  c.vocab_size = 61;
-  c.hidden_size = 32;
-  c.intermediate_size = 64;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = 2;
-  c.tie_word_embeddings = tied;
-  return c;
-}
+Qwen2Config small_config(bool tied = true) { return test::tiny_qwen2_config(61, 2, tied, 64); }
 
 std::map<std::string, torch::Tensor> snapshot(Qwen2ForCausalLM& m) {
   std::map<std::string, torch::Tensor> out;

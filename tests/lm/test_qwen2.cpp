@@ -20,19 +20,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Qwen2Config tiny_config(int64_t kv_heads = 2, bool tied = true) {
-  Qwen2Config c;
-  c.vocab_size = 97;
-  c.hidden_size = 32;
-  c.intermediate_size = 48;
-  c.num_hidden_layers = 2;
-  c.num_attention_heads = 4;
-  c.num_key_value_heads = kv_heads;
-  c.max_position_embeddings = 128;
-  c.rope_theta = 10000;
-  c.tie_word_embeddings = tied;
-  return c;
-}
+Qwen2Config tiny_config(int64_t kv_heads = 2, bool tied = true) { return test::tiny_qwen2_config(97, kv_heads, tied); }
 
 // Random weights large enough to matter (biases and norms too).
 Qwen2ForCausalLM random_model(const Qwen2Config& c, uint64_t seed) {
