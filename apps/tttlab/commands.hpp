@@ -8,6 +8,7 @@ namespace tttlab::cli {
 void add_run_command(CLI::App& app);
 void add_model_command(CLI::App& app);
 void add_sae_command(CLI::App& app);
+void add_sae_recovery_command(CLI::App& sae);  // `sae recovery`, added by add_sae_command
 void add_reproduce_table1_command(CLI::App& app);  // `reproduce table1` (creates `reproduce` if needed)
 
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).

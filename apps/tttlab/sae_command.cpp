@@ -151,6 +151,7 @@ void add_sae_command(CLI::App& app) {
   add_device_option(encode, e->device);
   encode->add_flag("--quiet", e->quiet, "No progress bar");
   encode->callback([e] { run_encode(*e); });
+  add_sae_recovery_command(*sae);
 }
 
 }  // namespace tttlab::cli

@@ -11,6 +11,7 @@
 #include "test_support.hpp"
 #include "tttlab/io/npy.hpp"
 #include "tttlab/sae/concept_analysis.hpp"
+#include "tttlab/sae/concept_recovery.hpp"
 
 namespace fs = std::filesystem;
 using namespace tttlab;
@@ -82,15 +83,19 @@ TEST(ReproduceTable1, RunsOnAnEmbeddingFolderAndWritesTheContract) {
   // Three classes, each a cluster of sparse combinations of its own 4 directions among 12 in 8-D.
   torch::manual_seed(12);
   const auto dict = torch::randn({12, 8});
+  torch::Tensor test_codes;
   auto make = [&](int64_t n) {
     const auto y = torch::randint(0, 3, {n}, torch::kLong);
     auto codes = torch::zeros({n, 12});
     const auto which = y.unsqueeze(1) * 4 + torch::randint(0, 4, {n, 2}, torch::kLong);
     codes.scatter_(1, which, torch::rand({n, 2}) + 0.5);
+    test_codes = codes;
     return std::make_pair(torch::matmul(codes, dict) + 0.05 * torch::randn({n, 8}), y);
   };
   auto [xtr, ytr] = make(240);
   auto [xte, yte] = make(60);
+  write_npy(dir / "concepts.npy", dict);
+  write_npy(dir / "test_codes.npy", test_codes);
   write_npy(data / "train_features.npy", xtr);
   write_npy(data / "train_labels.npy", ytr);
   write_npy(data / "test_features.npy", xte);
@@ -130,6 +135,21 @@ TEST(ReproduceTable1, RunsOnAnEmbeddingFolderAndWritesTheContract) {
     EXPECT_TRUE(fs::exists(out / "fig2_neighbor_cosine.png"));
     EXPECT_TRUE(fs::exists(out / "fig3_top_probabilities.svg"));
   }
+  // The synthetic world's true concepts: recovery scores the SAE's dictionary and the masks.
+  const CliResult rec = tttlab_cli("sae recovery --sae " + (out / "sae").string() + " --true-concepts " +
+                                       (dir / "concepts.npy").string() + " --table1 " + out.string() +
+                                       " --true-test-codes " + (dir / "test_codes.npy").string() + " --out " +
+                                       (dir / "rec").string(),
+                                   dir.path());
+  ASSERT_EQ(rec.code, 0) << rec.err;
+  const auto rj = nlohmann::json::parse(test::read_bytes(dir / "rec" / "recovery.json"));
+  EXPECT_EQ(rj["true_concepts"], 12);
+  const double best = rj["dictionary"]["mean_best_cosine"];
+  EXPECT_GT(best, 0.0);
+  EXPECT_LE(best, 1.0 + 1e-9);
+  EXPECT_TRUE(rj["masks"]["adaptive_mask"].contains("mean_recall"));
+  EXPECT_EQ(read_npy(dir / "rec" / "best_cosine.npy").size(0), 12);
+
   // A second run reuses the trained SAE (same settings) and gives the same table.
   const CliResult again = tttlab_cli(common + " --out " + out.string(), dir.path());
   ASSERT_EQ(again.code, 0) << again.err;
@@ -145,4 +165,34 @@ TEST(ReproduceTable1, RunsOnAnEmbeddingFolderAndWritesTheContract) {
     EXPECT_EQ(std::count(b.err.begin(), b.err.end(), '\n'), 1) << b.err;
     EXPECT_FALSE(fs::exists(bad / "results.json"));
   }
+}
+
+TEST(ConceptRecovery, ExactDictionaryAndMaskScoresByHand) {
+  torch::manual_seed(8);
+  const auto truth = torch::randn({5, 6}, torch::kDouble);
+  // Decoder: the true directions (scaled, shuffled) plus three random units.
+  auto decoder = torch::cat({truth.index_select(0, torch::tensor({3, 0, 4, 1, 2}, torch::kLong)) * 2.0,
+                             torch::randn({3, 6}, torch::kDouble)}).t().contiguous();  // [6, 8]
+  const DictionaryRecovery d = dictionary_recovery(decoder, truth);
+  EXPECT_TRUE(torch::allclose(d.best_cosine, torch::ones({5}, torch::kDouble), 1e-12, 1e-12));
+  EXPECT_TRUE(torch::equal(d.best_unit, torch::tensor({1, 3, 4, 0, 2}, torch::kLong)));
+  EXPECT_DOUBLE_EQ(d.share_above_0_9, 1.0);
+  EXPECT_EQ(concept_rows(truth.t(), 6, "A").sizes(), truth.sizes());  // columns are accepted too
+  test::expect_input_error([&] { concept_rows(torch::zeros({4, 7}), 6, "A.npy"); }, "A.npy");
+  // Point 0: units {0 (-> concept 3), 1 (-> 0)}, true {0, 2}: precision 1/2, recall 1/2.
+  // Point 1: no unit: precision undefined, recall 0.
+  auto units = torch::zeros({2, 8}, torch::kBool);
+  units[0][0] = true;
+  units[0][1] = true;
+  auto codes = torch::zeros({2, 5});
+  codes[0][0] = 1;
+  codes[0][2] = 1;
+  codes[1][4] = 1;
+  const UnitRecovery u = unit_recovery(units, d, codes, 0.99);
+  EXPECT_DOUBLE_EQ(u.precision[0].item<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(u.recall[0].item<double>(), 0.5);
+  EXPECT_TRUE(std::isnan(u.precision[1].item<double>()));
+  EXPECT_DOUBLE_EQ(u.recall[1].item<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(u.mean_precision, 0.5);
+  EXPECT_DOUBLE_EQ(u.mean_recall, 0.25);
 }

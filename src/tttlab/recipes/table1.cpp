@@ -175,11 +175,13 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
   r.methods.push_back({"masked_ttt_phi_hat", masked.fit.pred, masked.fit.ce});
   r.logits["masked_ttt_phi_hat"] = masked.fit.logits;
   r.mask_stats = mask_statistics(masked.masks, phi_data, k);
+  r.masks = masked.masks;
   clock.lap("masked_ttt");
   const auto own = test_point_masks(test_phi.x);
   const MaskedFitResult fixed = masked_fit_batched(heads["phi_hat"], phi_data, mc, own);
   r.methods.push_back({"nonadaptive_ttt_phi_hat", fixed.fit.pred, fixed.fit.ce});
   r.nonadaptive_mask_size = own.sum(1);
+  r.test_active = own;
   clock.lap("nonadaptive_ttt");
 
   // O1: mean cosine in Phi-hat to neighbours chosen in each space

@@ -56,6 +56,8 @@ struct Table1Result {
   std::map<std::string, torch::Tensor> logits; // "ttt_psi_hat", "masked_ttt_phi_hat": float [M, C]
   std::map<std::string, torch::Tensor> neighbor_cosine;  // O1: space -> double [M]
   MaskStatistics mask_stats;                   // O2, adaptive masks
+  torch::Tensor masks;                         // bool [M, d1], the adaptive masks
+  torch::Tensor test_active;                   // bool [M, d1], each test point's active concepts
   torch::Tensor nonadaptive_mask_size;         // int64 [M]
   ProbabilityAgreement o3;
   std::vector<std::pair<std::string, double>> seconds;  // stage -> seconds

@@ -246,13 +246,18 @@ void write_table1_outputs(const fs::path& out_dir, const Table1Config& cfg, cons
   write_npy(out_dir / "o2_neighborhood_concepts.npy", r.mask_stats.neighborhood_concepts);
   write_npy(out_dir / "o2_test_concepts.npy", r.mask_stats.test_concepts);
   write_npy(out_dir / "o2_kept_test_concepts.npy", r.mask_stats.kept_test_concepts);
+  // The masks themselves (bool [M, d1]) when they are small enough to keep (ImageNet: 50k x 4096 = 200 MB: not).
+  if (r.masks.numel() <= (int64_t{1} << 27)) {
+    write_npy(out_dir / "o2_masks.npy", r.masks);
+    write_npy(out_dir / "o2_test_active.npy", r.test_active);
+  }
   write_npy(out_dir / "o3_temperature.npy", r.o3.temperatures);
   write_npy(out_dir / "o3_p_psi_hat.npy", r.o3.p_reference);
   write_npy(out_dir / "o3_p_phi_hat_masked.npy", r.o3.p_other);
   write_figures(out_dir, r);
   json j = table1_json(cfg, r, summary);
   j["outputs"] = {"pred_<method>.npy", "ce_<method>.npy", "test_rows.npy", "test_labels.npy", "o1_cosine_<space>.npy",
-                  "o2_*.npy", "o3_*.npy", "fig2_neighbor_cosine.{png,svg,gp,dat}",
+                  "o2_*.npy (o2_masks.npy, o2_test_active.npy: bool [M, d1] adaptive masks and the test points' active concepts, when M d1 <= 2^27)", "o3_*.npy", "fig2_neighbor_cosine.{png,svg,gp,dat}",
                   "fig3_top_probabilities.{png,svg,gp,dat}"};
   write_text_atomically(out_dir / "results.json", j.dump(2) + "\n");
 }
