@@ -19,7 +19,7 @@ namespace {
 struct SaeTrainOptionsCli {
   std::string data, out, device = "auto";
   SaeConfig cfg;
-  bool resume = false, quiet = false;
+  bool resume = false, quiet = false, normalize = false;
   int64_t stop_after_epochs = 0;
   int threads = 0;
 };
@@ -37,8 +37,10 @@ void run_train(SaeTrainOptionsCli& o) {
   apply_threads(o.threads);
   require_input(!o.out.empty(), "--out is required (the folder for the SAE and its checkpoints)");
   const torch::Device device = resolve_device(o.device);
-  const Dataset data = load_feature_data(o.data);
+  Dataset data = load_feature_data(o.data);
+  if (o.normalize) normalize_rows_(data);
   SaeTrainOptions opts;
+  opts.extra = {{"input_normalized", o.normalize}};
   opts.out_dir = o.out;
   opts.resume = o.resume;
   opts.stop_after_epochs = o.stop_after_epochs;
@@ -61,7 +63,7 @@ void run_train(SaeTrainOptionsCli& o) {
 
 struct SaeEncodeOptionsCli {
   std::string sae, data, out, device = "auto";
-  bool quiet = false;
+  bool quiet = false, normalize = false;
   int threads = 0;
 };
 
@@ -72,7 +74,9 @@ void run_encode(const SaeEncodeOptionsCli& o) {
   require_input(!o.out.empty(), "--out is required");
   const torch::Device device = resolve_device(o.device);
   const TopKSae sae = load_sae(o.sae);
-  const Dataset data = load_feature_data(o.data);
+  Dataset data = load_feature_data(o.data);
+  const bool normalize = o.normalize || sae_input_normalized(o.sae).value_or(false);
+  if (normalize) normalize_rows_(data);
   const DatasetEncoding enc = encode_dataset(sae, data, device);
   const nlohmann::json j = write_dataset_encoding(o.out, sae, data, enc);
   for (const auto& [split, s] : j["splits"].items()) {
@@ -106,6 +110,8 @@ void add_sae_command(CLI::App& app) {
   train->add_option("--threads", t->threads, "CPU threads (0 = all cores)")->capture_default_str();
   add_device_option(train, t->device);
   train->add_flag("--quiet", t->quiet, "No progress bar");
+  train->add_flag("--normalize", t->normalize,
+                  "Scale every feature row to unit L2 norm first (as `reproduce table1` does by default)");
   const std::string s = "Shape";
   train->add_option("--latent-dim", c.latent_dim, "d1 (0 = --expansion x input width)")->capture_default_str()->group(s);
   train->add_option("--expansion", c.expansion, "d1 / d2 when --latent-dim is 0")->capture_default_str()->group(s);
@@ -150,6 +156,8 @@ void add_sae_command(CLI::App& app) {
   encode->add_option("--threads", e->threads, "CPU threads (0 = all cores)")->capture_default_str();
   add_device_option(encode, e->device);
   encode->add_flag("--quiet", e->quiet, "No progress bar");
+  encode->add_flag("--normalize", e->normalize,
+                   "Scale every row to unit L2 norm first (automatic for an SAE trained with --normalize)");
   encode->callback([e] { run_encode(*e); });
   add_sae_recovery_command(*sae);
 }

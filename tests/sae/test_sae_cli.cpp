@@ -133,4 +133,10 @@ TEST_F(SaeCli, BadInputExitsWith2) {
                     " --out " + (root_ / "z").string(),
                 "width 4");
   EXPECT_FALSE(fs::exists(root_ / "z" / "encode.json"));
+  // An SAE trained on raw features does not go with table1's unit-normalised ones.
+  EXPECT_EQ(nlohmann::json::parse(tttlab::test::read_bytes(root_ / "ok" / "sae.json"))["input_normalized"], false);
+  expect_exit_2("reproduce table1 --quiet --sae " + (root_ / "ok").string() + " --data npy:" + data_.string() +
+                    " --k 5 --out " + (root_ / "t1").string(),
+                "raw");
+  EXPECT_FALSE(fs::exists(root_ / "t1" / "results.json"));
 }

@@ -69,12 +69,7 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
   // data (Psi)
   require_input(!cfg.data.empty(), "--data is required (an embedding folder: npy:DIR)");
   Dataset data = load_dataset(cfg.data);
-  if (cfg.normalize) {
-    auto unit = [](torch::Tensor& x) { x = x / x.norm(2, {1}, true).clamp_min(1e-12); };
-    unit(data.train.x);
-    unit(data.test.x);
-    if (data.val) unit(data.val->x);
-  }
+  if (cfg.normalize) normalize_rows_(data);
   require_input(!data.is_images, "--data {}: table1 needs feature vectors, not images (write them with "
                 "`tttlab run --data {} --export-embeddings DIR`)", cfg.data, cfg.data);
   require_input(cfg.ttt.k <= data.train.size(), "k={} is larger than the training set (N={})", cfg.ttt.k,
@@ -88,6 +83,11 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
   TopKSae sae;
   if (!cfg.sae_dir.empty()) {
     sae = load_sae(cfg.sae_dir);
+    const std::optional<bool> trained_normalized = sae_input_normalized(cfg.sae_dir);
+    require_input(!trained_normalized || *trained_normalized == cfg.normalize,
+                  "{}: the SAE was trained on {} features, this run uses {} ones (--no-normalize switches)",
+                  cfg.sae_dir.string(), trained_normalized && *trained_normalized ? "unit-normalised" : "raw",
+                  cfg.normalize ? "unit-normalised" : "raw");
     require_input(sae.input_dim() == r.input_dim, "{}: the SAE expects width {}, the data has {}",
                   cfg.sae_dir.string(), sae.input_dim(), r.input_dim);
     r.sae_source = cfg.sae_dir.string();
@@ -97,8 +97,8 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
     opts.out_dir = out_dir / "sae";
     opts.resume = true;  // a rerun continues (or reuses) the SAE of an earlier run with the same settings
     opts.device = device;
-    SaeConfig sc = cfg.sae;
-    sae = train_sae(data.train.x, sc, opts).sae;
+    opts.extra = {{"input_normalized", cfg.normalize}};
+    sae = train_sae(data.train.x, cfg.sae, opts).sae;
     r.sae_source = (out_dir / "sae").string();
     clock.lap("train_sae");
   }

@@ -9,6 +9,13 @@ namespace tttlab {
 
 namespace fs = std::filesystem;
 
+void normalize_rows_(Dataset& data) {
+  auto unit = [](torch::Tensor& x) { x = x / x.norm(2, {1}, true).clamp_min(1e-12); };
+  unit(data.train.x);
+  unit(data.test.x);
+  if (data.val) unit(data.val->x);
+}
+
 DatasetEncoding encode_dataset(const TopKSae& sae, const Dataset& data, torch::Device device) {
   require_input(!data.is_images, "{}: the SAE encodes feature vectors; this data set holds images (embed them "
                 "first, e.g. `tttlab run --export-embeddings DIR`)", data.name);

@@ -21,6 +21,10 @@ struct DatasetEncoding {
   std::optional<SaeEncoding> val;
 };
 
+// Scales every feature row of every split to unit L2 norm (the paper's CLIP embeddings are unit
+// vectors), in place.
+void normalize_rows_(Dataset& data);
+
 // Encodes every split of an embedding data set (feature vectors, not images).
 DatasetEncoding encode_dataset(const TopKSae& sae, const Dataset& data, torch::Device device = torch::kCPU);
 

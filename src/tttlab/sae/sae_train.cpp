@@ -332,9 +332,10 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
   if (result.finished) {
     nlohmann::json history = nlohmann::json::array();
     for (const auto& m : st.history) history.push_back(m.to_json());
-    save_sae(opts.out_dir, result.sae,
-             {{"config", cfg.to_json()}, {"rows", n}, {"steps", st.step}, {"history", history},
-              {"final", st.history.empty() ? nlohmann::json() : st.history.back().to_json()}});
+    nlohmann::json info = opts.extra.is_object() ? opts.extra : nlohmann::json::object();
+    info.update({{"config", cfg.to_json()}, {"rows", n}, {"steps", st.step}, {"history", history},
+                 {"final", st.history.empty() ? nlohmann::json() : st.history.back().to_json()}});
+    save_sae(opts.out_dir, result.sae, info);
   }
   return result;
 }

@@ -43,6 +43,7 @@ struct SaeTrainOptions {
   int64_t stop_after_epochs = 0;   // > 0: stop (after checkpointing) once this many epochs ran in
                                    // this call, as an interruption would; 0: run to the end
   torch::Device device = torch::kCPU;
+  nlohmann::json extra = nlohmann::json::object();  // written into sae.json as well (e.g. preprocessing)
 };
 
 struct SaeTrainResult {

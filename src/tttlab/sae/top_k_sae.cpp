@@ -103,6 +103,13 @@ void save_sae(const fs::path& dir, const TopKSae& sae, const nlohmann::json& ext
   write_text_atomically(dir / "sae.json", j.dump(2) + "\n");
 }
 
+std::optional<bool> sae_input_normalized(const fs::path& dir) {
+  std::ifstream in(dir / "sae.json");
+  const nlohmann::json j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("input_normalized") || !j["input_normalized"].is_boolean()) return std::nullopt;
+  return j["input_normalized"].get<bool>();
+}
+
 TopKSae load_sae(const fs::path& dir) {
   const fs::path json_path = dir / "sae.json", weights_path = dir / "sae.safetensors";
   require_input(fs::exists(json_path), "{}: not found (expected an SAE folder written by `tttlab sae train`)",

@@ -6,6 +6,7 @@
 // relu, only those > 0), so Phi-hat is stored sparsely: s indices and s values per input.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -74,5 +75,7 @@ ReconstructionQuality reconstruction_quality(const torch::Tensor& x, const torch
 void save_sae(const std::filesystem::path& dir, const TopKSae& sae, const nlohmann::json& extra);
 // Loads and checks them (InputError naming the file and the field).
 TopKSae load_sae(const std::filesystem::path& dir);
+// sae.json's "input_normalized" (whether the SAE was trained on unit-normalised rows), if recorded.
+std::optional<bool> sae_input_normalized(const std::filesystem::path& dir);
 
 }  // namespace tttlab
