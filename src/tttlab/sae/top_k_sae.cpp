@@ -36,10 +36,13 @@ SparseCodes top_k_codes(const torch::Tensor& pre, int64_t k, bool relu) {
 }
 
 torch::Tensor decode_sparse(const TopKSae& sae, const SparseCodes& codes) {
-  const int64_t n = codes.indices.size(0), k = codes.indices.size(1), d2 = sae.decoder.size(0);
-  // Rows of D^T (= columns of D) for every selected unit: [N, k, d2].
-  const auto columns = sae.decoder.t().index_select(0, codes.indices.reshape({-1})).reshape({n, k, d2});
-  auto out = torch::bmm(codes.values.unsqueeze(1), columns).squeeze(1);
+  // Scatter the k values into a dense [N, d1] code and multiply by D^T: one dense matrix product
+  // (and its transpose in the backward pass) is faster on both CPU and GPU than gathering k
+  // decoder columns per row, whose backward is a scatter-add of N k rows of width d2
+  // (bench_sae_train on this CPU, 40,960 x 64, batch 4096: 477 ms per step with the gather, 146 ms dense).
+  const auto dense = torch::zeros({codes.indices.size(0), sae.decoder.size(1)}, codes.values.options())
+                         .scatter(1, codes.indices, codes.values);
+  auto out = torch::matmul(dense, sae.decoder.t());
   return sae.pre_bias.defined() ? out + sae.pre_bias : out;
 }
 
