@@ -3,7 +3,7 @@ BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: setup build run test bench clean gpu-build gpu-test gpu-bench
+.PHONY: setup build run test bench clean gpu-build gpu-test gpu-bench gpu-bench-sae
 
 setup:
 	@scripts/setup
@@ -56,6 +56,12 @@ gpu-test: gpu-build
 gpu-bench: gpu-build
 	python3 bench/ttt_pytorch_per_point.py | tee $(GPU_BUILD)/pytorch.txt
 	$(GPU_BUILD)/bench_ttt_cuda --pytorch-ms $$(awk '/^ms_per_point/ {print $$2}' $(GPU_BUILD)/pytorch.txt)
+
+# SAE training, one epoch at the ImageNet size (1.28M x 512): the PyTorch script, then ours given its time.
+gpu-bench-sae: $(GPU_BUILD)/CMakeCache.txt
+	cmake --build $(GPU_BUILD) --target bench_sae_train
+	python3 bench/sae_pytorch.py | tee $(GPU_BUILD)/sae_pytorch.txt
+	$(GPU_BUILD)/bench_sae_train --device cuda --pytorch-s $$(awk '/^s_per_epoch/ {print $$2}' $(GPU_BUILD)/sae_pytorch.txt)
 
 clean:
 	rm -rf $(BUILD)

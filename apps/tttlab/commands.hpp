@@ -10,6 +10,9 @@ void add_model_command(CLI::App& app);
 void add_lm_command(CLI::App& app);
 void add_theory_command(CLI::App& app);  // theory_command.cpp
 void add_classify_command(CLI::App* theory);  // theory_classify_command.cpp: `tttlab theory classify`
+void add_sae_command(CLI::App& app);
+void add_sae_recovery_command(CLI::App& sae);  // `sae recovery`, added by add_sae_command
+void add_reproduce_table1_command(CLI::App& app);  // `reproduce table1` (creates `reproduce` if needed)
 
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).
 void apply_threads(int threads);

@@ -1,0 +1,165 @@
+// tttlab sae train | encode: a top-k sparse autoencoder on an embedding folder (paper section 3,
+// Appendix E.3), and its concept vectors Phi-hat and reconstructions Psi-hat.
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "commands.hpp"
+#include "tttlab/core/device.hpp"
+#include "tttlab/core/error.hpp"
+#include "tttlab/core/progress.hpp"
+#include "tttlab/data/builtin.hpp"
+#include "tttlab/sae/sae_dataset.hpp"
+#include "tttlab/sae/sae_train.hpp"
+
+namespace tttlab::cli {
+
+namespace {
+
+struct SaeTrainOptionsCli {
+  std::string data, out, device = "auto";
+  SaeConfig cfg;
+  bool resume = false, quiet = false, normalize = false;
+  int64_t stop_after_epochs = 0;
+  int threads = 0;
+};
+
+Dataset load_feature_data(const std::string& spec) {
+  require_input(!spec.empty(), "--data is required (an embedding folder: npy:DIR)");
+  Dataset data = load_dataset(spec);
+  require_input(!data.is_images, "--data {}: the SAE needs feature vectors, not images (write them with "
+                "`tttlab run --data {} --export-embeddings DIR`, then use --data npy:DIR)", spec, spec);
+  return data;
+}
+
+void run_train(SaeTrainOptionsCli& o) {
+  set_progress_enabled(!o.quiet);
+  apply_threads(o.threads);
+  require_input(!o.out.empty(), "--out is required (the folder for the SAE and its checkpoints)");
+  const torch::Device device = resolve_device(o.device);
+  Dataset data = load_feature_data(o.data);
+  if (o.normalize) normalize_rows_(data);
+  SaeTrainOptions opts;
+  opts.extra = {{"input_normalized", o.normalize}};
+  opts.out_dir = o.out;
+  opts.resume = o.resume;
+  opts.stop_after_epochs = o.stop_after_epochs;
+  opts.device = device;
+  const SaeTrainResult r = train_sae(data.train.x, o.cfg, opts);
+  const int64_t d2 = data.train.x.size(1);
+  fmt::print("SAE on {} ({} rows, d2={} -> d1={}, k={}) on {}\n", data.name, data.train.size(), d2,
+             o.cfg.latent_for(d2), o.cfg.k, describe_device(device));
+  if (!r.history.empty()) {
+    const auto& m = r.history.back();
+    fmt::print("epoch {}/{}: eval MSE {:.6g}, FVE {:.4f}, dead {:.2f}%, near-dead {:.2f}%\n", m.epoch, o.cfg.epochs,
+               m.eval_mse, m.eval_fve, 100 * m.dead_share, 100 * m.near_dead_share);
+  }
+  if (r.finished) {
+    fmt::print("wrote {}/sae.safetensors and sae.json\n", o.out);
+  } else {
+    fmt::print("stopped after epoch {} of {}; continue with --resume\n", r.history.size(), o.cfg.epochs);
+  }
+}
+
+struct SaeEncodeOptionsCli {
+  std::string sae, data, out, device = "auto";
+  bool quiet = false, normalize = false;
+  int threads = 0;
+};
+
+void run_encode(const SaeEncodeOptionsCli& o) {
+  set_progress_enabled(!o.quiet);
+  apply_threads(o.threads);
+  require_input(!o.sae.empty(), "--sae is required (a folder written by `tttlab sae train`)");
+  require_input(!o.out.empty(), "--out is required");
+  const torch::Device device = resolve_device(o.device);
+  const TopKSae sae = load_sae(o.sae);
+  Dataset data = load_feature_data(o.data);
+  const bool normalize = o.normalize || sae_input_normalized(o.sae).value_or(false);
+  if (normalize) normalize_rows_(data);
+  const DatasetEncoding enc = encode_dataset(sae, data, device);
+  const nlohmann::json j = write_dataset_encoding(o.out, sae, data, enc);
+  for (const auto& [split, s] : j["splits"].items()) {
+    fmt::print("{}: {} rows, MSE {:.6g}, FVE {:.4f}, {:.2f} active concepts on average\n", split,
+               s["rows"].get<int64_t>(), s["mse"].get<double>(), s["fve"].get<double>(),
+               s["mean_active"].get<double>());
+  }
+  fmt::print("wrote {}/concepts (Phi-hat), {}/reconstructions (Psi-hat), {}/encode.json\n", o.out, o.out, o.out);
+}
+
+}  // namespace
+
+void add_sae_command(CLI::App& app) {
+  auto* sae = app.add_subcommand("sae", "Top-k sparse autoencoders on embeddings (paper section 3, E.3)");
+  sae->require_subcommand(1);
+
+  auto t = std::make_shared<SaeTrainOptionsCli>();
+  SaeConfig& c = t->cfg;
+  auto* train = sae->add_subcommand(
+      "train",
+      "Train a top-k SAE on the training features of an embedding folder. Defaults are the paper's E.3 recipe.\n"
+      "Writes sae.safetensors + sae.json (the model), checkpoint.safetensors (every --checkpoint-every epochs)\n"
+      "and train_log.txt (MSE, FVE, dead and near-dead units per epoch) to --out.");
+  train->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  train->add_option("--data", t->data, "Embedding folder (npy:DIR) whose train_features.npy is used");
+  train->add_option("--out", t->out, "Output folder");
+  train->add_flag("--resume", t->resume, "Continue from --out/checkpoint.safetensors (same settings)");
+  train->add_option("--stop-after-epochs", t->stop_after_epochs,
+                    "Stop after this many epochs in this call, checkpointed (0 = run to the end)")->capture_default_str();
+  train->add_option("--seed", c.seed, "Seed of the init, shuffles and dropout")->capture_default_str();
+  train->add_option("--threads", t->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  add_device_option(train, t->device);
+  train->add_flag("--quiet", t->quiet, "No progress bar");
+  train->add_flag("--normalize", t->normalize,
+                  "Scale every feature row to unit L2 norm first (as `reproduce table1` does by default)");
+  const std::string s = "Shape";
+  train->add_option("--latent-dim", c.latent_dim, "d1 (0 = --expansion x input width)")->capture_default_str()->group(s);
+  train->add_option("--expansion", c.expansion, "d1 / d2 when --latent-dim is 0")->capture_default_str()->group(s);
+  train->add_option("--k", c.k, "s: active concepts per input")->capture_default_str()->group(s);
+  train->add_option("--k-start", c.k_start, "k at step 0, lowered linearly to --k")->capture_default_str()->group(s);
+  train->add_option("--k-anneal-steps", c.k_anneal_steps, "Steps of the k annealing (0 = none)")
+      ->capture_default_str()->group(s);
+  train->add_flag("!--no-relu", c.relu, "Keep negative top-k values (default: only positive ones)")->group(s);
+  train->add_flag("--pre-bias", c.pre_bias, "Learn a pre-bias b (init: data mean): encode x - b, decode + b")
+      ->group(s);
+  const std::string op = "Optimisation";
+  train->add_option("--epochs", c.epochs, "Epochs")->capture_default_str()->group(op);
+  train->add_option("--batch-size", c.batch_size, "Minibatch size")->capture_default_str()->group(op);
+  train->add_option("--lr", c.lr, "Peak Adam learning rate")->capture_default_str()->group(op);
+  train->add_option("--warmup-steps", c.warmup_steps, "Linear warm-up steps")->capture_default_str()->group(op);
+  train->add_option("--cosine-horizon", c.cosine_horizon, "Cosine decay horizon T in steps (0 = the run's steps)")
+      ->capture_default_str()->group(op);
+  train->add_option("--beta1", c.beta1, "Adam beta1")->capture_default_str()->group(op);
+  train->add_option("--beta2", c.beta2, "Adam beta2")->capture_default_str()->group(op);
+  train->add_option("--eps", c.eps, "Adam eps")->capture_default_str()->group(op);
+  train->add_option("--wd", c.weight_decay, "Adam weight decay")->capture_default_str()->group(op);
+  train->add_option("--grad-clip", c.grad_clip, "Max gradient norm (0 = off)")->capture_default_str()->group(op);
+  train->add_option("--dropout", c.dropout, "Dropout on pre-activations")->capture_default_str()->group(op);
+  train->add_option("--ghost-weight", c.ghost_weight, "Weight of the ghost-gradient loss (0 = off)")
+      ->capture_default_str()->group(op);
+  train->add_option("--dead-threshold", c.dead_threshold,
+                    "Units active in at most this share of samples get the ghost loss")->capture_default_str()->group(op);
+  train->add_option("--checkpoint-every", c.checkpoint_every, "Epochs between checkpoints")->capture_default_str();
+  train->add_option("--eval-rows", c.eval_rows, "Training rows scored after each epoch (0 = all)")->capture_default_str();
+  train->callback([t] { run_train(*t); });
+
+  auto e = std::make_shared<SaeEncodeOptionsCli>();
+  auto* encode = sae->add_subcommand(
+      "encode",
+      "Encode every split of an embedding folder with a trained SAE. Writes Phi-hat sparsely\n"
+      "(--out/concepts/<split>_indices.npy int64 [N,s], <split>_values.npy float32 [N,s], <split>_labels.npy),\n"
+      "the reconstructions Psi-hat as an embedding folder (--out/reconstructions) and --out/encode.json.");
+  encode->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  encode->add_option("--sae", e->sae, "SAE folder (sae.safetensors + sae.json)");
+  encode->add_option("--data", e->data, "Embedding folder (npy:DIR)");
+  encode->add_option("--out", e->out, "Output folder");
+  encode->add_option("--threads", e->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  add_device_option(encode, e->device);
+  encode->add_flag("--quiet", e->quiet, "No progress bar");
+  encode->add_flag("--normalize", e->normalize,
+                   "Scale every row to unit L2 norm first (automatic for an SAE trained with --normalize)");
+  encode->callback([e] { run_encode(*e); });
+  add_sae_recovery_command(*sae);
+}
+
+}  // namespace tttlab::cli

@@ -1,0 +1,70 @@
+// SAE training speed (issue 5): one epoch of the E.3 recipe (d1 = 8 d2, batch 4096, k annealing from
+// 128, dropout 0.5, ghost loss, grad clip, unit-norm decoder) on random unit vectors, timed per epoch
+// and per step, on the CPU or a GPU. With --pytorch-s X (seconds per epoch of bench/sae_pytorch.py,
+// the straightforward PyTorch implementation, on the same machine and sizes) it prints the ratio.
+//   bench_sae_train [--device cpu|cuda] [--rows N] [--dim D] [--epochs E] [--pytorch-s X]
+// Defaults: the ImageNet size, 1,281,167 x 512 (CPU: pass e.g. --rows 40000 --dim 64). An epoch's
+// seconds include its end-of-epoch metrics (eval on 8,192 rows), as the trainer logs them.
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <torch/torch.h>
+
+#include "tttlab/core/device.hpp"
+#include "tttlab/core/progress.hpp"
+#include "tttlab/sae/sae_train.hpp"
+
+using namespace tttlab;
+
+int main(int argc, char** argv) {
+  std::string device_name = "auto";
+  int64_t rows = 1281167, dim = 512, epochs = 1;
+  double pytorch_s = 0;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i];
+    if (a == "--device") device_name = argv[i + 1];
+    else if (a == "--rows") rows = std::atoll(argv[i + 1]);
+    else if (a == "--dim") dim = std::atoll(argv[i + 1]);
+    else if (a == "--epochs") epochs = std::atoll(argv[i + 1]);
+    else if (a == "--pytorch-s") pytorch_s = std::atof(argv[i + 1]);
+    else {
+      fmt::print(stderr, "unknown option {}\n", a);
+      return 2;
+    }
+  }
+  const torch::Device device = resolve_device(device_name);
+  set_progress_enabled(false);
+  torch::manual_seed(0);
+  auto x = torch::randn({rows, dim});
+  x.div_(x.norm(2, {1}, true));
+  SaeConfig cfg;  // E.3 defaults
+  cfg.epochs = epochs;
+  cfg.eval_rows = 8192;
+  const auto out = std::filesystem::temp_directory_path() / fmt::format("tttlab-bench-sae-{}", ::getpid());
+  std::filesystem::remove_all(out);
+  SaeTrainOptions opts;
+  opts.out_dir = out;
+  opts.device = device;
+  const auto t0 = std::chrono::steady_clock::now();
+  const SaeTrainResult r = train_sae(x, cfg, opts);
+  const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::filesystem::remove_all(out);
+  double train_s = 0;
+  for (const auto& m : r.history) train_s += m.seconds;
+  const int64_t steps = r.history.back().step;
+  fmt::print("device {}\nrows {} dim {} latent {} batch {} epochs {} steps {}\n", describe_device(device), rows, dim,
+             cfg.latent_for(dim), cfg.batch_size, epochs, steps);
+  fmt::print("s_per_epoch {:.3f}\nms_per_step {:.3f}\ntotal_s {:.3f} (incl. data transfer, checkpoints, eval)\n",
+             train_s / static_cast<double>(epochs), 1e3 * train_s / static_cast<double>(steps), total);
+  fmt::print("final eval_mse {:.6g} fve {:.4f} dead {:.2f}%\n", r.history.back().eval_mse, r.history.back().eval_fve,
+             100 * r.history.back().dead_share);
+  if (pytorch_s > 0) {
+    fmt::print("pytorch_s_per_epoch {:.3f}\nspeedup_vs_pytorch {:.2f}x\n", pytorch_s, pytorch_s / (train_s / epochs));
+  }
+  return 0;
+}

@@ -1,0 +1,343 @@
+#include "tttlab/sae/sae_train.hpp"
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "tttlab/core/error.hpp"
+#include "tttlab/core/progress.hpp"
+#include "tttlab/io/safetensors.hpp"
+#include "tttlab/ttt/adam.hpp"
+
+namespace tttlab {
+
+namespace fs = std::filesystem;
+
+nlohmann::json SaeEpochMetrics::to_json() const {
+  return {{"epoch", epoch},           {"step", step},           {"lr", lr},
+          {"k", k},                   {"train_mse", train_mse}, {"ghost_loss", ghost_loss},
+          {"eval_mse", eval_mse},     {"eval_fve", eval_fve},   {"dead_share", dead_share},
+          {"near_dead_share", near_dead_share}, {"ghost_share", ghost_share}, {"seconds", seconds}};
+}
+
+SaeEpochMetrics SaeEpochMetrics::from_json(const nlohmann::json& j) {
+  SaeEpochMetrics m;
+  m.epoch = j.at("epoch");
+  m.step = j.at("step");
+  m.lr = j.at("lr");
+  m.k = j.at("k");
+  m.train_mse = j.at("train_mse");
+  m.ghost_loss = j.at("ghost_loss");
+  m.eval_mse = j.at("eval_mse");
+  m.eval_fve = j.at("eval_fve");
+  m.dead_share = j.at("dead_share");
+  m.near_dead_share = j.at("near_dead_share");
+  m.ghost_share = j.at("ghost_share");
+  m.seconds = j.at("seconds");
+  return m;
+}
+
+SaeLoss sae_loss(const TopKSae& sae, const torch::Tensor& x, int64_t k, double dropout,
+                 const torch::Tensor& inactive, double ghost_weight) {
+  SaeLoss out;
+  const auto pre = sae_pre_activations(sae, x);
+  const auto pre_selected = dropout > 0 ? torch::dropout(pre, dropout, /*train=*/true) : pre;
+  out.codes = top_k_codes(pre_selected, k, sae.relu);
+  out.reconstruction = decode_sparse(sae, out.codes);
+  out.mse = (out.reconstruction - x).pow(2).mean();
+  out.ghost = torch::zeros({}, x.options());
+  if (ghost_weight > 0 && inactive.defined() && inactive.any().item<bool>()) {
+    // Ghost gradients (Gao et al. 2025; paper eq. 23): the almost-inactive units decode their raw
+    // pre-activations and are trained to explain the current residual x - x_hat (held fixed), so
+    // they receive a learning signal although top-k never selects them.
+    const auto residual = (x - out.reconstruction).detach();
+    const auto ghost_recon = torch::matmul(pre * inactive.to(pre.scalar_type()), sae.decoder.t());
+    out.ghost = (residual - ghost_recon).pow(2).mean();
+  }
+  out.total = ghost_weight > 0 ? out.mse + ghost_weight * out.ghost : out.mse;
+  return out;
+}
+
+namespace {
+
+uint64_t mix_seed(uint64_t seed, uint64_t stream, uint64_t n) {  // splitmix64 of (seed, stream, n)
+  uint64_t z = seed ^ (stream * 0x9E3779B97F4A7C15ULL) ^ (n * 0xBF58476D1CE4E5B9ULL + 0x94D049BB133111EBULL);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return (z ^ (z >> 31)) & 0x7FFFFFFFFFFFFFFFULL;
+}
+
+// The trainable tensors and their Adam moments, by name (also the checkpoint's tensor names).
+struct TrainState {
+  TopKSae sae;
+  std::vector<std::string> names;
+  std::vector<torch::Tensor> params, exp_avg, exp_avg_sq;
+  torch::Tensor counts;      // int64 [d1]: activations of each unit over all samples seen
+  torch::Tensor recent_freq; // float64 [d1]: moving-average activation frequency (dead_window > 0)
+  int64_t samples_seen = 0;
+  int64_t step = 0, epoch = 0;
+  std::vector<SaeEpochMetrics> history;
+
+  void bind() {
+    names = {"encoder.weight", "decoder.weight"};
+    params = {sae.encoder, sae.decoder};
+    if (sae.pre_bias.defined()) {
+      names.push_back("pre_bias");
+      params.push_back(sae.pre_bias);
+    }
+    for (auto& p : params) p.set_requires_grad(true);
+  }
+};
+
+// Activation frequency of every unit (float64 [d1]): since the start, or the moving average.
+torch::Tensor activation_frequency(const TrainState& st, const SaeConfig& cfg) {
+  if (cfg.dead_window > 0) return st.recent_freq;
+  return st.counts.to(torch::kDouble) / static_cast<double>(std::max<int64_t>(1, st.samples_seen));
+}
+
+void write_checkpoint(const fs::path& path, const TrainState& st, const SaeConfig& cfg, int64_t rows) {
+  std::map<std::string, torch::Tensor> tensors;
+  for (size_t i = 0; i < st.params.size(); ++i) {
+    tensors[st.names[i]] = st.params[i].detach().to(torch::kCPU);
+    tensors["adam." + st.names[i] + ".exp_avg"] = st.exp_avg[i].to(torch::kCPU);
+    tensors["adam." + st.names[i] + ".exp_avg_sq"] = st.exp_avg_sq[i].to(torch::kCPU);
+  }
+  tensors["activation_counts"] = st.counts.to(torch::kCPU);
+  tensors["activation_recent_frequency"] = st.recent_freq.to(torch::kCPU);
+  nlohmann::json history = nlohmann::json::array();
+  for (const auto& m : st.history) history.push_back(m.to_json());
+  write_safetensors(path, tensors,
+                    {{"format", "tttlab-topk-sae-checkpoint"},
+                     {"step", std::to_string(st.step)},
+                     {"epoch", std::to_string(st.epoch)},
+                     {"samples_seen", std::to_string(st.samples_seen)},
+                     {"rows", std::to_string(rows)},
+                     {"config", cfg.to_json().dump()},
+                     {"history", history.dump()}});
+}
+
+void read_checkpoint(const fs::path& path, TrainState& st, const SaeConfig& cfg, int64_t rows, int64_t d2,
+                     int64_t d1, torch::Device device) {
+  const SafetensorsFile file = read_safetensors(path);
+  auto meta = [&](const std::string& key) {
+    const auto it = file.metadata.find(key);
+    require_input(it != file.metadata.end(), "{}: the checkpoint has no '{}' entry", path.string(), key);
+    return it->second;
+  };
+  const nlohmann::json saved_cfg = nlohmann::json::parse(meta("config"), nullptr, false);
+  require_input(!saved_cfg.is_discarded(), "{}: the checkpoint's config is not valid JSON", path.string());
+  const nlohmann::json now_cfg = cfg.to_json();
+  for (const auto& [key, value] : now_cfg.items()) {
+    require_input(saved_cfg.contains(key) && saved_cfg.at(key) == value,
+                  "{}: the checkpoint was trained with {}={}, this run asks for {} (resume needs the same "
+                  "settings)", path.string(), key, saved_cfg.contains(key) ? saved_cfg.at(key).dump() : "nothing",
+                  value.dump());
+  }
+  require_input(std::stoll(meta("rows")) == rows, "{}: the checkpoint was trained on {} rows, the data has {}",
+                path.string(), meta("rows"), rows);
+  st.sae.encoder = require_tensor(file, path, "encoder.weight", {d1, d2}).to(device).clone();
+  st.sae.decoder = require_tensor(file, path, "decoder.weight", {d2, d1}).to(device).clone();
+  if (cfg.pre_bias) st.sae.pre_bias = require_tensor(file, path, "pre_bias", {d2}).to(device).clone();
+  st.bind();
+  st.exp_avg.clear();
+  st.exp_avg_sq.clear();
+  for (size_t i = 0; i < st.params.size(); ++i) {
+    const auto shape = st.params[i].sizes().vec();
+    st.exp_avg.push_back(require_tensor(file, path, "adam." + st.names[i] + ".exp_avg", shape).to(device).clone());
+    st.exp_avg_sq.push_back(
+        require_tensor(file, path, "adam." + st.names[i] + ".exp_avg_sq", shape).to(device).clone());
+  }
+  st.counts = require_tensor(file, path, "activation_counts", {d1}).to(device, torch::kLong).clone();
+  st.recent_freq =
+      require_tensor(file, path, "activation_recent_frequency", {d1}).to(device, torch::kDouble).clone();
+  st.step = std::stoll(meta("step"));
+  st.epoch = std::stoll(meta("epoch"));
+  st.samples_seen = std::stoll(meta("samples_seen"));
+  const nlohmann::json history = nlohmann::json::parse(meta("history"), nullptr, false);
+  require_input(history.is_array(), "{}: the checkpoint's history is not a JSON array", path.string());
+  st.history.clear();
+  for (const auto& h : history) st.history.push_back(SaeEpochMetrics::from_json(h));
+}
+
+std::string log_line(const SaeEpochMetrics& m, int64_t epochs) {
+  return fmt::format(
+      "epoch {}/{} step {} lr {:.3g} k {} train_mse {:.6g} ghost {:.3g} eval_mse {:.6g} fve {:.4f} dead {:.2f}% "
+      "near_dead {:.2f}% ghost_units {:.2f}% {:.1f}s",
+      m.epoch, epochs, m.step, m.lr, m.k, m.train_mse, m.ghost_loss, m.eval_mse, m.eval_fve, 100 * m.dead_share,
+      100 * m.near_dead_share, 100 * m.ghost_share, m.seconds);
+}
+
+}  // namespace
+
+SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const SaeTrainOptions& opts) {
+  require_input(x_in.dim() == 2 && x_in.size(0) >= 1, "SAE training data must be [N >= 1, d], got {} dimensions",
+                x_in.dim());
+  const int64_t n = x_in.size(0), d2 = x_in.size(1);
+  cfg.validate(d2);
+  require_input(torch::isfinite(x_in).all().item<bool>(), "SAE training data holds NaN or Inf");
+  require_input(!opts.out_dir.empty(), "SAE training needs an output folder");
+  require_input(opts.stop_after_epochs >= 0, "stop-after-epochs={} (expected >= 0)", opts.stop_after_epochs);
+  const int64_t d1 = cfg.latent_for(d2);
+  const torch::Device device = opts.device;
+  const auto fopts = torch::TensorOptions().dtype(torch::kFloat).device(device);
+  const auto x = x_in.to(device, torch::kFloat);
+  const int64_t batches = (n + cfg.batch_size - 1) / cfg.batch_size;
+  const int64_t total_steps = cfg.epochs * batches;
+
+  const fs::path ckpt = opts.out_dir / "checkpoint.safetensors";
+  const fs::path log_path = opts.out_dir / "train_log.txt";
+  const bool resuming = opts.resume && fs::exists(ckpt);
+  require_input(resuming || !fs::exists(ckpt),
+                "{}: a checkpoint of an earlier run is there; pass --resume to continue it, or use another --out",
+                ckpt.string());
+  fs::create_directories(opts.out_dir);
+
+  TrainState st;
+  if (resuming) {
+    read_checkpoint(ckpt, st, cfg, n, d2, d1, device);
+  } else {
+    st.sae = init_sae(d2, d1, cfg.k, cfg.relu, cfg.seed,
+                      cfg.pre_bias ? x_in.to(torch::kFloat).mean(0) : torch::Tensor());
+    st.sae.encoder = st.sae.encoder.to(device);
+    st.sae.decoder = st.sae.decoder.to(device);
+    if (st.sae.pre_bias.defined()) st.sae.pre_bias = st.sae.pre_bias.to(device);
+    st.bind();
+    for (const auto& p : st.params) {
+      st.exp_avg.push_back(torch::zeros_like(p).detach());
+      st.exp_avg_sq.push_back(torch::zeros_like(p).detach());
+    }
+    st.counts = torch::zeros({d1}, torch::TensorOptions().dtype(torch::kLong).device(device));
+    st.recent_freq = torch::zeros({d1}, torch::TensorOptions().dtype(torch::kDouble).device(device));
+    std::ofstream(log_path, std::ios::trunc);  // a fresh run starts a fresh log
+  }
+  st.sae.k = cfg.k;
+  std::ofstream log(log_path, std::ios::app);
+  if (resuming) log << fmt::format("resumed from {} at epoch {} (step {})\n", ckpt.string(), st.epoch, st.step);
+
+  // Eval rows: evenly spaced over the training set, the same every epoch.
+  const int64_t eval_n = cfg.eval_rows > 0 ? std::min(n, cfg.eval_rows) : n;
+  const auto eval_x = eval_n == n ? x : x.index_select(0, torch::linspace(0, n - 1, eval_n, fopts).round().to(torch::kLong));
+  const AdamHyper hyper_base{cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
+
+  SaeTrainResult result;
+  int64_t epochs_this_call = 0;
+  ProgressBar bar("SAE", (cfg.epochs - st.epoch) * batches, "step");
+  while (st.epoch < cfg.epochs) {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto gen = at::detail::createCPUGenerator(mix_seed(cfg.seed, 1, static_cast<uint64_t>(st.epoch)));
+    const auto order = torch::randperm(n, gen, torch::kLong).to(device);
+    auto epoch_counts = torch::zeros({d1}, torch::TensorOptions().dtype(torch::kLong).device(device));
+    auto mse_sum = torch::zeros({}, fopts.dtype(torch::kDouble));
+    auto ghost_sum = torch::zeros({}, fopts.dtype(torch::kDouble));
+    double lr = 0;
+    int64_t k = cfg.k;
+    for (int64_t b = 0; b < batches; ++b, ++st.step) {
+      const auto idx = order.slice(0, b * cfg.batch_size, std::min(n, (b + 1) * cfg.batch_size));
+      const auto xb = x.index_select(0, idx);
+      const int64_t bsz = xb.size(0);
+      lr = cfg.lr_at(st.step, total_steps);
+      k = cfg.k_at(st.step, d1);
+      torch::manual_seed(mix_seed(cfg.seed, 2, static_cast<uint64_t>(st.step)));  // this step's dropout
+
+      // Units whose activation frequency over the samples seen before this step is at most the
+      // threshold get the ghost loss (none at step 0, when nothing has been seen).
+      torch::Tensor inactive;
+      if (st.samples_seen > 0) inactive = activation_frequency(st, cfg).le(cfg.dead_threshold);
+      const SaeLoss loss = sae_loss(st.sae, xb, k, cfg.dropout, inactive, cfg.ghost_weight);
+      {
+        torch::NoGradGuard no_grad;
+        const auto active = cfg.relu ? loss.codes.values.gt(0).to(torch::kLong) : torch::ones_like(loss.codes.indices);
+        const auto batch_counts = torch::zeros({d1}, torch::TensorOptions().dtype(torch::kLong).device(device))
+                                      .index_add_(0, loss.codes.indices.reshape({-1}), active.reshape({-1}));
+        st.counts.add_(batch_counts);
+        epoch_counts.add_(batch_counts);
+        if (cfg.dead_window > 0) {
+          const auto batch_freq = batch_counts.to(torch::kDouble) / static_cast<double>(bsz);
+          const double weight = st.samples_seen == 0 ? 1.0
+                                : std::min(1.0, static_cast<double>(bsz) / static_cast<double>(cfg.dead_window));
+          st.recent_freq.mul_(1 - weight).add_(batch_freq, weight);
+        }
+        st.samples_seen += bsz;
+      }
+      for (auto& p : st.params) p.mutable_grad() = torch::Tensor();
+      loss.total.backward();
+      {
+        torch::NoGradGuard no_grad;
+        std::vector<torch::Tensor> grads;
+        for (auto& p : st.params) grads.push_back(p.grad().defined() ? p.grad() : torch::zeros_like(p));
+        if (cfg.grad_clip > 0) {  // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) if < 1
+          auto norm_sq = torch::zeros({}, fopts.dtype(torch::kDouble));
+          for (const auto& g : grads) norm_sq += g.to(torch::kDouble).pow(2).sum();
+          const double norm = std::sqrt(norm_sq.item<double>());
+          const double coef = cfg.grad_clip / (norm + 1e-6);
+          if (coef < 1) {
+            for (auto& g : grads) g.mul_(coef);
+          }
+        }
+        AdamHyper hyper = hyper_base;
+        hyper.lr = lr;
+        for (size_t i = 0; i < st.params.size(); ++i) {
+          auto p = st.params[i].detach();
+          adam_update_(p, grads[i], st.exp_avg[i], st.exp_avg_sq[i], st.step + 1, hyper);
+        }
+        normalize_decoder_columns_(st.sae.decoder);
+        mse_sum += loss.mse.detach().to(torch::kDouble);
+        ghost_sum += loss.ghost.detach().to(torch::kDouble);
+      }
+      bar.advance();
+    }
+    ++st.epoch;
+
+    SaeEpochMetrics m;
+    m.epoch = st.epoch;
+    m.step = st.step;
+    m.lr = lr;
+    m.k = k;
+    m.train_mse = mse_sum.item<double>() / static_cast<double>(batches);
+    m.ghost_loss = ghost_sum.item<double>() / static_cast<double>(batches);
+    {
+      TopKSae eval_sae = st.sae;
+      eval_sae.k = k;
+      const SaeEncoding enc = sae_encode(eval_sae, eval_x, 8192, device);
+      const ReconstructionQuality q = reconstruction_quality(eval_x.to(torch::kCPU), enc.reconstruction);
+      m.eval_mse = q.mse;
+      m.eval_fve = q.fve;
+    }
+    const auto epoch_freq = epoch_counts.to(torch::kDouble) / static_cast<double>(n);
+    m.dead_share = epoch_counts.eq(0).to(torch::kDouble).mean().item<double>();
+    m.near_dead_share = epoch_freq.le(cfg.dead_threshold).to(torch::kDouble).mean().item<double>();
+    m.ghost_share = activation_frequency(st, cfg).le(cfg.dead_threshold).to(torch::kDouble).mean().item<double>();
+    m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    st.history.push_back(m);
+    log << log_line(m, cfg.epochs) << "\n" << std::flush;
+    bar.set_postfix(fmt::format("ep {} mse {:.4g} fve {:.3f} dead {:.1f}%", m.epoch, m.eval_mse, m.eval_fve,
+                                100 * m.dead_share));
+
+    ++epochs_this_call;
+    const bool last = st.epoch == cfg.epochs;
+    const bool stopping = opts.stop_after_epochs > 0 && epochs_this_call >= opts.stop_after_epochs;
+    if (last || stopping || st.epoch % cfg.checkpoint_every == 0) write_checkpoint(ckpt, st, cfg, n);
+    if (stopping && !last) break;
+  }
+  bar.finish();
+
+  result.sae = st.sae;
+  result.sae.encoder = st.sae.encoder.detach().to(torch::kCPU);
+  result.sae.decoder = st.sae.decoder.detach().to(torch::kCPU);
+  if (st.sae.pre_bias.defined()) result.sae.pre_bias = st.sae.pre_bias.detach().to(torch::kCPU);
+  result.history = st.history;
+  result.finished = st.epoch == cfg.epochs;
+  if (result.finished) {
+    nlohmann::json history = nlohmann::json::array();
+    for (const auto& m : st.history) history.push_back(m.to_json());
+    nlohmann::json info = opts.extra.is_object() ? opts.extra : nlohmann::json::object();
+    info.update({{"config", cfg.to_json()}, {"rows", n}, {"steps", st.step}, {"history", history},
+                 {"final", st.history.empty() ? nlohmann::json() : st.history.back().to_json()}});
+    save_sae(opts.out_dir, result.sae, info);
+  }
+  return result;
+}
+
+}  // namespace tttlab

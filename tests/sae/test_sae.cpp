@@ -1,0 +1,227 @@
+// The top-k SAE: top-k selection, initialisation, the ghost-gradient term, training (loss goes down,
+// decoder columns stay unit-norm), exact resume, file round trips and bad input.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <numeric>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "test_support.hpp"
+#include "tttlab/core/progress.hpp"
+#include "tttlab/sae/sae_train.hpp"
+#include "tttlab/sae/top_k_sae.hpp"
+
+namespace {
+
+using namespace tttlab;
+using tttlab::test::TempDir;
+
+// Inputs that are exactly 2-sparse in a dictionary of 24 random unit directions in 12-D.
+torch::Tensor sparse_world(int64_t n, uint64_t seed, torch::Tensor* dictionary = nullptr) {
+  torch::manual_seed(seed);
+  auto dict = torch::randn({24, 12});
+  dict.div_(dict.norm(2, {1}, true));
+  auto codes = torch::zeros({n, 24});
+  const auto idx = torch::randint(0, 24, {n, 2}, torch::kLong);
+  codes.scatter_(1, idx, torch::rand({n, 2}) + 0.5);
+  if (dictionary) *dictionary = dict;
+  return torch::matmul(codes, dict);
+}
+
+SaeConfig small_config() {
+  SaeConfig c;
+  c.latent_dim = 48;
+  c.k = 2;
+  c.k_start = 8;
+  c.k_anneal_steps = 40;
+  c.epochs = 30;
+  c.batch_size = 64;
+  c.lr = 1e-2;
+  c.warmup_steps = 10;
+  c.dropout = 0.0;
+  c.ghost_weight = 1.0;
+  c.dead_threshold = 1e-3;
+  c.dead_window = 256;
+  c.eval_rows = 0;
+  return c;
+}
+
+class Sae : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    set_progress_enabled(false);
+    torch::set_num_threads(1);
+  }
+};
+
+TEST_F(Sae, TopKKeepsExactlyTheLargestValues) {
+  torch::manual_seed(1);
+  const auto pre = torch::randn({30, 40});
+  for (bool relu : {false, true}) {
+    const SparseCodes codes = top_k_codes(pre, 5, relu);
+    ASSERT_EQ(codes.indices.sizes(), (std::vector<int64_t>{30, 5}));
+    for (int64_t r = 0; r < 30; ++r) {
+      std::vector<float> row(pre[r].data_ptr<float>(), pre[r].data_ptr<float>() + 40);
+      std::vector<int64_t> order(40);
+      std::iota(order.begin(), order.end(), 0);
+      std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return row[a] > row[b]; });
+      for (int64_t j = 0; j < 5; ++j) {
+        EXPECT_EQ(codes.indices[r][j].item<int64_t>(), order[j]);
+        const float expect = relu ? std::max(0.0f, row[order[j]]) : row[order[j]];
+        EXPECT_EQ(codes.values[r][j].item<float>(), expect);
+      }
+    }
+  }
+  // Dense form: exactly k non-zeros per row (relu off), at the selected places.
+  const auto dense = codes_to_dense(top_k_codes(pre, 5, false), 40);
+  EXPECT_TRUE(dense.ne(0).sum(1).eq(5).all().item<bool>());
+}
+
+TEST_F(Sae, DecoderStartsAsEncoderTransposeWithUnitColumns) {
+  const TopKSae sae = init_sae(12, 48, 4, true, 7);
+  EXPECT_TRUE(torch::equal(sae.decoder, sae.encoder.t()));
+  EXPECT_TRUE(torch::allclose(sae.decoder.norm(2, {0}), torch::ones({48}), 1e-6, 1e-6));
+  const TopKSae other = init_sae(12, 48, 4, true, 8);
+  EXPECT_FALSE(torch::equal(sae.encoder, other.encoder));  // the seed matters
+  // Decoding equals the sum of the selected decoder columns weighted by their values.
+  const auto x = torch::randn({10, 12});
+  const SparseCodes codes = top_k_codes(sae_pre_activations(sae, x), 4, true);
+  auto expect = torch::zeros({10, 12});
+  for (int64_t r = 0; r < 10; ++r) {
+    for (int64_t j = 0; j < 4; ++j) {
+      expect[r] += codes.values[r][j] * sae.decoder.select(1, codes.indices[r][j].item<int64_t>());
+    }
+  }
+  EXPECT_TRUE(torch::allclose(decode_sparse(sae, codes), expect, 1e-5, 1e-6));
+}
+
+TEST_F(Sae, GhostLossTrainsOnlyInactiveUnitsAndMatchesItsFormula) {
+  torch::manual_seed(2);
+  TopKSae sae = init_sae(12, 48, 2, true, 3);
+  const auto x = sparse_world(32, 4);
+  const SparseCodes plain = top_k_codes(sae_pre_activations(sae, x), 2, true);
+  auto selected = torch::zeros({48}, torch::kBool);
+  selected.index_fill_(0, plain.indices.reshape({-1}), true);
+  const auto inactive = selected.logical_not();
+  ASSERT_GT(inactive.sum().item<int64_t>(), 10);
+
+  auto grad_of_inactive_rows = [&](double weight) {
+    TopKSae s = sae;
+    s.encoder = sae.encoder.clone().set_requires_grad(true);
+    s.decoder = sae.decoder.clone().set_requires_grad(true);
+    const SaeLoss loss = sae_loss(s, x, 2, 0.0, inactive, weight);
+    loss.total.backward();
+    return std::make_pair(s.encoder.grad().index({inactive}).abs().sum().item<double>(), loss);
+  };
+  const auto [without, loss0] = grad_of_inactive_rows(0.0);
+  const auto [with, loss1] = grad_of_inactive_rows(10.0);
+  EXPECT_EQ(without, 0.0);  // top-k alone never reaches units it does not select
+  EXPECT_GT(with, 1e-4);    // the ghost loss does
+
+  // Its value: mean over elements of (x - x_hat - D (inactive * E x))^2.
+  torch::NoGradGuard no_grad;
+  const auto pre = sae_pre_activations(sae, x);
+  const auto ghost = (x - loss1.reconstruction - torch::matmul(pre * inactive.to(torch::kFloat), sae.decoder.t()))
+                         .pow(2).mean().item<double>();
+  EXPECT_NEAR(loss1.ghost.item<double>(), ghost, 1e-6 * std::max(1.0, ghost));
+  EXPECT_NEAR(loss1.total.item<double>(), loss1.mse.item<double>() + 10.0 * ghost, 1e-5 * (1 + 10 * ghost));
+  // No inactive unit: no ghost term.
+  const SaeLoss none = sae_loss(sae, x, 2, 0.0, torch::zeros({48}, torch::kBool), 10.0);
+  EXPECT_EQ(none.ghost.item<double>(), 0.0);
+}
+
+TEST_F(Sae, SchedulesFollowTheRecipe) {
+  SaeConfig c;  // paper defaults: warm-up 5000 to 3e-4, cosine to 0 at the horizon, k 128 -> 16 over 10k steps
+  c.cosine_horizon = 100000;
+  EXPECT_DOUBLE_EQ(c.lr_at(0, 0), 3e-4 / 5000);
+  EXPECT_DOUBLE_EQ(c.lr_at(4999, 0), 3e-4);
+  EXPECT_DOUBLE_EQ(c.lr_at(5000, 0), 3e-4);
+  EXPECT_NEAR(c.lr_at(52500, 0), 1.5e-4, 1e-12);
+  EXPECT_NEAR(c.lr_at(100000, 0), 0.0, 1e-15);
+  EXPECT_EQ(c.k_at(0, 4096), 128);
+  EXPECT_EQ(c.k_at(5000, 4096), 72);
+  EXPECT_EQ(c.k_at(10000, 4096), 16);
+  EXPECT_EQ(c.k_at(50000, 4096), 16);
+  EXPECT_EQ(c.k_at(0, 64), 64);  // k_start is clamped to d1
+}
+
+TEST_F(Sae, TrainingLowersTheLossAndKeepsUnitDecoderColumns) {
+  TempDir dir;
+  const auto x = sparse_world(512, 5);
+  SaeTrainOptions opts;
+  opts.out_dir = dir.path();
+  const SaeTrainResult r = train_sae(x, small_config(), opts);
+  ASSERT_TRUE(r.finished);
+  ASSERT_EQ(r.history.size(), 30u);
+  EXPECT_LT(r.history.back().eval_mse, 0.5 * r.history.front().eval_mse);
+  EXPECT_GT(r.history.back().eval_fve, 0.7);  // 0.78 measured; 2-sparse data, linear encoder
+  EXPECT_TRUE(torch::allclose(r.sae.decoder.norm(2, {0}), torch::ones({48}), 1e-5, 1e-5));
+  EXPECT_TRUE(std::filesystem::exists(dir / "sae.safetensors"));
+  EXPECT_TRUE(std::filesystem::exists(dir / "train_log.txt"));
+  // The saved model loads back as trained.
+  const TopKSae loaded = load_sae(dir.path());
+  EXPECT_TRUE(torch::equal(loaded.encoder, r.sae.encoder));
+  EXPECT_TRUE(torch::equal(loaded.decoder, r.sae.decoder));
+  EXPECT_EQ(loaded.k, 2);
+}
+
+TEST_F(Sae, ResumedRunEqualsUninterruptedRun) {
+  SaeConfig c = small_config();
+  c.dropout = 0.5;  // random draws must continue exactly after the resume
+  c.pre_bias = true;
+  const auto x = sparse_world(300, 6);
+  TempDir a, b;
+  SaeTrainOptions oa;
+  oa.out_dir = a.path();
+  const SaeTrainResult full = train_sae(x, c, oa);
+
+  SaeTrainOptions ob;
+  ob.out_dir = b.path();
+  ob.stop_after_epochs = 2;
+  const SaeTrainResult part = train_sae(x, c, ob);
+  EXPECT_FALSE(part.finished);
+  EXPECT_FALSE(std::filesystem::exists(b / "sae.safetensors"));
+  ob.stop_after_epochs = 0;
+  ob.resume = true;
+  const SaeTrainResult resumed = train_sae(x, c, ob);
+  ASSERT_TRUE(resumed.finished);
+  EXPECT_TRUE(torch::equal(full.sae.encoder, resumed.sae.encoder));
+  EXPECT_TRUE(torch::equal(full.sae.decoder, resumed.sae.decoder));
+  EXPECT_TRUE(torch::equal(full.sae.pre_bias, resumed.sae.pre_bias));
+  ASSERT_EQ(resumed.history.size(), full.history.size());
+  for (size_t i = 0; i < full.history.size(); ++i) {
+    EXPECT_EQ(resumed.history[i].eval_mse, full.history[i].eval_mse) << "epoch " << i + 1;
+  }
+}
+
+TEST_F(Sae, BadInputsAreInputErrors) {
+  TempDir dir;
+  SaeTrainOptions opts;
+  opts.out_dir = dir.path();
+  auto x = sparse_world(64, 7);
+  SaeConfig c = small_config();
+  c.epochs = 1;
+  auto bad = x.clone();
+  bad[3][2] = std::numeric_limits<float>::quiet_NaN();
+  test::expect_input_error([&] { train_sae(bad, c, opts); }, "NaN");
+  SaeConfig big_k = c;
+  big_k.k = 100;
+  test::expect_input_error([&] { train_sae(x, big_k, opts); }, "k=100");
+  SaeConfig bad_dropout = c;
+  bad_dropout.dropout = 1.0;
+  test::expect_input_error([&] { train_sae(x, bad_dropout, opts); }, "dropout");
+  // A finished run's checkpoint is not overwritten without --resume; resume needs the same settings.
+  train_sae(x, c, opts);
+  test::expect_input_error([&] { train_sae(x, c, opts); }, "--resume");
+  opts.resume = true;
+  SaeConfig other = c;
+  other.lr = 0.5;
+  test::expect_input_error([&] { train_sae(x, other, opts); }, "lr=");
+  test::expect_input_error([&] { load_sae(dir / "missing"); }, "sae.json");
+  const TopKSae sae = load_sae(dir.path());
+  test::expect_input_error([&] { sae_encode(sae, torch::zeros({3, 5})); }, "width 5");
+}
+
+}  // namespace
