@@ -6,10 +6,12 @@
 // Defaults: the ImageNet size, 1,281,167 x 512 (CPU: pass e.g. --rows 40000 --dim 64). An epoch's
 // seconds include its end-of-epoch metrics (eval on 8,192 rows), as the trainer logs them.
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 
+#include <ftw.h>
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -46,14 +48,16 @@ int main(int argc, char** argv) {
   cfg.epochs = epochs;
   cfg.eval_rows = 8192;
   const auto out = std::filesystem::temp_directory_path() / fmt::format("tttlab-bench-sae-{}", ::getpid());
-  std::filesystem::remove_all(out);
   SaeTrainOptions opts;
   opts.out_dir = out;
   opts.device = device;
   const auto t0 = std::chrono::steady_clock::now();
   const SaeTrainResult r = train_sae(x, cfg, opts);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::filesystem::remove_all(out);
+  // POSIX nftw, not std::filesystem::remove_all: PyTorch's libtorch.so exports its own copy of the
+  // latter, which crashed on the GPU machine (see tests/test_support.hpp).
+  ::nftw(out.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+         FTW_DEPTH | FTW_PHYS);
   double train_s = 0;
   for (const auto& m : r.history) train_s += m.seconds;
   const int64_t steps = r.history.back().step;
