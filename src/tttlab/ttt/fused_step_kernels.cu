@@ -91,7 +91,9 @@ __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float
 // gradient tile from delta and x (staged 16 rows at a time) while the copy is in flight, then waits,
 // updates and writes back. kVec4 (d a multiple of 4) copies 16 bytes at a time, otherwise 4.
 constexpr int kTile = 64, kThreadsSide = 16, kPer = kTile / kThreadsSide, kRowsChunk = 16;
-constexpr int kPitch = kTile + 16;  // 80 floats: 16-byte aligned rows; rows ty and ty + 1 in other banks
+// Rows of the state tiles are read as 16-byte vectors (each quarter-warp reads 128 contiguous bytes:
+// no bank conflicts), so they need no padding; 56 KB per block lets four blocks share an SM.
+constexpr int kPitch = kTile;
 constexpr int kStateFloats = kTile * kPitch;
 constexpr size_t kGradAdamSmem = sizeof(float) * (3 * kStateFloats + 2 * kRowsChunk * kTile);
 
@@ -187,14 +189,13 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide)
     const int r = 4 * ty + p;
     if (r >= tile_rows) continue;
     const int col = 4 * tx;
-    float wv[kPer], mv[kPer], vv[kPer];
+    const float4 w4 = *reinterpret_cast<const float4*>(s_w + r * kPitch + col);
+    const float4 m4 = *reinterpret_cast<const float4*>(s_m + r * kPitch + col);
+    const float4 v4 = *reinterpret_cast<const float4*>(s_v + r * kPitch + col);
+    float wv[kPer] = {w4.x, w4.y, w4.z, w4.w}, mv[kPer] = {m4.x, m4.y, m4.z, m4.w}, vv[kPer] = {v4.x, v4.y, v4.z, v4.w};
 #pragma unroll
     for (int q = 0; q < kPer; ++q) {
-      if (col + q >= tile_cols) continue;
-      wv[q] = s_w[r * kPitch + col + q];
-      mv[q] = s_m[r * kPitch + col + q];
-      vv[q] = s_v[r * kPitch + col + q];
-      adam_element(wv[q], mv[q], vv[q], acc[p][q], s);
+      if (col + q < tile_cols) adam_element(wv[q], mv[q], vv[q], acc[p][q], s);
     }
     const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
     if (kVec4 && col < tile_cols) {
