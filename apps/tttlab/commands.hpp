@@ -8,6 +8,7 @@ namespace tttlab::cli {
 void add_run_command(CLI::App& app);
 void add_model_command(CLI::App& app);
 void add_lm_command(CLI::App& app);
+void add_scale_command(CLI::App& app);
 
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).
 void apply_threads(int threads);

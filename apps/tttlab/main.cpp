@@ -29,6 +29,7 @@ int main(int argc, char** argv) {
   tttlab::cli::add_run_command(app);
   tttlab::cli::add_model_command(app);
   tttlab::cli::add_lm_command(app);
+  tttlab::cli::add_scale_command(app);
   try {
     // --config FILE becomes --key=value arguments before the command line's own flags.
     const std::vector<std::string> args = tttlab::cli::expand_config_file(argc, argv);
