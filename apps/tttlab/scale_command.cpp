@@ -22,6 +22,9 @@ struct ScaleOptions {
   std::vector<int64_t> ks{5, 10, 20, 50, 100, 200, 500, 1000};
   std::vector<double> fractions{0.01, 0.03, 0.1, 0.3, 1.0};
   int64_t random_heads = 10;
+  std::vector<int64_t> sizes{280, 600, 1268, 1976, 2985, 4430, 6386, 11770, 24294, 40818};
+  int64_t max_epochs = 0;
+  std::vector<int64_t> experts{1, 3, 10, 30, 100, 300, 1000, 3000};
 };
 
 // Options every scale command shares; the defaults are the study's, set by the caller before.
@@ -89,8 +92,8 @@ void add_scale_command(CLI::App& app) {
   auto* scale = app.add_subcommand(
       "scale",
       "Scaling studies as resumable sweeps over seeds (90% CIs across seeds, 200 bootstrap resamples per "
-      "seed):\n  k         neighbourhood size (Figure 5, right)\n  data      class-balanced fractions of the "
-      "training set (Figure 5, left)\n  locality  Table 2: global, TTT on the test point, TTT heads on their "
+      "seed):\n  model     network size (Figure 4)\n  k         neighbourhood size (Figure 5, right)\n  data      class-balanced fractions of the "
+      "training set (Figure 5, left)\n  experts   mixture of experts (Figure 7)\n  locality  Table 2: global, TTT on the test point, TTT heads on their "
       "neighbourhoods, random TTT heads on the whole test set\nEvery configuration is saved in OUT/runs as "
       "it completes; rerunning the same command skips finished ones.");
   scale->require_subcommand(1);
@@ -126,6 +129,40 @@ void add_scale_command(CLI::App& app) {
     cmd->callback([o] {
       prepare(*o);
       print_rows(scale_data(o->scale, o->fractions), *o, "scale_data");
+    });
+  }
+  {  // model: every size brings Tables 3-5's settings
+    auto o = std::make_shared<ScaleOptions>();
+    auto* cmd = scale->add_subcommand("model", "FlexibleLeNet at Table 3's ten sizes: global, majority vote and TTT "
+                                               "with the paper's per-size settings (Figure 4, MNIST); the size, training, TTT and "
+                                               "majority-vote options come from Tables 3-5");
+    add_common(cmd, *o);
+    cmd->add_option("--sizes", o->sizes, "Parameter counts from Table 3")->capture_default_str()->delimiter(',')
+        ->expected(1, 1000);
+    cmd->add_option("--max-epochs", o->max_epochs, "Cap on Table 3's training epochs (0 = no cap)")
+        ->capture_default_str();
+    cmd->callback([o] {
+      prepare(*o);
+      print_rows(scale_model(o->scale, o->sizes, o->max_epochs), *o, "scale_model");
+    });
+  }
+  {  // experts: Table 6's settings per number of experts; TTT as in `scale k` (Table 4, TinyLeNet)
+    auto o = std::make_shared<ScaleOptions>();
+    StudyConfig& c = o->scale.study;
+    c.model_train = {100, 400, 2e-3, 0.0, 0};
+    c.ttt.k = 50;
+    c.ttt.steps = 200;
+    c.ttt.lr = 1e-3;
+    c.majority_k = 6;
+    auto* cmd = scale->add_subcommand("experts", "Mixture of experts (FAISS k-means, one fine-tuned head per centroid, "
+                                                 "Table 6) over the number of experts, beside global and TTT (Figure 7)");
+    add_common(cmd, *o);
+    add_k_option(cmd, *o);
+    cmd->add_option("--experts", o->experts, "Numbers of experts (from Table 6; at most the training set's size)")
+        ->capture_default_str()->delimiter(',')->expected(1, 1000);
+    cmd->callback([o] {
+      prepare(*o);
+      print_rows(scale_experts(o->scale, o->experts), *o, "scale_experts");
     });
   }
   {  // locality: E.2's TTT protocol (k = 100, 100 steps, lr 0.1)

@@ -11,6 +11,8 @@
 
 #include "test_support.hpp"
 #include "tttlab/io/npy.hpp"
+#include "tttlab/models/flexible_lenet.hpp"
+#include "tttlab/scaling/model_sizes.hpp"
 #include "tttlab/scaling/plot.hpp"
 #include "tttlab/scaling/studies.hpp"
 #include "tttlab/scaling/subsample.hpp"
@@ -198,4 +200,30 @@ TEST(ScaleCli, DataAndLocalityOnASmallFolder) {
   EXPECT_GT(v["ttt on its neighbourhood"], v["global"] + 0.2);
   EXPECT_GT(v["ttt on the test point"], v["global"] + 0.1);
   EXPECT_LT(v["global ttt"], v["ttt on the test point"] - 0.1);
+}
+
+TEST(ModelSizes, ScalesMatchTheParameterCounts) {
+  EXPECT_EQ(LeNetShape::from_scale(size_scale_for_parameters(7646)).parameter_count(), 7646);  // TinyLeNet
+  int64_t previous = 0;
+  for (const auto& size : paper_model_sizes()) {
+    const int64_t ours = LeNetShape::from_scale(size_scale_for_parameters(size.parameters)).parameter_count();
+    EXPECT_NEAR(static_cast<double>(ours), static_cast<double>(size.parameters), 0.03 * size.parameters) << size.parameters;
+    EXPECT_GT(ours, previous);
+    previous = ours;
+  }
+  EXPECT_EQ(paper_model_size(6386).ttt_k, 50);
+  EXPECT_EQ(paper_model_size(280).majority_k, 8);
+  expect_input_error([] { paper_model_size(123); }, "123 is not one of Table 3's");
+}
+
+TEST(ScaleCli, ModelRefusesEmbeddingFoldersAndUnknownSizes) {
+  TempDir dir;
+  make_folder(dir / "emb");
+  const CliRun r = tttlab_cli(dir.path(), "scale model --quiet --data npy:" + (dir / "emb").string() + " --out " +
+                                              (dir / "m").string() + " --sizes 280");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("not an image data set"), std::string::npos) << r.err;
+  const CliRun s = tttlab_cli(dir.path(), "scale model --quiet --data mnist --out " + (dir / "m2").string() + " --sizes 281");
+  EXPECT_EQ(s.code, 2);
+  EXPECT_NE(s.err.find("281 is not one of"), std::string::npos) << s.err;
 }

@@ -4,6 +4,8 @@
 // (seed_bootstrap.hpp), written as <out>/<name>.csv, <name>.json and a figure <name>.png/.svg:
 //   scale_k          neighbourhood size k of TTT and majority vote (Figure 5, right)
 //   scale_data       class-balanced fractions of the training set (Figure 5, left)
+//   scale_model      network size (Figure 4, MNIST panel)
+//   scale_experts    mixture of experts over the number of experts (Figure 7)
 //   locality_table   Table 2: the global head; TTT on the test point; each TTT head on its own
 //                    neighbourhood; ten random TTT heads on the whole test set
 // Each configuration's result (per metric: test-set value and bootstrap resampled values) lands in
@@ -39,6 +41,12 @@ nlohmann::json study_point_result(const StudyResult& result, int resamples, uint
 
 std::vector<SweepRow> scale_k(const ScaleConfig& cfg, const std::vector<int64_t>& ks);
 std::vector<SweepRow> scale_data(const ScaleConfig& cfg, const std::vector<double>& fractions);
+// FlexibleLeNet at the sizes of Table 3 (by parameter count; each with Table 3's training, Table 4's
+// TTT and Table 5's majority-vote settings), image data sets only. max_epochs > 0 caps Table 3's
+// epochs (a reduced CPU grid). x of the rows: "parameters" (the paper's count).
+std::vector<SweepRow> scale_model(const ScaleConfig& cfg, const std::vector<int64_t>& sizes, int64_t max_epochs = 0);
+// Mixture of experts (E.5) with Table 6's settings for each number of experts, beside global and TTT.
+std::vector<SweepRow> scale_experts(const ScaleConfig& cfg, const std::vector<int64_t>& experts);
 std::vector<SweepRow> locality_table(const ScaleConfig& cfg, int64_t random_heads = 10);
 
 // Table 2's per-point columns for one study run with keep_heads: the head adapted to test point i
