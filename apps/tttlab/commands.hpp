@@ -13,6 +13,7 @@ void add_classify_command(CLI::App* theory);  // theory_classify_command.cpp: `t
 void add_sae_command(CLI::App& app);
 void add_sae_recovery_command(CLI::App& sae);  // `sae recovery`, added by add_sae_command
 void add_reproduce_table1_command(CLI::App& app);  // `reproduce table1` (creates `reproduce` if needed)
+void add_scale_command(CLI::App& app);
 
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).
 void apply_threads(int threads);

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   tttlab::cli::add_theory_command(app);
   tttlab::cli::add_sae_command(app);
   tttlab::cli::add_reproduce_table1_command(app);
+  tttlab::cli::add_scale_command(app);
   try {
     // --config FILE becomes --key=value arguments before the command line's own flags.
     const std::vector<std::string> args = tttlab::cli::expand_config_file(argc, argv);

@@ -28,15 +28,6 @@ void check_config(const BootstrapConfig& cfg) {
   require_input(cfg.level > 0 && cfg.level < 1, "bootstrap: level={} (expected in (0, 1))", cfg.level);
 }
 
-// Quantile q of sorted values, linear interpolation between closest ranks (numpy's default).
-double quantile_sorted(const std::vector<double>& s, double q) {
-  const double pos = q * static_cast<double>(s.size() - 1);
-  const auto lo = static_cast<size_t>(std::floor(pos));
-  const size_t hi = std::min(lo + 1, s.size() - 1);
-  const double frac = pos - static_cast<double>(lo);
-  return s[lo] + frac * (s[hi] - s[lo]);
-}
-
 Interval percentile_ci(const std::vector<double>& values, const BootstrapConfig& cfg) {
   check_config(cfg);
   const uint64_t n = values.size();
@@ -52,6 +43,14 @@ Interval percentile_ci(const std::vector<double>& values, const BootstrapConfig&
 }
 
 }  // namespace
+
+double quantile_sorted(const std::vector<double>& s, double q) {
+  const double pos = q * static_cast<double>(s.size() - 1);
+  const auto lo = static_cast<size_t>(std::floor(pos));
+  const size_t hi = std::min(lo + 1, s.size() - 1);
+  const double frac = pos - static_cast<double>(lo);
+  return s[lo] + frac * (s[hi] - s[lo]);
+}
 
 Interval bootstrap_ci(const torch::Tensor& per_point, const BootstrapConfig& cfg) {
   return percentile_ci(to_vector(per_point, "per-point values"), cfg);

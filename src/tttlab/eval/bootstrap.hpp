@@ -3,6 +3,7 @@
 // resamples). Deterministic for a seed on every platform: std::mt19937_64 and our own unbiased
 // index draw (not std::uniform_int_distribution, whose algorithm is implementation-defined).
 #include <cstdint>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -25,6 +26,10 @@ Interval bootstrap_ci(const torch::Tensor& per_point, const BootstrapConfig& cfg
 // CI of mean(a) - mean(b) for paired per-point values (the same test points): every resample uses
 // the same indices for a and b.
 Interval paired_bootstrap_ci(const torch::Tensor& a, const torch::Tensor& b, const BootstrapConfig& cfg);
+
+// Quantile q in [0, 1] of ascending, non-empty values: linear interpolation between closest ranks
+// (numpy's default).
+double quantile_sorted(const std::vector<double>& sorted, double q);
 
 // Uniform integer in [0, n) from a generator of uniform 64-bit words (std::mt19937_64), n >= 1:
 // rejects the lowest 2^64 mod n words so that the remainder is exactly uniform.

@@ -95,6 +95,15 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, torch::Dev
 }  // namespace
 
 StudyResult run_study(const StudyConfig& cfg) {
+  const auto start = std::chrono::steady_clock::now();
+  const Dataset data = load_dataset(cfg.data);
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  StudyResult out = run_study(cfg, data);
+  out.timing.seconds.insert(out.timing.seconds.begin(), {"load_data", load_s});
+  return out;
+}
+
+StudyResult run_study(const StudyConfig& cfg, const Dataset& data) {
   StudyResult out;
   StudyTiming& timing = out.timing;
   StageClock clock(timing);
@@ -102,10 +111,6 @@ StudyResult run_study(const StudyConfig& cfg) {
   require_input(cfg.majority_k >= 0, "majority k={} (expected >= 1, or 0 for the TTT k)", cfg.majority_k);
   const torch::Device device = resolve_device(cfg.device);
   out.device = describe_device(device);
-
-  // data
-  const Dataset data = load_dataset(cfg.data);
-  clock.lap("load_data");
 
   // features (and the global head that goes with them)
   out.head = make_features(cfg, data, device, out, clock);
@@ -143,6 +148,8 @@ StudyResult run_study(const StudyConfig& cfg) {
   ttt_cfg.device = device;
   const LocalFitResult ttt = local_fit_batched(out.head, fit_data, ttt_cfg);
   out.methods.push_back({"ttt", ttt.pred, ttt.ce});
+  out.ttt_weights = ttt.weights;
+  out.ttt_biases = ttt.biases;
   clock.lap("ttt");
   return out;
 }

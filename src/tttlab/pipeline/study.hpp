@@ -55,10 +55,16 @@ struct StudyResult {
   std::vector<MethodPredictions> methods;                 // global, majority, ttt
   StudyTiming timing;
   std::map<std::string, std::string> notes;            // e.g. model parameter count
+  // The adapted TTT heads, one per test point (only when cfg.ttt.keep_heads): [M, C, d] and [M, C].
+  torch::Tensor ttt_weights, ttt_biases;
 };
 
 // Runs everything in memory and writes nothing (report/ writes the results), so that a failure
 // leaves no partial output behind.
 StudyResult run_study(const StudyConfig& cfg);
+
+// The same on a data set already in memory (cfg.data is then only its label): the scaling studies
+// load a data set once and run many studies on it or on subsets of it.
+StudyResult run_study(const StudyConfig& cfg, const Dataset& data);
 
 }  // namespace tttlab
