@@ -17,7 +17,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <torch/torch.h>
+
 #include "tttlab/core/error.hpp"
+#include "tttlab/io/npy.hpp"
 
 namespace tttlab::test {
 
@@ -103,6 +106,25 @@ inline CliRun run_tttlab(const std::string& args, const std::filesystem::path& s
   const std::string cmd = std::string(TTTLAB_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(cmd.c_str());
   return {WEXITSTATUS(status), read_bytes(out), read_bytes(err)};
+}
+
+// An embedding folder of Gaussian blobs in 8-D whose labels are the XOR of the signs of the first two
+// coordinates: a weak global linear head, strong local heads.
+inline void write_xor_blobs(const std::filesystem::path& dir, int64_t n_train, int64_t n_test) {
+  std::filesystem::create_directories(dir);
+  torch::manual_seed(3);
+  auto make = [](int64_t n) {
+    auto x = torch::randn({n, 8});
+    x.slice(1, 0, 2).mul_(3.0);
+    const auto y = (x.select(1, 0).gt(0).logical_xor(x.select(1, 1).gt(0))).to(torch::kLong);
+    return std::make_pair(x, y);
+  };
+  auto [xtr, ytr] = make(n_train);
+  auto [xte, yte] = make(n_test);
+  write_npy(dir / "train_features.npy", xtr);
+  write_npy(dir / "train_labels.npy", ytr);
+  write_npy(dir / "test_features.npy", xte);
+  write_npy(dir / "test_labels.npy", yte);
 }
 
 }  // namespace tttlab::test

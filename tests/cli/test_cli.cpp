@@ -39,20 +39,7 @@ class Cli : public ::testing::Test {
   // Four Gaussian blobs in 8-D; labels follow an XOR of two coordinates, so a global linear head is
   // weak and local heads are strong.
   static void make_folder(const fs::path& dir, int64_t n_train = 400, int64_t n_test = 80) {
-    fs::create_directories(dir);
-    torch::manual_seed(3);
-    auto make = [](int64_t n) {
-      auto x = torch::randn({n, 8});
-      x.slice(1, 0, 2).mul_(3.0);
-      const auto y = (x.select(1, 0).gt(0).logical_xor(x.select(1, 1).gt(0))).to(torch::kLong);
-      return std::make_pair(x, y);
-    };
-    auto [xtr, ytr] = make(n_train);
-    auto [xte, yte] = make(n_test);
-    tttlab::write_npy(dir / "train_features.npy", xtr);
-    tttlab::write_npy(dir / "train_labels.npy", ytr);
-    tttlab::write_npy(dir / "test_features.npy", xte);
-    tttlab::write_npy(dir / "test_labels.npy", yte);
+    tttlab::test::write_xor_blobs(dir, n_train, n_test);
   }
 
   CliRun tttlab(const std::string& args) { return tttlab::test::run_tttlab(args, root_); }

@@ -86,34 +86,11 @@ TEST(Plot, WritesPngAndSvg) {
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out, err;
-};
+using test::CliRun;
 
-CliRun tttlab_cli(const fs::path& root, const std::string& args) {
-  const fs::path out = root / "stdout.txt", err = root / "stderr.txt";
-  const int status = std::system((std::string(TTTLAB_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string()).c_str());
-  return {WEXITSTATUS(status), tttlab::test::read_bytes(out), tttlab::test::read_bytes(err)};
-}
+CliRun tttlab_cli(const fs::path& root, const std::string& args) { return test::run_tttlab(args, root); }
 
-// Gaussian blobs in 8-D with XOR labels: a weak global linear head, strong local heads.
-void make_folder(const fs::path& dir) {
-  fs::create_directories(dir);
-  torch::manual_seed(3);
-  auto make = [](int64_t n) {
-    auto x = torch::randn({n, 8});
-    x.slice(1, 0, 2).mul_(3.0);
-    const auto y = (x.select(1, 0).gt(0).logical_xor(x.select(1, 1).gt(0))).to(torch::kLong);
-    return std::make_pair(x, y);
-  };
-  auto [xtr, ytr] = make(300);
-  auto [xte, yte] = make(60);
-  write_npy(dir / "train_features.npy", xtr);
-  write_npy(dir / "train_labels.npy", ytr);
-  write_npy(dir / "test_features.npy", xte);
-  write_npy(dir / "test_labels.npy", yte);
-}
+void make_folder(const fs::path& dir) { test::write_xor_blobs(dir, 300, 60); }
 
 }  // namespace
 
