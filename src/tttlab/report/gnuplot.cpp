@@ -32,6 +32,8 @@ std::string shell_quoted(const fs::path& p) {
 
 }  // namespace
 
+bool have_gnuplot() { return std::system("gnuplot --version >/dev/null 2>&1") == 0; }
+
 bool render_gnuplot(const fs::path& stem, const std::string& body, int width, int height) {
   fs::path png = stem, svg = stem, script = stem;
   png += ".png";

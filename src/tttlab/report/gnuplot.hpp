@@ -6,6 +6,9 @@
 
 namespace tttlab {
 
+// Whether a gnuplot binary can be run (figures are skipped or reported missing without it).
+bool have_gnuplot();
+
 // Writes <stem>.gp with `body` (gnuplot commands that draw one figure, reading data files by path)
 // once for each terminal, runs gnuplot on it and returns true when <stem>.png and <stem>.svg exist.
 // Without gnuplot, or when it fails, prints one warning line on stderr and returns false: a missing

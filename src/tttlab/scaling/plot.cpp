@@ -33,9 +33,8 @@ std::string gnuplot_string(const std::string& s) {  // a double-quoted gnuplot s
 
 }  // namespace
 
-bool have_gnuplot() { return std::system("command -v gnuplot > /dev/null 2>&1") == 0; }
 
-void plot_sweep(const fs::path& prefix, const std::vector<SweepRow>& rows, const PlotSpec& spec) {
+void plot_sweep(const fs::path& prefix, const std::vector<SweepRow>& rows, const SweepPlotSpec& spec) {
   // x -> metric -> row
   std::map<double, std::map<std::string, const SweepRow*>> table;
   for (const auto& r : rows) {

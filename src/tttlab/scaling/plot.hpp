@@ -7,9 +7,11 @@
 
 #include "tttlab/scaling/sweep_table.hpp"
 
+#include "tttlab/report/gnuplot.hpp"  // have_gnuplot
+
 namespace tttlab {
 
-struct PlotSpec {
+struct SweepPlotSpec {
   std::string x_key;                 // the params key on the x axis (numeric)
   std::string x_label, title;
   bool log_x = true;
@@ -20,8 +22,7 @@ struct PlotSpec {
 // gnuplot to make <prefix>.png and <prefix>.svg. Rows whose x lacks x_key or whose metric is not
 // listed are left out. Throws std::runtime_error when gnuplot is missing or fails (the tables are
 // written before, so a missing plotter loses no results).
-void plot_sweep(const std::filesystem::path& prefix, const std::vector<SweepRow>& rows, const PlotSpec& spec);
+void plot_sweep(const std::filesystem::path& prefix, const std::vector<SweepRow>& rows, const SweepPlotSpec& spec);
 
-bool have_gnuplot();
 
 }  // namespace tttlab

@@ -21,7 +21,7 @@ void CachedModel::save_if_trained(const StudyResult& result) const {
 }
 
 std::vector<SweepRow> finish_sweep(const ScaleConfig& cfg, const SweepStore& store, const std::vector<SweepRun>& runs,
-                                   const nlohmann::json& settings, const std::string& name, const PlotSpec& plot) {
+                                   const nlohmann::json& settings, const std::string& name, const SweepPlotSpec& plot) {
   const auto rows = aggregate_sweep(runs, cfg.level);
   write_sweep_tables(store.dir(), name, rows, settings, cfg.level);
   if (cfg.plot) {

@@ -32,6 +32,6 @@ CachedModel use_cached_model(const std::filesystem::path& dir, const Dataset& da
 // Pools the runs over seeds, writes <out>/<name>.csv/.json, and (cfg.plot) <out>/<name>.png/.svg;
 // a plotting failure is reported on stderr and leaves the tables in place.
 std::vector<SweepRow> finish_sweep(const ScaleConfig& cfg, const SweepStore& store, const std::vector<SweepRun>& runs,
-                                   const nlohmann::json& settings, const std::string& name, const PlotSpec& plot);
+                                   const nlohmann::json& settings, const std::string& name, const SweepPlotSpec& plot);
 
 }  // namespace tttlab

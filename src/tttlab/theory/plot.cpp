@@ -47,7 +47,6 @@ void run_gnuplot(const std::string& terminal, const fs::path& script, const fs::
 
 }  // namespace
 
-bool have_gnuplot() { return std::system("gnuplot --version >/dev/null 2>&1") == 0; }
 
 void write_plot(const fs::path& stem, const PlotSpec& spec) {
   const fs::path dat = stem.string() + ".dat", gp = stem.string() + ".gp";

@@ -6,6 +6,8 @@
 #include <utility>
 #include <vector>
 
+#include "tttlab/report/gnuplot.hpp"  // have_gnuplot
+
 namespace tttlab {
 
 struct PlotSeries {
@@ -32,7 +34,6 @@ struct PlotSpec {
   std::string extra;  // extra gnuplot commands before `plot` (e.g. "set yrange [0:1.05]")
 };
 
-bool have_gnuplot();
 
 // Writes the four files (each atomically) and runs gnuplot twice. Throws std::runtime_error when
 // gnuplot fails or is missing (the .dat and .gp files stay, so the plot can be drawn later).
