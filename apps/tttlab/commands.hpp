@@ -3,6 +3,8 @@
 // and prints. One file per subcommand.
 #include <CLI/CLI.hpp>
 
+#include "tttlab/train/global_train.hpp"
+
 namespace tttlab::cli {
 
 void add_run_command(CLI::App& app);
@@ -17,6 +19,9 @@ void add_scale_command(CLI::App& app);
 
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).
 void apply_threads(int threads);
+
+// --head-epochs, --head-batch-size, --head-lr, --head-wd (a linear head trained with Adam) in `group`.
+void add_head_train_options(CLI::App* cmd, TrainConfig& train, const std::string& group);
 
 // --device auto|cpu|cuda[:N] into `device` (checked when the command runs: core/device.hpp).
 void add_device_option(CLI::App* cmd, std::string& device);

@@ -23,6 +23,13 @@ void apply_threads(int threads) {
 #endif
 }
 
+void add_head_train_options(CLI::App* cmd, TrainConfig& train, const std::string& group) {
+  cmd->add_option("--head-epochs", train.epochs, "Epochs when training the head")->capture_default_str()->group(group);
+  cmd->add_option("--head-batch-size", train.batch_size, "Minibatch size")->capture_default_str()->group(group);
+  cmd->add_option("--head-lr", train.lr, "Adam learning rate")->capture_default_str()->group(group);
+  cmd->add_option("--head-wd", train.weight_decay, "Adam weight decay")->capture_default_str()->group(group);
+}
+
 void add_device_option(CLI::App* cmd, std::string& device) {
   cmd->add_option("--device", device,
                    "Where to compute: auto (CUDA when this build has it and a GPU is visible, else cpu), "

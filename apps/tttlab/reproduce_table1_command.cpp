@@ -102,10 +102,7 @@ void add_reproduce_table1_command(CLI::App& app) {
   cmd->add_flag("--sae-pre-bias", c.sae.pre_bias, "Learn a pre-bias (init: data mean)")->group(s);
 
   const std::string h = "Global heads";
-  cmd->add_option("--head-epochs", c.head_train.epochs, "Epochs")->capture_default_str()->group(h);
-  cmd->add_option("--head-batch-size", c.head_train.batch_size, "Minibatch size")->capture_default_str()->group(h);
-  cmd->add_option("--head-lr", c.head_train.lr, "Adam learning rate")->capture_default_str()->group(h);
-  cmd->add_option("--head-wd", c.head_train.weight_decay, "Adam weight decay")->capture_default_str()->group(h);
+  add_head_train_options(cmd, c.head_train, h);
 
   const std::string t = "TTT";
   cmd->add_option("--k", c.ttt.k, "Neighbours per test point")->capture_default_str()->group(t);

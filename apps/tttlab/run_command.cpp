@@ -94,10 +94,7 @@ void add_run_command(CLI::App& app) {
 
   const std::string h = "Global head (embedding folders)";
   cmd->add_option("--head", o->head_path, "Load this head (safetensors: weight [C,d], bias [C])")->group(h);
-  cmd->add_option("--head-epochs", c.head_train.epochs, "Epochs when training the head")->capture_default_str()->group(h);
-  cmd->add_option("--head-batch-size", c.head_train.batch_size, "Minibatch size")->capture_default_str()->group(h);
-  cmd->add_option("--head-lr", c.head_train.lr, "Adam learning rate")->capture_default_str()->group(h);
-  cmd->add_option("--head-wd", c.head_train.weight_decay, "Adam weight decay")->capture_default_str()->group(h);
+  add_head_train_options(cmd, c.head_train, h);
 
   const std::string t = "TTT";
   cmd->add_option("--k", c.ttt.k, "Neighbours per test point")->capture_default_str()->group(t);
