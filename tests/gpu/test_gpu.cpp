@@ -120,6 +120,8 @@ TEST_F(Gpu, FusedMatchesLibTorchBatchedOnEdgeShapesAndOptions) {
   };
   for (const Case& cs : {Case{50, 10, 100, 100, 0.1, 0.0, 0.9, 0.999, LocalFitMode::Erm, 0},
                          Case{33, 7, 17, 25, 0.05, 0.01, 0.8, 0.99, LocalFitMode::Erm, 9},
+                         Case{68, 12, 21, 30, 0.05, 0.0, 0.9, 0.999, LocalFitMode::Erm, 5},  // 16-byte path, edges
+                         Case{68, 12, 21, 30, 0.05, 0.01, 0.9, 0.999, LocalFitMode::Erm, 0},
                          Case{130, 65, 20, 40, 0.02, 0.0, 0.9, 0.999, LocalFitMode::Sequential, 0},
                          Case{1, 2, 1, 5, 0.1, 0.0, 0.9, 0.999, LocalFitMode::Erm, 1}}) {
     SCOPED_TRACE(::testing::Message() << "d=" << cs.d << " C=" << cs.c << " k=" << cs.k);
@@ -138,6 +140,37 @@ TEST_F(Gpu, FusedMatchesLibTorchBatchedOnEdgeShapesAndOptions) {
     EXPECT_LT(max_relative_difference(fast.biases, ref.biases), 1e-4);
     EXPECT_TRUE(fast.pred.equal(ref.pred));
   }
+}
+
+// The row-space first moment (m = m_coef^T x) against the stored one, step by step at the issue's
+// shape: the same heads up to float rounding after 80 steps, and both moved away from the start.
+TEST_F(Gpu, RowSpaceFirstMomentMatchesTheStoredOne) {
+  torch::manual_seed(7);
+  const int64_t bsz = 16, c = 1000, d = 512, k = 50;
+  const auto opts = torch::TensorOptions().device(kCuda);
+  const auto x = torch::randn({bsz, k, d}, opts) / std::sqrt(static_cast<double>(d));
+  const auto labels = torch::randint(c, {bsz, k}, opts.dtype(torch::kLong));
+  const auto w0 = 0.1 * torch::randn({bsz, c, d}, opts);
+  auto w = w0.clone(), w_m = torch::zeros_like(w), w_v = torch::zeros_like(w);
+  auto b = torch::zeros({bsz, c}, opts), b_m = torch::zeros_like(b), b_v = torch::zeros_like(b);
+  auto w2 = w0.clone(), w2_v = torch::zeros_like(w), b2 = b.clone(), b2_m = b.clone(), b2_v = b.clone();
+  auto m_coef = torch::zeros({bsz, k, c}, opts);
+  auto logits = torch::empty({bsz, k, c}, opts), logits2 = torch::empty_like(logits);
+  const AdamHyper h{0.02, 0.9, 0.999, 1e-8, 0.0};
+  for (int64_t t = 1; t <= 80; ++t) {
+    fused_ce_adam_step_(w, b, w_m, w_v, b_m, b_v, x, labels, logits, t, h);
+    fused_ce_adam_step_row_space_(w2, b2, m_coef, w2_v, b2_m, b2_v, x, labels, logits2, t, h);
+  }
+  EXPECT_LT(max_relative_difference(w2, w), 1e-5);
+  EXPECT_LT(max_relative_difference(b2, b), 1e-5);
+  EXPECT_LT(max_relative_difference(w2_v, w_v), 1e-4);
+  // The coefficients reproduce the stored moment.
+  EXPECT_LT(max_relative_difference(torch::bmm(m_coef.transpose(1, 2), x), w_m), 1e-4);
+  EXPECT_GT((w - w0).abs().max().item<double>(), 1e-2);
+  // Weight decay puts W itself into the gradient, which leaves the row space: refused.
+  EXPECT_THROW(fused_ce_adam_step_row_space_(w2, b2, m_coef, w2_v, b2_m, b2_v, x, labels, logits2, 81,
+                                             AdamHyper{0.02, 0.9, 0.999, 1e-8, 0.01}),
+               c10::Error);
 }
 
 // The fused path against the plain per-point protocol (autograd + torch::optim::Adam) on the GPU,
@@ -162,11 +195,17 @@ TEST_F(Gpu, AutomaticBatchSizeComesFromFreeGpuMemory) {
   const int64_t budget = cfg.effective_memory_budget();
   EXPECT_GT(budget, int64_t{1} << 30);  // a GPU with memory free gets more than 1 GB
   EXPECT_LE(budget, free_device_memory(kCuda));
-  // The fused step keeps three copies of the head per point (W and two moments); LibTorch's path eight.
+  // The fused step keeps two copies of the head per point (W and v; m lives in the row space), three
+  // with weight decay (W and two moments); LibTorch's path eight.
   const int64_t head_bytes = int64_t{1000} * 512 * 4;
   const int64_t per_batch = local_fit_points_per_batch(1000, 512, 50, 4, cfg);
   EXPECT_GT(per_batch, 100);
-  EXPECT_LT(per_batch * 3 * head_bytes, free_device_memory(kCuda));
+  EXPECT_LT(per_batch * 2 * head_bytes, free_device_memory(kCuda));
+  cfg.weight_decay = 0.01;
+  const int64_t per_batch_stored_moment = local_fit_points_per_batch(1000, 512, 50, 4, cfg);
+  EXPECT_LT(per_batch_stored_moment, per_batch);
+  EXPECT_LT(per_batch_stored_moment * 3 * head_bytes, free_device_memory(kCuda));
+  cfg.weight_decay = 0.0;
   cfg.fused = false;
   const int64_t per_batch_libtorch = local_fit_points_per_batch(1000, 512, 50, 4, cfg);
   EXPECT_LT(per_batch_libtorch, per_batch);

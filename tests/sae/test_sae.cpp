@@ -95,6 +95,35 @@ TEST_F(Sae, DecoderStartsAsEncoderTransposeWithUnitColumns) {
     }
   }
   EXPECT_TRUE(torch::allclose(decode_sparse(sae, codes), expect, 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(decode_gather(sae, codes), expect, 1e-5, 1e-6));
+}
+
+// The gathering decode (the GPU's) against the dense one (the reference): outputs and the gradients
+// that training uses (decoder, values, pre-bias) agree.
+TEST_F(Sae, GatherDecodeMatchesDenseDecodeWithGradients) {
+  torch::manual_seed(9);
+  TopKSae sae = init_sae(24, 96, 8, true, 3, torch::randn({24}));
+  const auto x = torch::randn({50, 24});
+  const auto target = torch::randn({50, 24});
+  struct Grads {
+    torch::Tensor out, decoder, values, pre_bias;
+  };
+  auto run = [&](bool gather) {
+    TopKSae s = sae;
+    s.decoder = sae.decoder.clone().requires_grad_(true);
+    s.pre_bias = sae.pre_bias.clone().requires_grad_(true);
+    SparseCodes codes = top_k_codes(sae_pre_activations(sae, x), 8, true);
+    codes.values = codes.values.detach().requires_grad_(true);
+    const auto out = gather ? decode_gather(s, codes) : decode_dense(s, codes);
+    (out - target).pow(2).sum().backward();
+    return Grads{out.detach(), s.decoder.grad(), codes.values.grad(), s.pre_bias.grad()};
+  };
+  const Grads dense = run(false), gather = run(true);
+  EXPECT_TRUE(torch::allclose(gather.out, dense.out, 1e-5, 1e-5));
+  EXPECT_TRUE(torch::allclose(gather.decoder, dense.decoder, 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(gather.values, dense.values, 1e-4, 1e-4));
+  EXPECT_TRUE(torch::allclose(gather.pre_bias, dense.pre_bias, 1e-4, 1e-4));
+  EXPECT_GT(dense.decoder.abs().max().item<double>(), 1e-3);  // the gradients are not all zero
 }
 
 TEST_F(Sae, GhostLossTrainsOnlyInactiveUnitsAndMatchesItsFormula) {

@@ -267,14 +267,14 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
         torch::NoGradGuard no_grad;
         std::vector<torch::Tensor> grads;
         for (auto& p : st.params) grads.push_back(p.grad().defined() ? p.grad() : torch::zeros_like(p));
-        if (cfg.grad_clip > 0) {  // torch.nn.utils.clip_grad_norm_: scale by max_norm / (norm + 1e-6) if < 1
-          auto norm_sq = torch::zeros({}, fopts.dtype(torch::kDouble));
-          for (const auto& g : grads) norm_sq += g.to(torch::kDouble).pow(2).sum();
-          const double norm = std::sqrt(norm_sq.item<double>());
-          const double coef = cfg.grad_clip / (norm + 1e-6);
-          if (coef < 1) {
-            for (auto& g : grads) g.mul_(coef);
-          }
+        if (cfg.grad_clip > 0) {
+          // torch.nn.utils.clip_grad_norm_: the total norm (the norm of the per-tensor norms), then every
+          // gradient times min(1, max_norm / (norm + 1e-6)). Computed on the device, as torch does, so
+          // that the step never waits for the GPU.
+          std::vector<torch::Tensor> norms;
+          for (const auto& g : grads) norms.push_back(g.norm());
+          const auto coef = (cfg.grad_clip / (torch::stack(norms).norm() + 1e-6)).clamp_max(1.0);
+          for (auto& g : grads) g.mul_(coef);
         }
         AdamHyper hyper = hyper_base;
         hyper.lr = lr;

@@ -3,7 +3,9 @@
 //   logits = x W^T + b        one batched matrix product (cuBLAS, float32; TF32 as LibTorch is set)
 //   delta  = (softmax - onehot(labels)) / r      one kernel, in place on the logits
 //   W, b, moments <- Adam(delta^T x, sum delta)  one kernel: the gradient stays in registers
-// so each step reads and writes the heads and their two moments once. The LibTorch batched path
+// so each step reads and writes the heads and their two moments once. The row-space variant keeps
+// W's first moment as coefficients on the rows of x (see fused_step_kernels.hpp) and moves 16 bytes
+// per element of W and step instead of 24. The LibTorch batched path
 // (ce_gradient + adam_update_ in local_fit_batched.cpp) is its reference; tests/gpu checks them.
 #include <cstdint>
 
@@ -22,5 +24,12 @@ bool have_fused_step();
 void fused_ce_adam_step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& w_m, torch::Tensor& w_v,
                          torch::Tensor& b_m, torch::Tensor& b_v, const torch::Tensor& x,
                          const torch::Tensor& labels, torch::Tensor& logits, int64_t step, const AdamHyper& h);
+
+// The same step with W's first moment m_coef^T x instead of a [B, C, d] tensor: m_coef is float32
+// [B, r, C], zero before the first step; every step must see the same x, and h.weight_decay must be 0.
+void fused_ce_adam_step_row_space_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& m_coef, torch::Tensor& w_v,
+                                   torch::Tensor& b_m, torch::Tensor& b_v, const torch::Tensor& x,
+                                   const torch::Tensor& labels, torch::Tensor& logits, int64_t step,
+                                   const AdamHyper& h);
 
 }  // namespace tttlab

@@ -26,23 +26,28 @@ __device__ __forceinline__ float warp_sum(float v) {
 // times. Both sum each lane's classes in the same order, so they give the same bits.
 constexpr int kRowsPerBlock = 8, kRegsPerLane = 32;
 
+// With m_coef (the row-space first moment, see launch_grad_adam), each delta also updates
+// m_coef = m_coef * beta1 + delta * (1 - beta1), in adam_element's order of operations.
 template <bool kInRegisters>
 __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* __restrict__ labels,
                                      int64_t total_rows, int rows_per_point, int num_classes,
-                                     int64_t label_bstride) {
+                                     int64_t label_bstride, float* __restrict__ m_coef, float beta1,
+                                     float one_minus_beta1) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   if (row >= total_rows) return;
   const int lane = threadIdx.x % kWarp;
   float* p = logits + row * num_classes;
+  float* a = m_coef == nullptr ? nullptr : m_coef + row * num_classes;
   const int64_t label = labels[(row / rows_per_point) * label_bstride + row % rows_per_point];
   const float r = static_cast<float>(rows_per_point);
   if constexpr (kInRegisters) {
-    float e[kRegsPerLane];
+    float e[kRegsPerLane], av[kRegsPerLane];
     float mx = -FLT_MAX;
 #pragma unroll
     for (int q = 0; q < kRegsPerLane; ++q) {
       const int c = lane + kWarp * q;
       e[q] = c < num_classes ? p[c] : -FLT_MAX;
+      av[q] = a != nullptr && c < num_classes ? a[c] : 0.f;  // loaded early, used at the end
       mx = fmaxf(mx, e[q]);
     }
     mx = warp_max(mx);
@@ -56,7 +61,10 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
 #pragma unroll
     for (int q = 0; q < kRegsPerLane; ++q) {
       const int c = lane + kWarp * q;
-      if (c < num_classes) p[c] = (e[q] / sum - (c == label ? 1.f : 0.f)) / r;
+      if (c >= num_classes) continue;
+      const float delta = (e[q] / sum - (c == label ? 1.f : 0.f)) / r;
+      p[c] = delta;
+      if (a != nullptr) a[c] = av[q] * beta1 + delta * one_minus_beta1;
     }
   } else {
     float mx = -FLT_MAX;
@@ -67,7 +75,9 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
     sum = warp_sum(sum);
     for (int c = lane; c < num_classes; c += kWarp) {
       const float prob = expf(p[c] - mx) / sum;
-      p[c] = (prob - (c == label ? 1.f : 0.f)) / r;
+      const float delta = (prob - (c == label ? 1.f : 0.f)) / r;
+      p[c] = delta;
+      if (a != nullptr) a[c] = a[c] * beta1 + delta * one_minus_beta1;
     }
   }
 }
@@ -81,21 +91,42 @@ __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float
   w = w + (-s.lr_over_bc1) * (m / denom);
 }
 
+// The same update when m was computed elsewhere (the row-space first moment; no weight decay).
+__device__ __forceinline__ void adam_element_given_m(float& w, float m, float& v, float g, const AdamStepScalars& s) {
+  v = v * s.beta2 + s.one_minus_beta2 * (g * g);
+  const float denom = sqrtf(v) / s.sqrt_bc2 + s.eps;
+  w = w + (-s.lr_over_bc1) * (m / denom);
+}
+
 // Tile of 64 classes x 64 dimensions per block of 16 x 16 threads; thread (ty, tx) owns the four
 // consecutive classes 4ty + p and the four consecutive dimensions 4tx + q (p, q < 4): per row of
 // delta and x it reads one 16-byte value of each from shared memory for 16 multiply-adds, and a
 // half-warp writes 256 contiguous bytes of a row of W.
 //
-// The step reads W, m and v once and writes them once, which makes it memory-bound: so the block first
-// starts an asynchronous copy (cp.async) of its W, m and v tiles into shared memory, computes the
+// The step reads its state once and writes it once, which makes it memory-bound: so the block first
+// starts an asynchronous copy (cp.async) of its state tiles into shared memory, computes the
 // gradient tile from delta and x (staged 16 rows at a time) while the copy is in flight, then waits,
-// updates and writes back. kVec4 (d a multiple of 4) copies 16 bytes at a time, otherwise 4.
+// updates and writes back. kVec4 (C and d multiples of 4) moves 16 bytes at a time, otherwise 4.
+//
+// kRowSpace: W's first moment is not stored. Every gradient is delta_t^T x with the same x, so
+// m_t = sum_s (1 - beta1) beta1^(t-s) delta_s^T x = m_coef_t^T x, where m_coef [B, r, C] follows the
+// recurrence m_coef = beta1 m_coef + (1 - beta1) delta (updated by softmax_delta). The kernel then
+// computes m like the gradient, from m_coef and x, and moves 16 bytes per element instead of 24
+// (W and v read and written): twice the multiply-adds for two thirds of the traffic.
 constexpr int kTile = 64, kThreadsSide = 16, kPer = kTile / kThreadsSide, kRowsChunk = 16;
 // Rows of the state tiles are read as 16-byte vectors (each quarter-warp reads 128 contiguous bytes:
-// no bank conflicts), so they need no padding; 56 KB per block lets four blocks share an SM.
+// no bank conflicts), so they need no padding; 56 KB per block (44 KB in row space) lets four
+// blocks share an SM.
 constexpr int kPitch = kTile;
-constexpr int kStateFloats = kTile * kPitch;
-constexpr size_t kGradAdamSmem = sizeof(float) * (3 * kStateFloats + 2 * kRowsChunk * kTile);
+// Row space: 32 accumulators per thread; asking for 4 blocks per SM caps registers at 64 (measured
+// best on the H100; overridable to compare).
+#ifndef TTTLAB_ROW_SPACE_MIN_BLOCKS
+#define TTTLAB_ROW_SPACE_MIN_BLOCKS 4
+#endif
+constexpr int kStateFloats = kTile * kPitch, kChunkFloats = kRowsChunk * kTile;
+constexpr size_t grad_adam_smem(bool row_space) {
+  return sizeof(float) * (row_space ? 2 * kStateFloats + 3 * kChunkFloats : 3 * kStateFloats + 2 * kChunkFloats);
+}
 
 __device__ __forceinline__ void cp_async_16(float* smem, const float* gmem) {
   const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
@@ -108,35 +139,39 @@ __device__ __forceinline__ void cp_async_4(float* smem, const float* gmem) {
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
 
-template <bool kVec4>
-__global__ void __launch_bounds__(kThreadsSide* kThreadsSide)
-    grad_adam_kernel(const float* __restrict__ delta, const float* __restrict__ x, int64_t x_bstride,
-                     float* __restrict__ w, float* __restrict__ w_m, float* __restrict__ w_v,
+template <bool kVec4, bool kRowSpace>
+__global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? TTTLAB_ROW_SPACE_MIN_BLOCKS : 1)
+    grad_adam_kernel(const float* __restrict__ delta, const float* __restrict__ m_coef, const float* __restrict__ x,
+                     int64_t x_bstride, float* __restrict__ w, float* __restrict__ w_m, float* __restrict__ w_v,
                      float* __restrict__ b, float* __restrict__ b_m, float* __restrict__ b_v, int64_t point0,
                      int rows, int num_classes, int dim, AdamStepScalars s) {
   extern __shared__ __align__(16) float smem[];
+  // Shared memory: the state tiles (W, v and, unless kRowSpace, m), then the staged rows of delta,
+  // x and (kRowSpace) m_coef.
   float* s_w = smem;
-  float* s_m = s_w + kStateFloats;
-  float* s_v = s_m + kStateFloats;
-  float* s_delta = s_v + kStateFloats;    // [kRowsChunk][kTile]
-  float* s_x = s_delta + kRowsChunk * kTile;  // [kRowsChunk][kTile]
+  float* s_v = s_w + kStateFloats;
+  float* s_m = kRowSpace ? nullptr : s_v + kStateFloats;
+  float* s_delta = s_v + (kRowSpace ? 1 : 2) * kStateFloats;  // [kRowsChunk][kTile]
+  float* s_x = s_delta + kChunkFloats;                         // [kRowsChunk][kTile]
+  float* s_a = kRowSpace ? s_x + kChunkFloats : nullptr;       // [kRowsChunk][kTile]
   const int tid = threadIdx.x, tx = tid % kThreadsSide, ty = tid / kThreadsSide;
   const int64_t point = point0 + blockIdx.z;
   const int c0 = blockIdx.y * kTile, j0 = blockIdx.x * kTile;
   const int tile_rows = min(kTile, num_classes - c0), tile_cols = min(kTile, dim - j0);
   const float* dp = delta + point * rows * num_classes;
+  const float* ap = kRowSpace ? m_coef + point * rows * num_classes : nullptr;
   const float* xp = x + point * x_bstride;
   const int64_t tile_base = (point * num_classes + c0) * static_cast<int64_t>(dim) + j0;
 
-  // 1. W, m and v of this tile into shared memory, asynchronously.
+  // 1. The state tiles into shared memory, asynchronously.
   if constexpr (kVec4) {
     for (int e = tid; e < kTile * (kTile / 4); e += kThreadsSide * kThreadsSide) {
       const int r = e / (kTile / 4), col = (e % (kTile / 4)) * 4;
       if (r >= tile_rows || col >= tile_cols) continue;
       const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
       cp_async_16(s_w + r * kPitch + col, w + g);
-      cp_async_16(s_m + r * kPitch + col, w_m + g);
       cp_async_16(s_v + r * kPitch + col, w_v + g);
+      if constexpr (!kRowSpace) cp_async_16(s_m + r * kPitch + col, w_m + g);
     }
   } else {
     for (int e = tid; e < kTile * kTile; e += kThreadsSide * kThreadsSide) {
@@ -144,38 +179,62 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide)
       if (r >= tile_rows || col >= tile_cols) continue;
       const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
       cp_async_4(s_w + r * kPitch + col, w + g);
-      cp_async_4(s_m + r * kPitch + col, w_m + g);
       cp_async_4(s_v + r * kPitch + col, w_v + g);
+      if constexpr (!kRowSpace) cp_async_4(s_m + r * kPitch + col, w_m + g);
     }
   }
   cp_async_commit();
 
-  // 2. The gradient tile, dW[c, j] = sum_i delta[i, c] x[i, j], in registers.
-  float acc[kPer][kPer];
+  // 2. The gradient tile, dW[c, j] = sum_i delta[i, c] x[i, j], in registers; in row space also the
+  //    first moment's tile, m[c, j] = sum_i m_coef[i, c] x[i, j].
+  float acc[kPer][kPer], acc_m[kPer][kPer];
 #pragma unroll
   for (int p = 0; p < kPer; ++p)
 #pragma unroll
-    for (int q = 0; q < kPer; ++q) acc[p][q] = 0.f;
+    for (int q = 0; q < kPer; ++q) acc[p][q] = acc_m[p][q] = 0.f;
 
   for (int i0 = 0; i0 < rows; i0 += kRowsChunk) {
-    for (int e = tid; e < kRowsChunk * kTile; e += kThreadsSide * kThreadsSide) {
-      const int i = e / kTile, col = e % kTile;
+    if constexpr (kVec4) {
+      // One 16-byte value of each staged array per thread (16 rows x 16 vectors = 256 threads).
+      static_assert(kRowsChunk * kTile / 4 == kThreadsSide * kThreadsSide, "one vector per thread");
+      const int i = tid / (kTile / 4), col = tid % (kTile / 4) * 4;
       const bool row_ok = i0 + i < rows;
-      s_delta[e] = row_ok && col < tile_rows ? dp[static_cast<int64_t>(i0 + i) * num_classes + c0 + col] : 0.f;
-      s_x[e] = row_ok && col < tile_cols ? xp[static_cast<int64_t>(i0 + i) * dim + j0 + col] : 0.f;
+      const int64_t rc = static_cast<int64_t>(i0 + i) * num_classes + c0 + col;
+      const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
+      const bool c_ok = row_ok && col < tile_rows, j_ok = row_ok && col < tile_cols;
+      *reinterpret_cast<float4*>(s_delta + tid * 4) = c_ok ? *reinterpret_cast<const float4*>(dp + rc) : zero;
+      if constexpr (kRowSpace) {
+        *reinterpret_cast<float4*>(s_a + tid * 4) = c_ok ? *reinterpret_cast<const float4*>(ap + rc) : zero;
+      }
+      *reinterpret_cast<float4*>(s_x + tid * 4) =
+          j_ok ? *reinterpret_cast<const float4*>(xp + static_cast<int64_t>(i0 + i) * dim + j0 + col) : zero;
+    } else {
+      for (int e = tid; e < kChunkFloats; e += kThreadsSide * kThreadsSide) {
+        const int i = e / kTile, col = e % kTile;
+        const bool row_ok = i0 + i < rows;
+        const int64_t rc = static_cast<int64_t>(i0 + i) * num_classes + c0 + col;
+        s_delta[e] = row_ok && col < tile_rows ? dp[rc] : 0.f;
+        if constexpr (kRowSpace) s_a[e] = row_ok && col < tile_rows ? ap[rc] : 0.f;
+        s_x[e] = row_ok && col < tile_cols ? xp[static_cast<int64_t>(i0 + i) * dim + j0 + col] : 0.f;
+      }
     }
     __syncthreads();
     const int chunk = min(kRowsChunk, rows - i0);
     for (int i = 0; i < chunk; ++i) {
-      const float4 av = *reinterpret_cast<const float4*>(s_delta + i * kTile + 4 * ty);
-      const float4 bx = *reinterpret_cast<const float4*>(s_x + i * kTile + 4 * tx);
-      const float a[kPer] = {av.x, av.y, av.z, av.w};
+      const float4 dv = *reinterpret_cast<const float4*>(s_delta + i * kTile + 4 * ty);
+      const float4 xv = *reinterpret_cast<const float4*>(s_x + i * kTile + 4 * tx);
+      const float dl[kPer] = {dv.x, dv.y, dv.z, dv.w}, xl[kPer] = {xv.x, xv.y, xv.z, xv.w};
 #pragma unroll
-      for (int p = 0; p < kPer; ++p) {
-        acc[p][0] = fmaf(a[p], bx.x, acc[p][0]);
-        acc[p][1] = fmaf(a[p], bx.y, acc[p][1]);
-        acc[p][2] = fmaf(a[p], bx.z, acc[p][2]);
-        acc[p][3] = fmaf(a[p], bx.w, acc[p][3]);
+      for (int p = 0; p < kPer; ++p)
+#pragma unroll
+        for (int q = 0; q < kPer; ++q) acc[p][q] = fmaf(dl[p], xl[q], acc[p][q]);
+      if constexpr (kRowSpace) {
+        const float4 av = *reinterpret_cast<const float4*>(s_a + i * kTile + 4 * ty);
+        const float al[kPer] = {av.x, av.y, av.z, av.w};
+#pragma unroll
+        for (int p = 0; p < kPer; ++p)
+#pragma unroll
+          for (int q = 0; q < kPer; ++q) acc_m[p][q] = fmaf(al[p], xl[q], acc_m[p][q]);
       }
     }
     __syncthreads();
@@ -190,30 +249,38 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide)
     if (r >= tile_rows) continue;
     const int col = 4 * tx;
     const float4 w4 = *reinterpret_cast<const float4*>(s_w + r * kPitch + col);
-    const float4 m4 = *reinterpret_cast<const float4*>(s_m + r * kPitch + col);
     const float4 v4 = *reinterpret_cast<const float4*>(s_v + r * kPitch + col);
-    float wv[kPer] = {w4.x, w4.y, w4.z, w4.w}, mv[kPer] = {m4.x, m4.y, m4.z, m4.w}, vv[kPer] = {v4.x, v4.y, v4.z, v4.w};
+    float wv[kPer] = {w4.x, w4.y, w4.z, w4.w}, vv[kPer] = {v4.x, v4.y, v4.z, v4.w}, mv[kPer];
+    if constexpr (kRowSpace) {
+#pragma unroll
+      for (int q = 0; q < kPer; ++q) mv[q] = acc_m[p][q];
+    } else {
+      const float4 m4 = *reinterpret_cast<const float4*>(s_m + r * kPitch + col);
+      mv[0] = m4.x, mv[1] = m4.y, mv[2] = m4.z, mv[3] = m4.w;
+    }
 #pragma unroll
     for (int q = 0; q < kPer; ++q) {
-      if (col + q < tile_cols) adam_element(wv[q], mv[q], vv[q], acc[p][q], s);
+      if (col + q >= tile_cols) continue;
+      if constexpr (kRowSpace) adam_element_given_m(wv[q], mv[q], vv[q], acc[p][q], s);
+      else adam_element(wv[q], mv[q], vv[q], acc[p][q], s);
     }
     const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
     if (kVec4 && col < tile_cols) {
       *reinterpret_cast<float4*>(w + g) = make_float4(wv[0], wv[1], wv[2], wv[3]);
-      *reinterpret_cast<float4*>(w_m + g) = make_float4(mv[0], mv[1], mv[2], mv[3]);
       *reinterpret_cast<float4*>(w_v + g) = make_float4(vv[0], vv[1], vv[2], vv[3]);
+      if constexpr (!kRowSpace) *reinterpret_cast<float4*>(w_m + g) = make_float4(mv[0], mv[1], mv[2], mv[3]);
     } else if (!kVec4) {
 #pragma unroll
       for (int q = 0; q < kPer; ++q) {
         if (col + q >= tile_cols) continue;
         w[g + q] = wv[q];
-        w_m[g + q] = mv[q];
         w_v[g + q] = vv[q];
+        if constexpr (!kRowSpace) w_m[g + q] = mv[q];
       }
     }
   }
 
-  // The bias: the first column of blocks also owns its classes' bias terms.
+  // The bias (its moments are always stored): the first column of blocks owns its classes' terms.
   if (blockIdx.x == 0 && tid < tile_rows) {
     const int c = c0 + tid;
     float g = 0.f;
@@ -232,32 +299,42 @@ constexpr int64_t kMaxGridZ = 65535;
 }  // namespace
 
 void launch_softmax_delta(float* logits, const int64_t* labels, int64_t batch, int64_t rows_per_point,
-                          int64_t num_classes, int64_t label_bstride, cudaStream_t stream) {
+                          int64_t num_classes, int64_t label_bstride, cudaStream_t stream, float* m_coef,
+                          float beta1, float one_minus_beta1) {
   const int64_t total = batch * rows_per_point;
   if (total == 0) return;
   const auto blocks = static_cast<unsigned>((total + kRowsPerBlock - 1) / kRowsPerBlock);
   auto* kernel = num_classes <= kWarp * kRegsPerLane ? softmax_delta_kernel<true> : softmax_delta_kernel<false>;
   kernel<<<blocks, kRowsPerBlock * kWarp, 0, stream>>>(logits, labels, total, static_cast<int>(rows_per_point),
-                                                        static_cast<int>(num_classes), label_bstride);
+                                                        static_cast<int>(num_classes), label_bstride, m_coef, beta1,
+                                                        one_minus_beta1);
 }
 
-void launch_grad_adam(const float* delta, const float* x, int64_t x_bstride, float* w, float* w_m, float* w_v,
-                      float* b, float* b_m, float* b_v, int64_t batch, int64_t rows_per_point,
-                      int64_t num_classes, int64_t dim, const AdamStepScalars& s, cudaStream_t stream) {
+void launch_grad_adam(const float* delta, const float* m_coef, const float* x, int64_t x_bstride, float* w,
+                      float* w_m, float* w_v, float* b, float* b_m, float* b_v, int64_t batch,
+                      int64_t rows_per_point, int64_t num_classes, int64_t dim, const AdamStepScalars& s,
+                      cudaStream_t stream) {
   const dim3 block(kThreadsSide * kThreadsSide);
-  // 16-byte copies need every row of W to start 16-byte aligned: d a multiple of 4 and aligned bases.
-  const bool vec4 = dim % 4 == 0 && (reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(w_m) |
-                                     reinterpret_cast<uintptr_t>(w_v)) % 16 == 0;
-  auto* kernel = vec4 ? grad_adam_kernel<true> : grad_adam_kernel<false>;
+  const bool row_space = m_coef != nullptr;
+  // 16-byte copies need every row of W, delta, m_coef and x to start 16-byte aligned: C and d
+  // multiples of 4 and aligned bases.
+  const auto bases = reinterpret_cast<uintptr_t>(w) | reinterpret_cast<uintptr_t>(w_m) |
+                     reinterpret_cast<uintptr_t>(w_v) | reinterpret_cast<uintptr_t>(delta) |
+                     reinterpret_cast<uintptr_t>(m_coef) | reinterpret_cast<uintptr_t>(x);
+  const bool vec4 = dim % 4 == 0 && num_classes % 4 == 0 && x_bstride % 4 == 0 && bases % 16 == 0;
+  decltype(&grad_adam_kernel<true, true>) kernel;
+  if (row_space) kernel = vec4 ? grad_adam_kernel<true, true> : grad_adam_kernel<false, true>;
+  else kernel = vec4 ? grad_adam_kernel<true, false> : grad_adam_kernel<false, false>;
+  const auto smem = grad_adam_smem(row_space);
   // More than 48 KB of dynamic shared memory must be asked for (once per kernel; cheap to repeat).
-  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(kGradAdamSmem));
+  cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   for (int64_t p0 = 0; p0 < batch; p0 += kMaxGridZ) {
     const auto pts = static_cast<unsigned>(std::min<int64_t>(kMaxGridZ, batch - p0));
     const dim3 grid(static_cast<unsigned>((dim + kTile - 1) / kTile),
                     static_cast<unsigned>((num_classes + kTile - 1) / kTile), pts);
-    kernel<<<grid, block, kGradAdamSmem, stream>>>(delta, x, x_bstride, w, w_m, w_v, b, b_m, b_v, p0,
-                                                  static_cast<int>(rows_per_point), static_cast<int>(num_classes),
-                                                  static_cast<int>(dim), s);
+    kernel<<<grid, block, smem, stream>>>(delta, m_coef, x, x_bstride, w, w_m, w_v, b, b_m, b_v, p0,
+                                          static_cast<int>(rows_per_point), static_cast<int>(num_classes),
+                                          static_cast<int>(dim), s);
   }
 }
 

@@ -21,17 +21,25 @@ bool uses_fused_step(const LocalFitConfig& cfg, int64_t element_size) {
   return cfg.fused && cfg.device.is_cuda() && element_size == 4 && have_fused_step();
 }
 
+// ... and keeps W's first moment in the row space of the neighbours (k x C coefficients instead of
+// C x d moments) when every step sees the same rows and there is no weight decay (fused_step.hpp).
+bool uses_row_space_moment(const LocalFitConfig& cfg, int64_t element_size) {
+  return uses_fused_step(cfg, element_size) && cfg.mode == LocalFitMode::Erm && cfg.weight_decay == 0;
+}
+
 }  // namespace
 
 int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, int64_t element_size,
                                    const LocalFitConfig& cfg) {
   if (cfg.points_per_batch > 0) return cfg.points_per_batch;
   // Copies of the head per point: on the CPU W, its gradient, two moments and the Adam denominator;
-  // the fused CUDA step W and two moments; LibTorch's element-wise Adam on CUDA up to three
-  // temporaries more. Then neighbours (k d); logits, probabilities and one-hot targets (3 k C);
-  // bias terms (5 C).
+  // the fused CUDA step W and two moments (one in row space); LibTorch's element-wise Adam on CUDA
+  // up to three temporaries more. Then neighbours (k d); logits, probabilities and one-hot targets,
+  // or the fused step's logits and row-space coefficients (3 k C); bias terms (5 C).
   int64_t head_copies = 5;
-  if (cfg.device.is_cuda()) head_copies = uses_fused_step(cfg, element_size) ? 3 : 8;
+  if (cfg.device.is_cuda()) {
+    head_copies = uses_row_space_moment(cfg, element_size) ? 2 : uses_fused_step(cfg, element_size) ? 3 : 8;
+  }
   const int64_t per_point = element_size * (head_copies * num_classes * dim + k * dim + 3 * k * num_classes +
                                             5 * num_classes);
   return std::max<int64_t>(1, cfg.effective_memory_budget() / std::max<int64_t>(per_point, 1));
@@ -65,6 +73,7 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
                                      local_fit_points_per_batch(c, d, k, head.weight.element_size(), cfg));
   const AdamHyper hyper{cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
   const bool fused = uses_fused_step(cfg, head.weight.element_size());
+  const bool row_space = uses_row_space_moment(cfg, head.weight.element_size());
   const int64_t rows = cfg.mode == LocalFitMode::Erm ? k : 1;
 
   LocalFitResult out = allocate_local_fit_result(m, c, d, out_opts, cfg.keep_heads);
@@ -79,7 +88,8 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
     // in-place Adam steps would then overwrite the global head).
     auto w = w0.unsqueeze(0).repeat({bsz, 1, 1});
     auto b = b0.unsqueeze(0).repeat({bsz, 1});
-    auto w_m = torch::zeros_like(w), w_v = torch::zeros_like(w);
+    auto w_m = row_space ? torch::Tensor() : torch::zeros_like(w), w_v = torch::zeros_like(w);
+    auto m_coef = row_space ? torch::zeros({bsz, rows, c}, opts) : torch::Tensor();
     auto b_m = torch::zeros_like(b), b_v = torch::zeros_like(b);
     auto grad_w = fused ? torch::Tensor() : torch::empty_like(w);
     auto grad_b = fused ? torch::Tensor() : torch::empty_like(b);
@@ -87,6 +97,10 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
 
     for (int64_t t = 0; t < cfg.steps; ++t) {
       const int64_t j = cfg.mode == LocalFitMode::Erm ? 0 : t % k;  // first row of this step
+      if (row_space) {
+        fused_ce_adam_step_row_space_(w, b, m_coef, w_v, b_m, b_v, x, nb.y, logits_buffer, t + 1, hyper);
+        continue;
+      }
       if (fused) {
         fused_ce_adam_step_(w, b, w_m, w_v, b_m, b_v, x.slice(1, j, j + rows), nb.y.slice(1, j, j + rows),
                             logits_buffer, t + 1, hyper);
