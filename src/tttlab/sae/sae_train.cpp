@@ -278,9 +278,21 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
         }
         AdamHyper hyper = hyper_base;
         hyper.lr = lr;
-        for (size_t i = 0; i < st.params.size(); ++i) {
-          auto p = st.params[i].detach();
-          adam_update_(p, grads[i], st.exp_avg[i], st.exp_avg_sq[i], st.step + 1, hyper);
+        if (device.is_cuda()) {
+          // torch.optim.Adam(fused=True)'s kernel: one pass over every parameter and its moments
+          // (the element-wise reference below launches eight kernels per tensor).
+          std::vector<torch::Tensor> params, steps;
+          for (const auto& p : st.params) {
+            params.push_back(p.detach());
+            steps.push_back(torch::full({}, static_cast<double>(st.step + 1), fopts));
+          }
+          at::_fused_adam_(params, grads, st.exp_avg, st.exp_avg_sq, {}, steps, hyper.lr, hyper.beta1, hyper.beta2,
+                           hyper.weight_decay, hyper.eps, /*amsgrad=*/false, /*maximize=*/false);
+        } else {
+          for (size_t i = 0; i < st.params.size(); ++i) {
+            auto p = st.params[i].detach();
+            adam_update_(p, grads[i], st.exp_avg[i], st.exp_avg_sq[i], st.step + 1, hyper);
+          }
         }
         normalize_decoder_columns_(st.sae.decoder);
         mse_sum += loss.mse.detach().to(torch::kDouble);

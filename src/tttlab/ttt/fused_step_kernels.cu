@@ -26,28 +26,31 @@ __device__ __forceinline__ float warp_sum(float v) {
 // times. Both sum each lane's classes in the same order, so they give the same bits.
 constexpr int kRowsPerBlock = 8, kRegsPerLane = 32;
 
-// With m_coef (the row-space first moment, see launch_grad_adam), each delta also updates
-// m_coef = m_coef * beta1 + delta * (1 - beta1), in adam_element's order of operations.
+// With m_coef and prev_delta (the row-space first moment, see launch_grad_adam), it also folds the
+// previous step's delta into the coefficients: m_coef = m_coef * beta1 + prev_delta * (1 - beta1), in
+// adam_element's order of operations.
 template <bool kInRegisters>
 __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* __restrict__ labels,
                                      int64_t total_rows, int rows_per_point, int num_classes,
-                                     int64_t label_bstride, float* __restrict__ m_coef, float beta1,
-                                     float one_minus_beta1) {
+                                     int64_t label_bstride, float* __restrict__ m_coef,
+                                     const float* __restrict__ prev_delta, float beta1, float one_minus_beta1) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   if (row >= total_rows) return;
   const int lane = threadIdx.x % kWarp;
   float* p = logits + row * num_classes;
-  float* a = m_coef == nullptr ? nullptr : m_coef + row * num_classes;
+  float* a = m_coef == nullptr || prev_delta == nullptr ? nullptr : m_coef + row * num_classes;
+  const float* pd = a == nullptr ? nullptr : prev_delta + row * num_classes;
   const int64_t label = labels[(row / rows_per_point) * label_bstride + row % rows_per_point];
   const float r = static_cast<float>(rows_per_point);
   if constexpr (kInRegisters) {
-    float e[kRegsPerLane], av[kRegsPerLane];
+    float e[kRegsPerLane], av[kRegsPerLane], dv[kRegsPerLane];
     float mx = -FLT_MAX;
 #pragma unroll
     for (int q = 0; q < kRegsPerLane; ++q) {
       const int c = lane + kWarp * q;
       e[q] = c < num_classes ? p[c] : -FLT_MAX;
       av[q] = a != nullptr && c < num_classes ? a[c] : 0.f;  // loaded early, used at the end
+      dv[q] = a != nullptr && c < num_classes ? pd[c] : 0.f;
       mx = fmaxf(mx, e[q]);
     }
     mx = warp_max(mx);
@@ -64,7 +67,7 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
       if (c >= num_classes) continue;
       const float delta = (e[q] / sum - (c == label ? 1.f : 0.f)) / r;
       p[c] = delta;
-      if (a != nullptr) a[c] = av[q] * beta1 + delta * one_minus_beta1;
+      if (a != nullptr) a[c] = av[q] * beta1 + dv[q] * one_minus_beta1;
     }
   } else {
     float mx = -FLT_MAX;
@@ -77,7 +80,7 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
       const float prob = expf(p[c] - mx) / sum;
       const float delta = (prob - (c == label ? 1.f : 0.f)) / r;
       p[c] = delta;
-      if (a != nullptr) a[c] = a[c] * beta1 + delta * one_minus_beta1;
+      if (a != nullptr) a[c] = a[c] * beta1 + pd[c] * one_minus_beta1;
     }
   }
 }
@@ -86,13 +89,6 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
 __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float g, const AdamStepScalars& s) {
   if (s.weight_decay != 0.f) g = g + s.weight_decay * w;
   m = m * s.beta1 + g * s.one_minus_beta1;
-  v = v * s.beta2 + s.one_minus_beta2 * (g * g);
-  const float denom = sqrtf(v) / s.sqrt_bc2 + s.eps;
-  w = w + (-s.lr_over_bc1) * (m / denom);
-}
-
-// The same update when m was computed elsewhere (the row-space first moment; no weight decay).
-__device__ __forceinline__ void adam_element_given_m(float& w, float m, float& v, float g, const AdamStepScalars& s) {
   v = v * s.beta2 + s.one_minus_beta2 * (g * g);
   const float denom = sqrtf(v) / s.sqrt_bc2 + s.eps;
   w = w + (-s.lr_over_bc1) * (m / denom);
@@ -110,9 +106,12 @@ __device__ __forceinline__ void adam_element_given_m(float& w, float m, float& v
 //
 // kRowSpace: W's first moment is not stored. Every gradient is delta_t^T x with the same x, so
 // m_t = sum_s (1 - beta1) beta1^(t-s) delta_s^T x = m_coef_t^T x, where m_coef [B, r, C] follows the
-// recurrence m_coef = beta1 m_coef + (1 - beta1) delta (updated by softmax_delta). The kernel then
-// computes m like the gradient, from m_coef and x, and moves 16 bytes per element instead of 24
-// (W and v read and written): twice the multiply-adds for two thirds of the traffic.
+// recurrence m_coef = beta1 m_coef + (1 - beta1) delta. The kernel gets m_coef_{t-1} (softmax_delta
+// folds in delta_{t-1}), computes m_{t-1} = m_coef_{t-1}^T x beside the gradient and then runs the
+// stored-moment update m_t = beta1 m_{t-1} + (1 - beta1) g_t unchanged: so g enters m and v exactly as
+// it does with a stored moment (computing m_t from m_coef_t instead made m and v disagree on
+// gradients at rounding level, and Adam divides one by the other). It moves 16 bytes per element
+// instead of 24 (W and v read and written), for twice the multiply-adds.
 constexpr int kTile = 64, kThreadsSide = 16, kPer = kTile / kThreadsSide, kRowsChunk = 16;
 // Rows of the state tiles are read as 16-byte vectors (each quarter-warp reads 128 contiguous bytes:
 // no bank conflicts), so they need no padding; 56 KB per block (44 KB in row space) lets four
@@ -253,16 +252,14 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? TTTLAB
     float wv[kPer] = {w4.x, w4.y, w4.z, w4.w}, vv[kPer] = {v4.x, v4.y, v4.z, v4.w}, mv[kPer];
     if constexpr (kRowSpace) {
 #pragma unroll
-      for (int q = 0; q < kPer; ++q) mv[q] = acc_m[p][q];
+      for (int q = 0; q < kPer; ++q) mv[q] = acc_m[p][q];  // m_{t-1}, from the coefficients
     } else {
       const float4 m4 = *reinterpret_cast<const float4*>(s_m + r * kPitch + col);
       mv[0] = m4.x, mv[1] = m4.y, mv[2] = m4.z, mv[3] = m4.w;
     }
 #pragma unroll
     for (int q = 0; q < kPer; ++q) {
-      if (col + q >= tile_cols) continue;
-      if constexpr (kRowSpace) adam_element_given_m(wv[q], mv[q], vv[q], acc[p][q], s);
-      else adam_element(wv[q], mv[q], vv[q], acc[p][q], s);
+      if (col + q < tile_cols) adam_element(wv[q], mv[q], vv[q], acc[p][q], s);
     }
     const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
     if (kVec4 && col < tile_cols) {
@@ -300,13 +297,13 @@ constexpr int64_t kMaxGridZ = 65535;
 
 void launch_softmax_delta(float* logits, const int64_t* labels, int64_t batch, int64_t rows_per_point,
                           int64_t num_classes, int64_t label_bstride, cudaStream_t stream, float* m_coef,
-                          float beta1, float one_minus_beta1) {
+                          const float* prev_delta, float beta1, float one_minus_beta1) {
   const int64_t total = batch * rows_per_point;
   if (total == 0) return;
   const auto blocks = static_cast<unsigned>((total + kRowsPerBlock - 1) / kRowsPerBlock);
   auto* kernel = num_classes <= kWarp * kRegsPerLane ? softmax_delta_kernel<true> : softmax_delta_kernel<false>;
   kernel<<<blocks, kRowsPerBlock * kWarp, 0, stream>>>(logits, labels, total, static_cast<int>(rows_per_point),
-                                                        static_cast<int>(num_classes), label_bstride, m_coef, beta1,
+                                                        static_cast<int>(num_classes), label_bstride, m_coef, prev_delta, beta1,
                                                         one_minus_beta1);
 }
 
