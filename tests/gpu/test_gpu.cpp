@@ -231,7 +231,7 @@ TEST_F(Gpu, SaeTrainingOnCudaMatchesTheCpu) {
   cfg.warmup_steps = 1;
   cfg.k_anneal_steps = 1;
   cfg.ghost_weight = 0;  // its weight of 1e6 would magnify rounding differences
-  TempDir cpu_dir, gpu_dir;
+  test::TempDir cpu_dir, gpu_dir;
   SaeTrainOptions opts;
   opts.out_dir = cpu_dir.path();
   const SaeTrainResult cpu = train_sae(x, cfg, opts);
