@@ -75,6 +75,9 @@ int main(int argc, char** argv) {
              total);
   fmt::print("final eval_mse {:.6g} fve {:.4f} dead {:.2f}%\n", r.history.back().eval_mse, r.history.back().eval_fve,
              100 * r.history.back().dead_share);
+  std::string ghost_steps;
+  for (const auto& m : r.history) ghost_steps += fmt::format(" {}", m.ghost_steps);
+  fmt::print("ghost_steps{}\n", ghost_steps);
   if (pytorch_s > 0) {
     fmt::print("pytorch_s_per_epoch {:.3f}\nspeedup_vs_pytorch {:.2f}x\n", pytorch_s, pytorch_s / (steady_s / steady_epochs));
   }

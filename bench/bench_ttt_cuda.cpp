@@ -107,6 +107,10 @@ void ttt_speed(double pytorch_ms, double bandwidth, bool quick) {
   local_fit_batched(p.head, p.data, cfg);
   const double fused_ms = 1000 * timed([&] { fused = local_fit_batched(p.head, p.data, cfg); }) / points;
   const int64_t per_batch = local_fit_points_per_batch(c, d, k, 4, cfg);
+  // The same with smaller batches (the batch size only trades memory for launches).
+  cfg.points_per_batch = 2048;
+  const double fused_small_ms = 1000 * timed([&] { local_fit_batched(p.head, p.data, cfg); }) / points;
+  cfg.points_per_batch = 0;
 
   // Agreement: predictions on every point; adapted heads on the first 32.
   const double pred_agree = fused.pred.eq(batched.pred).to(torch::kDouble).mean().item<double>();
@@ -127,6 +131,7 @@ void ttt_speed(double pytorch_ms, double bandwidth, bool quick) {
              points);
   fmt::print("  (iv)  fused CUDA path                                          {:9.3f} ms/pt  ({} pts, {} per batch)\n",
              fused_ms, points, per_batch);
+  fmt::print("  (iv)  fused CUDA path, 2048 points per batch                   {:9.3f} ms/pt\n", fused_small_ms);
   if (pytorch_ms > 0) {
     fmt::print("  speed-up over (ii): (i) {:.2f}x  (iii) {:.1f}x  (iv) {:.1f}x\n", pytorch_ms / ref_ms,
                pytorch_ms / batched_ms, pytorch_ms / fused_ms);
@@ -192,11 +197,11 @@ void fused_breakdown(double bandwidth) {
   const cudaStream_t stream = at::cuda::getCurrentCUDAStream();
   const cuda::AdamStepScalars s{0.02f, 1.f, 0.9f, 0.999f, 1e-8f, 0.f, 0.1f, 0.001f};
   auto gemm = [&] { torch::baddbmm_out(logits, b.unsqueeze(1), x, w.transpose(1, 2)); };
-  auto m_coef = torch::zeros({bsz, k, c}, opts), prev_delta = torch::zeros({bsz, k, c}, opts);
+  auto m_coef = torch::zeros({bsz, k, c}, opts), m_coef_next = torch::zeros({bsz, k, c}, opts);
   auto softmax = [&] { cuda::launch_softmax_delta(logits.data_ptr<float>(), labels.data_ptr<int64_t>(), bsz, k, c, k, stream); };
   auto softmax_row_space = [&] {
     cuda::launch_softmax_delta(logits.data_ptr<float>(), labels.data_ptr<int64_t>(), bsz, k, c, k, stream,
-                               m_coef.data_ptr<float>(), prev_delta.data_ptr<float>(), s.beta1, s.one_minus_beta1);
+                               m_coef.data_ptr<float>(), m_coef_next.data_ptr<float>(), s.beta1, s.one_minus_beta1);
   };
   auto adam = [&] {
     cuda::launch_grad_adam(logits.data_ptr<float>(), nullptr, x.data_ptr<float>(), k * d, w.data_ptr<float>(),
@@ -229,7 +234,7 @@ void fused_breakdown(double bandwidth) {
              gbps(24 * head + 4 * rows, adam_ms), tflops(2 * head * k, adam_ms));
   fmt::print("  sum {:.3f} ms/pt\n", gemm_ms + softmax_ms + adam_ms);
   fmt::print("  row space: softmax - onehot + m_coef update     {:.3f} ms/pt  {:6.0f} GB/s\n", softmax_rs_ms,
-             gbps(20 * rows, softmax_rs_ms));
+             gbps(16 * rows, softmax_rs_ms));
   fmt::print("  row space: gradient, m + Adam (W, v)            {:.3f} ms/pt  {:6.0f} GB/s  {:5.1f} TFLOP/s\n",
              adam_rs_ms, gbps(16 * head + 8 * rows, adam_rs_ms), tflops(4 * head * k, adam_rs_ms));
   fmt::print("  row-space sum {:.3f} ms/pt; copy bandwidth {:.0f} GB/s\n", gemm_ms + softmax_rs_ms + adam_rs_ms,

@@ -37,11 +37,13 @@ def main():
     seen = 0
     step = 0
     epoch_s = []
+    ghost_steps = []
     for epoch in range(a.epochs):
         order = torch.randperm(a.rows, device=dev)
         if dev.type == "cuda":
             torch.cuda.synchronize()
         t0 = time.perf_counter()
+        ghost_steps.append(0)
         for b in range(steps_per_epoch):
             xb = x[order[b * batch:(b + 1) * batch]]
             k = k_final if step >= k_steps else round(k0 - (k0 - k_final) * step / k_steps)
@@ -59,6 +61,7 @@ def main():
             if seen > 0:
                 inactive = (counts / seen) <= 1e-4
                 if inactive.any():
+                    ghost_steps[-1] += 1
                     ghost = ((xb - recon).detach() - (pre * inactive) @ dec.t()).pow(2).mean()
                     loss = loss + 1e6 * ghost
             with torch.no_grad():
@@ -80,6 +83,7 @@ def main():
     steady = epoch_s[1:] if len(epoch_s) > 1 else epoch_s
     print(f"s_per_epoch {sum(steady) / len(steady):.3f}")
     print(f"final_mse {mse.item():.6g}")
+    print("ghost_steps " + " ".join(str(g) for g in ghost_steps))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ namespace fs = std::filesystem;
 
 nlohmann::json SaeEpochMetrics::to_json() const {
   return {{"epoch", epoch},           {"step", step},           {"lr", lr},
-          {"k", k},                   {"train_mse", train_mse}, {"ghost_loss", ghost_loss},
+          {"k", k},                   {"train_mse", train_mse}, {"ghost_loss", ghost_loss}, {"ghost_steps", ghost_steps},
           {"eval_mse", eval_mse},     {"eval_fve", eval_fve},   {"dead_share", dead_share},
           {"near_dead_share", near_dead_share}, {"ghost_share", ghost_share}, {"seconds", seconds}};
 }
@@ -30,6 +30,7 @@ SaeEpochMetrics SaeEpochMetrics::from_json(const nlohmann::json& j) {
   m.k = j.at("k");
   m.train_mse = j.at("train_mse");
   m.ghost_loss = j.at("ghost_loss");
+  m.ghost_steps = j.value("ghost_steps", int64_t{0});  // absent in checkpoints of older versions
   m.eval_mse = j.at("eval_mse");
   m.eval_fve = j.at("eval_fve");
   m.dead_share = j.at("dead_share");
@@ -48,13 +49,18 @@ SaeLoss sae_loss(const TopKSae& sae, const torch::Tensor& x, int64_t k, double d
   out.reconstruction = decode_sparse(sae, out.codes);
   out.mse = (out.reconstruction - x).pow(2).mean();
   out.ghost = torch::zeros({}, x.options());
-  if (ghost_weight > 0 && inactive.defined() && inactive.any().item<bool>()) {
+  // The inactive units' indices (one wait for the device per step, as a check for "any" would be).
+  const auto units = ghost_weight > 0 && inactive.defined() ? inactive.nonzero().squeeze(1) : torch::Tensor();
+  if (units.defined() && units.numel() > 0) {
     // Ghost gradients (Gao et al. 2025; paper eq. 23): the almost-inactive units decode their raw
     // pre-activations and are trained to explain the current residual x - x_hat (held fixed), so
-    // they receive a learning signal although top-k never selects them.
+    // they receive a learning signal although top-k never selects them. Only their columns enter
+    // the product: (pre * mask) D^T = pre[:, units] D[:, units]^T, a sliver of the dense product
+    // when few units are inactive.
     const auto residual = (x - out.reconstruction).detach();
-    const auto ghost_recon = torch::matmul(pre * inactive.to(pre.scalar_type()), sae.decoder.t());
+    const auto ghost_recon = torch::matmul(pre.index_select(1, units), sae.decoder.index_select(1, units).t());
     out.ghost = (residual - ghost_recon).pow(2).mean();
+    out.ghost_units = units.numel();
   }
   out.total = ghost_weight > 0 ? out.mse + ghost_weight * out.ghost : out.mse;
   return out;
@@ -163,9 +169,9 @@ void read_checkpoint(const fs::path& path, TrainState& st, const SaeConfig& cfg,
 
 std::string log_line(const SaeEpochMetrics& m, int64_t epochs) {
   return fmt::format(
-      "epoch {}/{} step {} lr {:.3g} k {} train_mse {:.6g} ghost {:.3g} eval_mse {:.6g} fve {:.4f} dead {:.2f}% "
+      "epoch {}/{} step {} lr {:.3g} k {} train_mse {:.6g} ghost {:.3g} ghost_steps {} eval_mse {:.6g} fve {:.4f} dead {:.2f}% "
       "near_dead {:.2f}% ghost_units {:.2f}% {:.1f}s",
-      m.epoch, epochs, m.step, m.lr, m.k, m.train_mse, m.ghost_loss, m.eval_mse, m.eval_fve, 100 * m.dead_share,
+      m.epoch, epochs, m.step, m.lr, m.k, m.train_mse, m.ghost_loss, m.ghost_steps, m.eval_mse, m.eval_fve, 100 * m.dead_share,
       100 * m.near_dead_share, 100 * m.ghost_share, m.seconds);
 }
 
@@ -231,6 +237,7 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
     auto epoch_counts = torch::zeros({d1}, torch::TensorOptions().dtype(torch::kLong).device(device));
     auto mse_sum = torch::zeros({}, fopts.dtype(torch::kDouble));
     auto ghost_sum = torch::zeros({}, fopts.dtype(torch::kDouble));
+    int64_t ghost_steps = 0;
     double lr = 0;
     int64_t k = cfg.k;
     for (int64_t b = 0; b < batches; ++b, ++st.step) {
@@ -297,6 +304,7 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
         normalize_decoder_columns_(st.sae.decoder);
         mse_sum += loss.mse.detach().to(torch::kDouble);
         ghost_sum += loss.ghost.detach().to(torch::kDouble);
+        if (loss.ghost_units > 0) ++ghost_steps;
       }
       bar.advance();
     }
@@ -309,6 +317,7 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
     m.k = k;
     m.train_mse = mse_sum.item<double>() / static_cast<double>(batches);
     m.ghost_loss = ghost_sum.item<double>() / static_cast<double>(batches);
+    m.ghost_steps = ghost_steps;
     {
       TopKSae eval_sae = st.sae;
       eval_sae.k = k;

@@ -28,6 +28,7 @@ struct SaeEpochMetrics {
   int64_t k = 0;              // of the epoch's last step
   double train_mse = 0;       // mean over the epoch's steps (with dropout)
   double ghost_loss = 0;      // mean over the epoch's steps (unweighted)
+  int64_t ghost_steps = 0;    // steps of the epoch on which some unit was inactive (the ghost loss was on)
   double eval_mse = 0, eval_fve = 0;  // on the eval rows, no dropout, k of the last step
   double dead_share = 0;      // units never active during the epoch
   double near_dead_share = 0; // units active in at most dead_threshold of the epoch's samples
@@ -59,6 +60,7 @@ SaeTrainResult train_sae(const torch::Tensor& x, const SaeConfig& cfg, const Sae
 // ghost loss (undefined or all false: none). dropout > 0 applies training-mode dropout.
 struct SaeLoss {
   torch::Tensor total, mse, ghost;  // scalars; ghost is 0 when no unit is inactive
+  int64_t ghost_units = 0;          // inactive units that took part in the ghost loss
   SparseCodes codes;
   torch::Tensor reconstruction;
 };

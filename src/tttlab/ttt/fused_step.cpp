@@ -15,7 +15,7 @@ void fused_ce_adam_step_(torch::Tensor&, torch::Tensor&, torch::Tensor&, torch::
 }
 
 void fused_ce_adam_step_row_space_(torch::Tensor&, torch::Tensor&, torch::Tensor&, torch::Tensor&, torch::Tensor&,
-                                   torch::Tensor&, const torch::Tensor&, const torch::Tensor&, torch::Tensor&,
+                                   torch::Tensor&, torch::Tensor&, const torch::Tensor&, const torch::Tensor&,
                                    torch::Tensor&, int64_t, const AdamHyper&) {
   throw std::logic_error("fused TTT step: this build of tttlab has no CUDA");
 }

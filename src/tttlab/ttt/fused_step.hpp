@@ -27,11 +27,11 @@ void fused_ce_adam_step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& w_m,
 
 // The same step with W's first moment m_coef^T x instead of a [B, C, d] tensor: m_coef is float32
 // [B, r, C], zero before the first step; every step must see the same x, and h.weight_decay must be 0.
-// It needs the previous step's delta: pass two [B, r, C] buffers, logits and prev_delta; on return
-// they are swapped (prev_delta holds this step's delta), so a loop just calls it again.
-void fused_ce_adam_step_row_space_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& m_coef, torch::Tensor& w_v,
-                                   torch::Tensor& b_m, torch::Tensor& b_v, const torch::Tensor& x,
-                                   const torch::Tensor& labels, torch::Tensor& logits, torch::Tensor& prev_delta,
-                                   int64_t step, const AdamHyper& h);
+// m_coef_next is a second [B, r, C] buffer the step writes the new coefficients into; on return the
+// two are swapped (m_coef holds the new ones), so a loop just calls it again.
+void fused_ce_adam_step_row_space_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& m_coef,
+                                   torch::Tensor& m_coef_next, torch::Tensor& w_v, torch::Tensor& b_m,
+                                   torch::Tensor& b_v, const torch::Tensor& x, const torch::Tensor& labels,
+                                   torch::Tensor& logits, int64_t step, const AdamHyper& h);
 
 }  // namespace tttlab

@@ -41,27 +41,27 @@ cuda::AdamStepScalars step_scalars(int64_t step, const AdamHyper& h) {
           static_cast<float>(1 - h.beta1), static_cast<float>(1 - h.beta2)};
 }
 
-// One step; m_coef null: W's first moment is w_m, otherwise it is m_coef^T x (row space), and
-// prev_delta holds the previous step's delta.
-void step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor* w_m, torch::Tensor* m_coef,
-           const torch::Tensor* prev_delta, torch::Tensor& w_v, torch::Tensor& b_m, torch::Tensor& b_v,
+// One step; m_coef null: W's first moment is w_m, otherwise it is m_coef^T x (row space), and the
+// next coefficients go to m_coef_next.
+void step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor* w_m, const torch::Tensor* m_coef,
+           torch::Tensor* m_coef_next, torch::Tensor& w_v, torch::Tensor& b_m, torch::Tensor& b_v,
            const torch::Tensor& x, const torch::Tensor& labels, torch::Tensor& logits, int64_t step,
            const AdamHyper& h) {
   for (const auto* t : {&w, &w_v, &b, &b_m, &b_v}) check_state(*t, "head state");
   check_step_inputs(w, x, labels, logits);
   const int64_t bsz = w.size(0), c = w.size(1), d = w.size(2), rows = x.size(1);
   const cuda::AdamStepScalars s = step_scalars(step, h);
-  float* coef = nullptr;
-  const float* prev = nullptr;
+  const float* coef = nullptr;
+  float* coef_next = nullptr;
   if (m_coef != nullptr) {
     check_state(*m_coef, "first-moment coefficients");
-    check_state(*prev_delta, "previous delta");
-    TORCH_CHECK(m_coef->sizes() == logits.sizes() && prev_delta->sizes() == logits.sizes() &&
-                    !prev_delta->is_same(logits),
-                "fused TTT step: m_coef and prev_delta must be [B, r, C], prev_delta not the logits buffer");
+    check_state(*m_coef_next, "first-moment coefficients");
+    TORCH_CHECK(m_coef->sizes() == logits.sizes() && m_coef_next->sizes() == logits.sizes() &&
+                    !m_coef->is_same(*m_coef_next),
+                "fused TTT step: m_coef and m_coef_next must be two different [B, r, C] buffers");
     TORCH_CHECK(h.weight_decay == 0, "fused TTT step: the row-space first moment needs weight_decay = 0");
     coef = m_coef->data_ptr<float>();
-    if (step > 1) prev = prev_delta->data_ptr<float>();  // nothing to fold in before the first step
+    coef_next = m_coef_next->data_ptr<float>();
   } else {
     check_state(*w_m, "head state");
   }
@@ -71,7 +71,7 @@ void step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor* w_m, torch::Tensor
   // point in the product but cost 0.026 in the kernel (H100, C=1000 d=512 k=50 T=80).
   torch::baddbmm_out(logits, b.unsqueeze(1), x, w.transpose(1, 2));
   cuda::launch_softmax_delta(logits.data_ptr<float>(), labels.data_ptr<int64_t>(), bsz, rows, c, labels.stride(0),
-                             stream, coef, prev, s.beta1, s.one_minus_beta1);
+                             stream, coef, coef_next, s.beta1, s.one_minus_beta1);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   cuda::launch_grad_adam(logits.data_ptr<float>(), coef, x.data_ptr<float>(), x.stride(0), w.data_ptr<float>(),
                          coef != nullptr ? nullptr : w_m->data_ptr<float>(), w_v.data_ptr<float>(),
@@ -90,12 +90,12 @@ void fused_ce_adam_step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& w_m,
   step_(w, b, &w_m, nullptr, nullptr, w_v, b_m, b_v, x, labels, logits, step, h);
 }
 
-void fused_ce_adam_step_row_space_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& m_coef, torch::Tensor& w_v,
-                                   torch::Tensor& b_m, torch::Tensor& b_v, const torch::Tensor& x,
-                                   const torch::Tensor& labels, torch::Tensor& logits, torch::Tensor& prev_delta,
-                                   int64_t step, const AdamHyper& h) {
-  step_(w, b, nullptr, &m_coef, &prev_delta, w_v, b_m, b_v, x, labels, logits, step, h);
-  std::swap(logits, prev_delta);
+void fused_ce_adam_step_row_space_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& m_coef,
+                                   torch::Tensor& m_coef_next, torch::Tensor& w_v, torch::Tensor& b_m,
+                                   torch::Tensor& b_v, const torch::Tensor& x, const torch::Tensor& labels,
+                                   torch::Tensor& logits, int64_t step, const AdamHyper& h) {
+  step_(w, b, nullptr, &m_coef, &m_coef_next, w_v, b_m, b_v, x, labels, logits, step, h);
+  std::swap(m_coef, m_coef_next);
 }
 
 }  // namespace tttlab

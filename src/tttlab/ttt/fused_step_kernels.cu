@@ -26,31 +26,30 @@ __device__ __forceinline__ float warp_sum(float v) {
 // times. Both sum each lane's classes in the same order, so they give the same bits.
 constexpr int kRowsPerBlock = 8, kRegsPerLane = 32;
 
-// With m_coef and prev_delta (the row-space first moment, see launch_grad_adam), it also folds the
-// previous step's delta into the coefficients: m_coef = m_coef * beta1 + prev_delta * (1 - beta1), in
-// adam_element's order of operations.
+// With m_coef_in and m_coef_out (the row-space first moment, see launch_grad_adam), it also writes
+// the next coefficients: m_coef_out = m_coef_in * beta1 + delta * (1 - beta1), in adam_element's
+// order of operations (into another buffer: the gradient kernel of this step still reads m_coef_in).
 template <bool kInRegisters>
 __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* __restrict__ labels,
                                      int64_t total_rows, int rows_per_point, int num_classes,
-                                     int64_t label_bstride, float* __restrict__ m_coef,
-                                     const float* __restrict__ prev_delta, float beta1, float one_minus_beta1) {
+                                     int64_t label_bstride, const float* __restrict__ m_coef_in,
+                                     float* __restrict__ m_coef_out, float beta1, float one_minus_beta1) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   if (row >= total_rows) return;
   const int lane = threadIdx.x % kWarp;
   float* p = logits + row * num_classes;
-  float* a = m_coef == nullptr || prev_delta == nullptr ? nullptr : m_coef + row * num_classes;
-  const float* pd = a == nullptr ? nullptr : prev_delta + row * num_classes;
+  const float* a = m_coef_in == nullptr ? nullptr : m_coef_in + row * num_classes;
+  float* a_out = a == nullptr ? nullptr : m_coef_out + row * num_classes;
   const int64_t label = labels[(row / rows_per_point) * label_bstride + row % rows_per_point];
   const float r = static_cast<float>(rows_per_point);
   if constexpr (kInRegisters) {
-    float e[kRegsPerLane], av[kRegsPerLane], dv[kRegsPerLane];
+    float e[kRegsPerLane], av[kRegsPerLane];
     float mx = -FLT_MAX;
 #pragma unroll
     for (int q = 0; q < kRegsPerLane; ++q) {
       const int c = lane + kWarp * q;
       e[q] = c < num_classes ? p[c] : -FLT_MAX;
       av[q] = a != nullptr && c < num_classes ? a[c] : 0.f;  // loaded early, used at the end
-      dv[q] = a != nullptr && c < num_classes ? pd[c] : 0.f;
       mx = fmaxf(mx, e[q]);
     }
     mx = warp_max(mx);
@@ -67,7 +66,7 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
       if (c >= num_classes) continue;
       const float delta = (e[q] / sum - (c == label ? 1.f : 0.f)) / r;
       p[c] = delta;
-      if (a != nullptr) a[c] = av[q] * beta1 + dv[q] * one_minus_beta1;
+      if (a != nullptr) a_out[c] = av[q] * beta1 + delta * one_minus_beta1;
     }
   } else {
     float mx = -FLT_MAX;
@@ -80,7 +79,7 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
       const float prob = expf(p[c] - mx) / sum;
       const float delta = (prob - (c == label ? 1.f : 0.f)) / r;
       p[c] = delta;
-      if (a != nullptr) a[c] = a[c] * beta1 + pd[c] * one_minus_beta1;
+      if (a != nullptr) a_out[c] = a[c] * beta1 + delta * one_minus_beta1;
     }
   }
 }
@@ -107,7 +106,7 @@ __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float
 // kRowSpace: W's first moment is not stored. Every gradient is delta_t^T x with the same x, so
 // m_t = sum_s (1 - beta1) beta1^(t-s) delta_s^T x = m_coef_t^T x, where m_coef [B, r, C] follows the
 // recurrence m_coef = beta1 m_coef + (1 - beta1) delta. The kernel gets m_coef_{t-1} (softmax_delta
-// folds in delta_{t-1}), computes m_{t-1} = m_coef_{t-1}^T x beside the gradient and then runs the
+// writes m_coef_t into a second buffer), computes m_{t-1} = m_coef_{t-1}^T x beside the gradient and then runs the
 // stored-moment update m_t = beta1 m_{t-1} + (1 - beta1) g_t unchanged: so g enters m and v exactly as
 // it does with a stored moment (computing m_t from m_coef_t instead made m and v disagree on
 // gradients at rounding level, and Adam divides one by the other). It moves 16 bytes per element
@@ -122,9 +121,15 @@ constexpr int kPitch = kTile;
 #ifndef TTTLAB_ROW_SPACE_MIN_BLOCKS
 #define TTTLAB_ROW_SPACE_MIN_BLOCKS 4
 #endif
+#ifndef TTTLAB_STAGE_PIPELINE  // 0: stage rows synchronously in row space too (to compare)
+#define TTTLAB_STAGE_PIPELINE 1
+#endif
 constexpr int kStateFloats = kTile * kPitch, kChunkFloats = kRowsChunk * kTile;
-constexpr size_t grad_adam_smem(bool row_space) {
-  return sizeof(float) * (row_space ? 2 * kStateFloats + 3 * kChunkFloats : 3 * kStateFloats + 2 * kChunkFloats);
+// Row space with 16-byte access stages its rows through two buffers (the next chunk is copied while
+// the current one is used): 2 state tiles + 2 x 3 chunks = 56 KB, still four blocks per SM.
+constexpr size_t grad_adam_smem(bool row_space, bool vec4) {
+  if (row_space) return sizeof(float) * (2 * kStateFloats + (vec4 && TTTLAB_STAGE_PIPELINE ? 6 : 3) * kChunkFloats);
+  return sizeof(float) * (3 * kStateFloats + 2 * kChunkFloats);
 }
 
 __device__ __forceinline__ void cp_async_16(float* smem, const float* gmem) {
@@ -135,8 +140,15 @@ __device__ __forceinline__ void cp_async_4(float* smem, const float* gmem) {
   const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(gmem));
 }
+// 16 bytes, or 16 zeros when !valid (src-size 0: nothing is read from gmem).
+__device__ __forceinline__ void cp_async_16_or_zero(float* smem, const float* gmem, bool valid) {
+  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
+template <int kPending>  // waits until at most kPending of the latest committed groups are in flight
+__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory"); }
 
 template <bool kVec4, bool kRowSpace>
 __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? TTTLAB_ROW_SPACE_MIN_BLOCKS : 1)
@@ -161,6 +173,33 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? TTTLAB
   const float* ap = kRowSpace ? m_coef + point * rows * num_classes : nullptr;
   const float* xp = x + point * x_bstride;
   const int64_t tile_base = (point * num_classes + c0) * static_cast<int64_t>(dim) + j0;
+
+  // Row space, 16-byte path: rows of delta, m_coef and x go through two buffers by cp.async; the first
+  // two chunks are started before the state tiles (cp.async groups complete in order, and the first
+  // chunk must not wait for the state).
+  constexpr bool kPipelined = kVec4 && kRowSpace && TTTLAB_STAGE_PIPELINE;
+  const int chunks = (rows + kRowsChunk - 1) / kRowsChunk;
+  // This thread's 16-byte vector of each chunk: row tid / 16 of the chunk, columns 4 (tid % 16) + 0..3.
+  const int stage_row = tid / (kTile / 4), stage_col = tid % (kTile / 4) * 4;
+  const bool stage_c = stage_col < tile_rows, stage_j = stage_col < tile_cols;
+  const float* stage_d = dp + stage_row * num_classes + c0 + stage_col;
+  const float* stage_a = kRowSpace ? ap + stage_row * num_classes + c0 + stage_col : nullptr;
+  const float* stage_x = xp + stage_row * dim + j0 + stage_col;
+  auto stage_chunk = [&](int chunk, int buffer) {
+    float* dst = s_delta + buffer * 3 * kChunkFloats + tid * 4;
+    const bool row_ok = chunk * kRowsChunk + stage_row < rows;
+    const int c_off = row_ok && stage_c ? chunk * kRowsChunk * num_classes : 0;
+    const int j_off = row_ok && stage_j ? chunk * kRowsChunk * dim : 0;
+    cp_async_16_or_zero(dst, stage_d + c_off, row_ok && stage_c);
+    cp_async_16_or_zero(dst + kChunkFloats, stage_x + j_off, row_ok && stage_j);
+    cp_async_16_or_zero(dst + 2 * kChunkFloats, stage_a + c_off, row_ok && stage_c);
+  };
+  if constexpr (kPipelined) {
+    stage_chunk(0, 0);
+    cp_async_commit();
+    if (chunks > 1) stage_chunk(1, 1);
+    cp_async_commit();
+  }
 
   // 1. The state tiles into shared memory, asynchronously.
   if constexpr (kVec4) {
@@ -192,7 +231,37 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? TTTLAB
 #pragma unroll
     for (int q = 0; q < kPer; ++q) acc[p][q] = acc_m[p][q] = 0.f;
 
-  for (int i0 = 0; i0 < rows; i0 += kRowsChunk) {
+  for (int i0 = 0; i0 < rows && kPipelined; i0 += kRowsChunk) {
+    // Groups committed after this chunk's: the next chunk and the state (first two chunks), or the
+    // next chunk only; the chunk after next is staged once this buffer is free.
+    const int chunk_index = i0 / kRowsChunk, buffer = chunk_index % 2;
+    if (chunk_index < 2) cp_async_wait<2>();
+    else cp_async_wait<1>();
+    __syncthreads();
+    const float* c_delta = s_delta + buffer * 3 * kChunkFloats;
+    const float* c_x = c_delta + kChunkFloats;
+    const float* c_a = c_delta + 2 * kChunkFloats;
+    const int chunk = min(kRowsChunk, rows - i0);
+    for (int i = 0; i < chunk; ++i) {
+      const float4 dv = *reinterpret_cast<const float4*>(c_delta + i * kTile + 4 * ty);
+      const float4 xv = *reinterpret_cast<const float4*>(c_x + i * kTile + 4 * tx);
+      const float4 av = *reinterpret_cast<const float4*>(c_a + i * kTile + 4 * ty);
+      const float dl[kPer] = {dv.x, dv.y, dv.z, dv.w}, xl[kPer] = {xv.x, xv.y, xv.z, xv.w};
+      const float al[kPer] = {av.x, av.y, av.z, av.w};
+#pragma unroll
+      for (int p = 0; p < kPer; ++p)
+#pragma unroll
+        for (int q = 0; q < kPer; ++q) {
+          acc[p][q] = fmaf(dl[p], xl[q], acc[p][q]);
+          acc_m[p][q] = fmaf(al[p], xl[q], acc_m[p][q]);
+        }
+    }
+    __syncthreads();
+    if (chunk_index + 2 < chunks) stage_chunk(chunk_index + 2, buffer);
+    cp_async_commit();
+  }
+
+  for (int i0 = 0; i0 < rows && !kPipelined; i0 += kRowsChunk) {
     if constexpr (kVec4) {
       // One 16-byte value of each staged array per thread (16 rows x 16 vectors = 256 threads).
       static_assert(kRowsChunk * kTile / 4 == kThreadsSide * kThreadsSide, "one vector per thread");
@@ -296,14 +365,14 @@ constexpr int64_t kMaxGridZ = 65535;
 }  // namespace
 
 void launch_softmax_delta(float* logits, const int64_t* labels, int64_t batch, int64_t rows_per_point,
-                          int64_t num_classes, int64_t label_bstride, cudaStream_t stream, float* m_coef,
-                          const float* prev_delta, float beta1, float one_minus_beta1) {
+                          int64_t num_classes, int64_t label_bstride, cudaStream_t stream,
+                          const float* m_coef_in, float* m_coef_out, float beta1, float one_minus_beta1) {
   const int64_t total = batch * rows_per_point;
   if (total == 0) return;
   const auto blocks = static_cast<unsigned>((total + kRowsPerBlock - 1) / kRowsPerBlock);
   auto* kernel = num_classes <= kWarp * kRegsPerLane ? softmax_delta_kernel<true> : softmax_delta_kernel<false>;
   kernel<<<blocks, kRowsPerBlock * kWarp, 0, stream>>>(logits, labels, total, static_cast<int>(rows_per_point),
-                                                        static_cast<int>(num_classes), label_bstride, m_coef, prev_delta, beta1,
+                                                        static_cast<int>(num_classes), label_bstride, m_coef_in, m_coef_out, beta1,
                                                         one_minus_beta1);
 }
 
@@ -322,7 +391,7 @@ void launch_grad_adam(const float* delta, const float* m_coef, const float* x, i
   decltype(&grad_adam_kernel<true, true>) kernel;
   if (row_space) kernel = vec4 ? grad_adam_kernel<true, true> : grad_adam_kernel<false, true>;
   else kernel = vec4 ? grad_adam_kernel<true, false> : grad_adam_kernel<false, false>;
-  const auto smem = grad_adam_smem(row_space);
+  const auto smem = grad_adam_smem(row_space, vec4);
   // More than 48 KB of dynamic shared memory must be asked for (once per kernel; cheap to repeat).
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   for (int64_t p0 = 0; p0 < batch; p0 += kMaxGridZ) {

@@ -8,9 +8,9 @@
 //
 // Row space (m_coef given): when every step's gradient is delta^T x with the same x and no weight
 // decay, W's first moment is m_coef^T x with m_coef [B, r, C] (zero at the start), which
-// softmax_delta keeps up to date (one step behind: it folds in the previous step's delta);
-// grad_adam then computes m_{t-1} instead of reading it, and W's first moment [B, C, d] is neither
-// read nor written (w_m may be null). 16 bytes per element of W move per step instead of 24.
+// softmax_delta advances (m_coef_t from m_coef_{t-1} and delta_t, into a second buffer); grad_adam
+// then computes m_{t-1} = m_coef_{t-1}^T x instead of reading it, and W's first moment [B, C, d] is
+// neither read nor written (w_m may be null). 16 bytes per element of W move per step instead of 24.
 //
 // grad_adam never writes the gradient to memory: each thread computes a 4 x 4 tile of dW in
 // registers from delta and x staged in shared memory, and reads and writes W, m and v once per
@@ -29,11 +29,11 @@ struct AdamStepScalars {
 };
 
 // rows: B * r rows of C logits; labels[row] with row = b * r + i read at labels + b * label_bstride + i.
-// m_coef and prev_delta (optional, both [B, r, C]): also m_coef = m_coef * beta1 + prev_delta *
-// one_minus_beta1 (nothing when either is null, as at the first step).
+// m_coef_in and m_coef_out (optional, both [B, r, C], distinct): also
+// m_coef_out = m_coef_in * beta1 + delta * one_minus_beta1.
 void launch_softmax_delta(float* logits, const int64_t* labels, int64_t batch, int64_t rows_per_point,
                           int64_t num_classes, int64_t label_bstride, cudaStream_t stream,
-                          float* m_coef = nullptr, const float* prev_delta = nullptr, float beta1 = 0.f,
+                          const float* m_coef_in = nullptr, float* m_coef_out = nullptr, float beta1 = 0.f,
                           float one_minus_beta1 = 0.f);
 
 // delta [B, r, C] contiguous; x rows at x + b * x_bstride + i * d (rows contiguous, width d).

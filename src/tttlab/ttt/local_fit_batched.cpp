@@ -35,7 +35,7 @@ int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, 
   // Copies of the head per point: on the CPU W, its gradient, two moments and the Adam denominator;
   // the fused CUDA step W and two moments (one in row space); LibTorch's element-wise Adam on CUDA
   // up to three temporaries more. Then neighbours (k d); logits, probabilities and one-hot targets,
-  // or the fused step's two logits buffers and row-space coefficients (3 k C); bias terms (5 C).
+  // or the fused step's logits and two buffers of row-space coefficients (3 k C); bias terms (5 C).
   int64_t head_copies = 5;
   if (cfg.device.is_cuda()) {
     head_copies = uses_row_space_moment(cfg, element_size) ? 2 : uses_fused_step(cfg, element_size) ? 3 : 8;
@@ -90,7 +90,7 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
     auto b = b0.unsqueeze(0).repeat({bsz, 1});
     auto w_m = row_space ? torch::Tensor() : torch::zeros_like(w), w_v = torch::zeros_like(w);
     auto m_coef = row_space ? torch::zeros({bsz, rows, c}, opts) : torch::Tensor();
-    auto prev_delta = row_space ? torch::empty({bsz, rows, c}, opts) : torch::Tensor();
+    auto m_coef_next = row_space ? torch::empty({bsz, rows, c}, opts) : torch::Tensor();
     auto b_m = torch::zeros_like(b), b_v = torch::zeros_like(b);
     auto grad_w = fused ? torch::Tensor() : torch::empty_like(w);
     auto grad_b = fused ? torch::Tensor() : torch::empty_like(b);
@@ -99,7 +99,7 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
     for (int64_t t = 0; t < cfg.steps; ++t) {
       const int64_t j = cfg.mode == LocalFitMode::Erm ? 0 : t % k;  // first row of this step
       if (row_space) {
-        fused_ce_adam_step_row_space_(w, b, m_coef, w_v, b_m, b_v, x, nb.y, logits_buffer, prev_delta, t + 1,
+        fused_ce_adam_step_row_space_(w, b, m_coef, m_coef_next, w_v, b_m, b_v, x, nb.y, logits_buffer, t + 1,
                                       hyper);
         continue;
       }
