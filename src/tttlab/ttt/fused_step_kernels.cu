@@ -116,20 +116,13 @@ constexpr int kTile = 64, kThreadsSide = 16, kPer = kTile / kThreadsSide, kRowsC
 // no bank conflicts), so they need no padding; 56 KB per block (44 KB in row space) lets four
 // blocks share an SM.
 constexpr int kPitch = kTile;
-// Row space: 32 accumulators per thread; asking for 4 blocks per SM caps registers at 64 (measured
-// best on the H100; overridable to compare).
-#ifndef TTTLAB_ROW_SPACE_MIN_BLOCKS
-#define TTTLAB_ROW_SPACE_MIN_BLOCKS 4
-#endif
-#ifndef TTTLAB_STAGE_PIPELINE  // 0: stage rows synchronously in row space too (to compare)
-#define TTTLAB_STAGE_PIPELINE 1
-#endif
+// Row space: 32 accumulators per thread; asking for 4 blocks per SM caps registers at 64. Measured on
+// the H100 (gradient + Adam, ms per point): 4 blocks 0.336, 3 blocks (80 registers) 0.386; staging the
+// rows through a cp.async double buffer: 0.353 with 4 blocks (spills), 0.331 with 3 (not kept).
+constexpr int kRowSpaceMinBlocks = 4;
 constexpr int kStateFloats = kTile * kPitch, kChunkFloats = kRowsChunk * kTile;
-// Row space with 16-byte access stages its rows through two buffers (the next chunk is copied while
-// the current one is used): 2 state tiles + 2 x 3 chunks = 56 KB, still four blocks per SM.
-constexpr size_t grad_adam_smem(bool row_space, bool vec4) {
-  if (row_space) return sizeof(float) * (2 * kStateFloats + (vec4 && TTTLAB_STAGE_PIPELINE ? 6 : 3) * kChunkFloats);
-  return sizeof(float) * (3 * kStateFloats + 2 * kChunkFloats);
+constexpr size_t grad_adam_smem(bool row_space) {
+  return sizeof(float) * (row_space ? 2 * kStateFloats + 3 * kChunkFloats : 3 * kStateFloats + 2 * kChunkFloats);
 }
 
 __device__ __forceinline__ void cp_async_16(float* smem, const float* gmem) {
@@ -140,18 +133,11 @@ __device__ __forceinline__ void cp_async_4(float* smem, const float* gmem) {
   const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(gmem));
 }
-// 16 bytes, or 16 zeros when !valid (src-size 0: nothing is read from gmem).
-__device__ __forceinline__ void cp_async_16_or_zero(float* smem, const float* gmem, bool valid) {
-  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
-}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
-template <int kPending>  // waits until at most kPending of the latest committed groups are in flight
-__device__ __forceinline__ void cp_async_wait() { asm volatile("cp.async.wait_group %0;\n" ::"n"(kPending) : "memory"); }
 
 template <bool kVec4, bool kRowSpace>
-__global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? TTTLAB_ROW_SPACE_MIN_BLOCKS : 1)
+__global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSpaceMinBlocks : 1)
     grad_adam_kernel(const float* __restrict__ delta, const float* __restrict__ m_coef, const float* __restrict__ x,
                      int64_t x_bstride, float* __restrict__ w, float* __restrict__ w_m, float* __restrict__ w_v,
                      float* __restrict__ b, float* __restrict__ b_m, float* __restrict__ b_v, int64_t point0,
@@ -173,33 +159,6 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? TTTLAB
   const float* ap = kRowSpace ? m_coef + point * rows * num_classes : nullptr;
   const float* xp = x + point * x_bstride;
   const int64_t tile_base = (point * num_classes + c0) * static_cast<int64_t>(dim) + j0;
-
-  // Row space, 16-byte path: rows of delta, m_coef and x go through two buffers by cp.async; the first
-  // two chunks are started before the state tiles (cp.async groups complete in order, and the first
-  // chunk must not wait for the state).
-  constexpr bool kPipelined = kVec4 && kRowSpace && TTTLAB_STAGE_PIPELINE;
-  const int chunks = (rows + kRowsChunk - 1) / kRowsChunk;
-  // This thread's 16-byte vector of each chunk: row tid / 16 of the chunk, columns 4 (tid % 16) + 0..3.
-  const int stage_row = tid / (kTile / 4), stage_col = tid % (kTile / 4) * 4;
-  const bool stage_c = stage_col < tile_rows, stage_j = stage_col < tile_cols;
-  const float* stage_d = dp + stage_row * num_classes + c0 + stage_col;
-  const float* stage_a = kRowSpace ? ap + stage_row * num_classes + c0 + stage_col : nullptr;
-  const float* stage_x = xp + stage_row * dim + j0 + stage_col;
-  auto stage_chunk = [&](int chunk, int buffer) {
-    float* dst = s_delta + buffer * 3 * kChunkFloats + tid * 4;
-    const bool row_ok = chunk * kRowsChunk + stage_row < rows;
-    const int c_off = row_ok && stage_c ? chunk * kRowsChunk * num_classes : 0;
-    const int j_off = row_ok && stage_j ? chunk * kRowsChunk * dim : 0;
-    cp_async_16_or_zero(dst, stage_d + c_off, row_ok && stage_c);
-    cp_async_16_or_zero(dst + kChunkFloats, stage_x + j_off, row_ok && stage_j);
-    cp_async_16_or_zero(dst + 2 * kChunkFloats, stage_a + c_off, row_ok && stage_c);
-  };
-  if constexpr (kPipelined) {
-    stage_chunk(0, 0);
-    cp_async_commit();
-    if (chunks > 1) stage_chunk(1, 1);
-    cp_async_commit();
-  }
 
   // 1. The state tiles into shared memory, asynchronously.
   if constexpr (kVec4) {
@@ -231,37 +190,7 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? TTTLAB
 #pragma unroll
     for (int q = 0; q < kPer; ++q) acc[p][q] = acc_m[p][q] = 0.f;
 
-  for (int i0 = 0; i0 < rows && kPipelined; i0 += kRowsChunk) {
-    // Groups committed after this chunk's: the next chunk and the state (first two chunks), or the
-    // next chunk only; the chunk after next is staged once this buffer is free.
-    const int chunk_index = i0 / kRowsChunk, buffer = chunk_index % 2;
-    if (chunk_index < 2) cp_async_wait<2>();
-    else cp_async_wait<1>();
-    __syncthreads();
-    const float* c_delta = s_delta + buffer * 3 * kChunkFloats;
-    const float* c_x = c_delta + kChunkFloats;
-    const float* c_a = c_delta + 2 * kChunkFloats;
-    const int chunk = min(kRowsChunk, rows - i0);
-    for (int i = 0; i < chunk; ++i) {
-      const float4 dv = *reinterpret_cast<const float4*>(c_delta + i * kTile + 4 * ty);
-      const float4 xv = *reinterpret_cast<const float4*>(c_x + i * kTile + 4 * tx);
-      const float4 av = *reinterpret_cast<const float4*>(c_a + i * kTile + 4 * ty);
-      const float dl[kPer] = {dv.x, dv.y, dv.z, dv.w}, xl[kPer] = {xv.x, xv.y, xv.z, xv.w};
-      const float al[kPer] = {av.x, av.y, av.z, av.w};
-#pragma unroll
-      for (int p = 0; p < kPer; ++p)
-#pragma unroll
-        for (int q = 0; q < kPer; ++q) {
-          acc[p][q] = fmaf(dl[p], xl[q], acc[p][q]);
-          acc_m[p][q] = fmaf(al[p], xl[q], acc_m[p][q]);
-        }
-    }
-    __syncthreads();
-    if (chunk_index + 2 < chunks) stage_chunk(chunk_index + 2, buffer);
-    cp_async_commit();
-  }
-
-  for (int i0 = 0; i0 < rows && !kPipelined; i0 += kRowsChunk) {
+  for (int i0 = 0; i0 < rows; i0 += kRowsChunk) {
     if constexpr (kVec4) {
       // One 16-byte value of each staged array per thread (16 rows x 16 vectors = 256 threads).
       static_assert(kRowsChunk * kTile / 4 == kThreadsSide * kThreadsSide, "one vector per thread");
@@ -391,7 +320,7 @@ void launch_grad_adam(const float* delta, const float* m_coef, const float* x, i
   decltype(&grad_adam_kernel<true, true>) kernel;
   if (row_space) kernel = vec4 ? grad_adam_kernel<true, true> : grad_adam_kernel<false, true>;
   else kernel = vec4 ? grad_adam_kernel<true, false> : grad_adam_kernel<false, false>;
-  const auto smem = grad_adam_smem(row_space, vec4);
+  const auto smem = grad_adam_smem(row_space);
   // More than 48 KB of dynamic shared memory must be asked for (once per kernel; cheap to repeat).
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));
   for (int64_t p0 = 0; p0 < batch; p0 += kMaxGridZ) {
