@@ -23,6 +23,8 @@ struct ScaleOptions {
   std::vector<double> fractions{0.01, 0.03, 0.1, 0.3, 1.0};
   int64_t random_heads = 10;
   std::vector<int64_t> sizes{280, 600, 1268, 1976, 2985, 4430, 6386, 11770, 24294, 40818};
+  std::vector<int64_t> widths{250, 500, 1000, 2000, 4000};
+  MlpTrainOverride mlp_train;
   int64_t max_epochs = 0;
   std::vector<int64_t> experts{1, 3, 10, 30, 100, 300, 1000, 3000};
 };
@@ -133,17 +135,29 @@ void add_scale_command(CLI::App& app) {
   }
   {  // model: every size brings Tables 3-5's settings
     auto o = std::make_shared<ScaleOptions>();
-    auto* cmd = scale->add_subcommand("model", "FlexibleLeNet at Table 3's ten sizes: global, majority vote and TTT "
-                                               "with the paper's per-size settings (Figure 4, MNIST); the size, training, TTT and "
-                                               "majority-vote options come from Tables 3-5");
+    auto* cmd = scale->add_subcommand(
+        "model",
+        "Model size with the paper's per-size settings. Image data sets: FlexibleLeNet at Table 3's ten sizes "
+        "(Figure 4, MNIST; training, TTT and majority vote from Tables 3-5). Embedding folders: two-layer MLP "
+        "heads of the --widths (Table 7), then TTT of the last layer in the hidden space (Table 8: k = 100, "
+        "lr 5e-3, 50 steps) and majority vote there (k = 10)");
     add_common(cmd, *o);
-    cmd->add_option("--sizes", o->sizes, "Parameter counts from Table 3")->capture_default_str()->delimiter(',')
-        ->expected(1, 1000);
-    cmd->add_option("--max-epochs", o->max_epochs, "Cap on Table 3's training epochs (0 = no cap)")
+    cmd->add_option("--sizes", o->sizes, "Image data: parameter counts from Table 3")->capture_default_str()
+        ->delimiter(',')->expected(1, 1000);
+    cmd->add_option("--widths", o->widths,
+                    "Embedding folders: hidden widths of the MLP head (Table 7 has 250..4000; other widths take "
+                    "the nearest row's settings)")
+        ->capture_default_str()->delimiter(',')->expected(1, 1000);
+    cmd->add_option("--max-epochs", o->max_epochs, "Cap on Table 3's (images) or Table 7's (MLP) training epochs "
+                                                    "(0 = no cap)")
+        ->capture_default_str();
+    cmd->add_option("--mlp-lr", o->mlp_train.lr, "Embedding folders: MLP learning rate (0 = Table 7's per width)")
+        ->capture_default_str();
+    cmd->add_option("--mlp-batch", o->mlp_train.batch, "Embedding folders: MLP batch size (0 = Table 7's per width)")
         ->capture_default_str();
     cmd->callback([o] {
       prepare(*o);
-      print_rows(scale_model(o->scale, o->sizes, o->max_epochs), *o, "scale_model");
+      print_rows(scale_model(o->scale, o->sizes, o->max_epochs, o->widths, o->mlp_train), *o, "scale_model");
     });
   }
   {  // experts: Table 6's settings per number of experts; TTT as in `scale k` (Table 4, TinyLeNet)

@@ -193,13 +193,8 @@ TEST(ModelSizes, ScalesMatchTheParameterCounts) {
   expect_input_error([] { paper_model_size(123); }, "123 is not one of Table 3's");
 }
 
-TEST(ScaleCli, ModelRefusesEmbeddingFoldersAndUnknownSizes) {
+TEST(ScaleCli, ModelRefusesUnknownSizes) {
   TempDir dir;
-  make_folder(dir / "emb");
-  const CliRun r = tttlab_cli(dir.path(), "scale model --quiet --data npy:" + (dir / "emb").string() + " --out " +
-                                              (dir / "m").string() + " --sizes 280");
-  EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("not an image data set"), std::string::npos) << r.err;
   const CliRun s = tttlab_cli(dir.path(), "scale model --quiet --data mnist --out " + (dir / "m2").string() + " --sizes 281");
   EXPECT_EQ(s.code, 2);
   EXPECT_NE(s.err.find("281 is not one of"), std::string::npos) << s.err;

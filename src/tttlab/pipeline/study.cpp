@@ -76,6 +76,13 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, torch::Dev
   require_input(cfg.model_path.empty(), "--model applies to image data sets, not to '{}'", data.name);
   out.train_features = data.train;
   out.test_features = data.test;
+  if (cfg.initial_head.weight.defined()) {
+    const LinearHead& head = cfg.initial_head;
+    require_input(head.dim() == data.train.x.size(1) && head.num_classes() >= data.num_classes,
+                  "the initial head is [{}, {}], the data has {} classes of width {}", head.num_classes(), head.dim(),
+                  data.num_classes, data.train.x.size(1));
+    return {head.weight.to(torch::kCPU, torch::kFloat), head.bias.to(torch::kCPU, torch::kFloat)};
+  }
   if (!cfg.head_path.empty()) {
     LinearHead head = load_head(cfg.head_path, -1, data.train.x.size(1));
     require_input(head.num_classes() >= data.num_classes,

@@ -26,6 +26,8 @@ struct StudyConfig {
   std::string data = "fashion-mnist";  // fashion-mnist | mnist | npy:DIR | DIR
   std::filesystem::path model_path;    // images: load this FlexibleLeNet instead of training one
   std::filesystem::path head_path;     // features: load this head instead of training one
+  LinearHead initial_head;             // features: start from this head (in memory, e.g. an MLP's
+                                       // last layer) instead of training one; undefined = train
   double size_scale = 0.5;             // FlexibleLeNet width (0.5 = TinyLeNet, 50 features)
   TrainConfig model_train{20, 128, 2e-3, 0.0, 0};     // FlexibleLeNet on images
   TrainConfig head_train{100, 512, 1e-3, 5e-9, 0};    // linear head on an embedding folder (E.3)

@@ -42,4 +42,24 @@ double size_scale_for_parameters(int64_t parameters, int64_t num_classes, int64_
   return best;
 }
 
+const std::vector<PaperMlpWidth>& paper_mlp_widths() {
+  // Table 7 (E.6): hidden width, learning rate, batch size, epochs, dropout.
+  static const std::vector<PaperMlpWidth> widths{
+      {250, 4.0e-4, 450, 50, 0.05},  {500, 3.5e-4, 350, 50, 0.25},  {750, 3.0e-4, 300, 50, 0.30},
+      {1000, 4.0e-4, 450, 50, 0.35}, {1250, 3.5e-4, 350, 50, 0.45}, {1500, 4.0e-4, 300, 50, 0.55},
+      {2000, 4.0e-4, 400, 50, 0.60}, {2500, 3.5e-4, 450, 50, 0.65}, {3000, 4.5e-4, 450, 50, 0.70},
+      {4000, 4.5e-4, 650, 50, 0.70}};
+  return widths;
+}
+
+const PaperMlpWidth& paper_mlp_width(int64_t hidden) {
+  require_input(hidden > 0, "hidden width {} (expected > 0)", hidden);
+  const auto& widths = paper_mlp_widths();
+  const PaperMlpWidth* best = &widths.front();
+  for (const auto& w : widths) {
+    if (std::llabs(w.hidden - hidden) < std::llabs(best->hidden - hidden)) best = &w;
+  }
+  return *best;
+}
+
 }  // namespace tttlab

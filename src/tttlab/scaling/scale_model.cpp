@@ -1,6 +1,6 @@
 // Figure 4 (MNIST): global head, majority vote and TTT over the network's size. Every size brings
 // its own hyperparameters from the paper (model_sizes.hpp); the sweep's base settings supply the
-// rest (data, device, index, bootstrap).
+// rest (data, device, index, bootstrap). Embedding folders go to the MLP heads (scale_mlp.cpp).
 #include <fmt/format.h>
 
 #include "tttlab/core/error.hpp"
@@ -13,8 +13,11 @@ namespace tttlab {
 
 using nlohmann::json;
 
-std::vector<SweepRow> scale_model(const ScaleConfig& cfg, const std::vector<int64_t>& sizes, int64_t max_epochs) {
+std::vector<SweepRow> scale_model(const ScaleConfig& cfg, const std::vector<int64_t>& sizes, int64_t max_epochs,
+                                  const std::vector<int64_t>& widths, const MlpTrainOverride& mlp_train) {
   cfg.validate();
+  const Dataset data = load_dataset(cfg.study.data);
+  if (!data.is_images) return scale_mlp_widths(cfg, data, widths, max_epochs, mlp_train);
   require_input(!sizes.empty(), "--sizes: at least one parameter count");
   for (int64_t p : sizes) paper_model_size(p);  // checks each
   require_input(max_epochs >= 0, "--max-epochs={} (expected >= 0; 0 = Table 3's epochs)", max_epochs);
@@ -27,9 +30,6 @@ std::vector<SweepRow> scale_model(const ScaleConfig& cfg, const std::vector<int6
   settings.erase("ttt");
   settings.erase("majority_k");
   const SweepStore store(cfg.out, settings);
-  const Dataset data = load_dataset(cfg.study.data);
-  require_input(data.is_images, "scale model: '{}' is not an image data set (the MLP heads of Table 7 for "
-                "embedding folders are not implemented)", data.name);
 
   std::vector<SweepPoint> points;
   for (uint64_t seed : cfg.seeds) {

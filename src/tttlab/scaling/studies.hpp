@@ -41,10 +41,23 @@ nlohmann::json study_point_result(const StudyResult& result, int resamples, uint
 
 std::vector<SweepRow> scale_k(const ScaleConfig& cfg, const std::vector<int64_t>& ks);
 std::vector<SweepRow> scale_data(const ScaleConfig& cfg, const std::vector<double>& fractions);
-// FlexibleLeNet at the sizes of Table 3 (by parameter count; each with Table 3's training, Table 4's
-// TTT and Table 5's majority-vote settings), image data sets only. max_epochs > 0 caps Table 3's
-// epochs (a reduced CPU grid). x of the rows: "parameters" (the paper's count).
-std::vector<SweepRow> scale_model(const ScaleConfig& cfg, const std::vector<int64_t>& sizes, int64_t max_epochs = 0);
+// Image data sets: FlexibleLeNet at the sizes of Table 3 (by parameter count; each with Table 3's
+// training, Table 4's TTT and Table 5's majority-vote settings); x of the rows: "parameters" (the
+// paper's count). Embedding folders: scale_mlp_widths over `widths`. max_epochs > 0 caps the
+// tables' epochs (a reduced CPU grid).
+// Table 7's training settings for the MLP heads, or these where set (for data unlike CLIP's ImageNet).
+struct MlpTrainOverride {
+  double lr = 0;        // > 0: instead of Table 7's learning rate
+  int64_t batch = 0;    // > 0: instead of Table 7's batch size
+};
+std::vector<SweepRow> scale_model(const ScaleConfig& cfg, const std::vector<int64_t>& sizes, int64_t max_epochs = 0,
+                                  const std::vector<int64_t>& widths = {250, 500, 1000, 2000, 4000},
+                                  const MlpTrainOverride& mlp_train = {});
+// Two-layer MLP heads of these hidden widths on the embeddings (Table 7's training for the nearest
+// width in the table), then global (the MLP), TTT of its last layer on the k = 100 nearest hidden
+// vectors (Table 8) and majority vote (k = 10) in its hidden space; x of the rows: "hidden".
+std::vector<SweepRow> scale_mlp_widths(const ScaleConfig& cfg, const Dataset& data, const std::vector<int64_t>& widths,
+                                       int64_t max_epochs = 0, const MlpTrainOverride& mlp_train = {});
 // Mixture of experts (E.5) with Table 6's settings for each number of experts, beside global and TTT.
 std::vector<SweepRow> scale_experts(const ScaleConfig& cfg, const std::vector<int64_t>& experts);
 std::vector<SweepRow> locality_table(const ScaleConfig& cfg, int64_t random_heads = 10);
