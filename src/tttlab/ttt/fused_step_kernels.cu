@@ -106,11 +106,11 @@ __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float
 // kRowSpace: W's first moment is not stored. Every gradient is delta_t^T x with the same x, so
 // m_t = sum_s (1 - beta1) beta1^(t-s) delta_s^T x = m_coef_t^T x, where m_coef [B, r, C] follows the
 // recurrence m_coef = beta1 m_coef + (1 - beta1) delta. The kernel gets m_coef_{t-1} (softmax_delta
-// writes m_coef_t into a second buffer), computes m_{t-1} = m_coef_{t-1}^T x beside the gradient and then runs the
-// stored-moment update m_t = beta1 m_{t-1} + (1 - beta1) g_t unchanged: so g enters m and v exactly as
-// it does with a stored moment (computing m_t from m_coef_t instead made m and v disagree on
-// gradients at rounding level, and Adam divides one by the other). It moves 16 bytes per element
-// instead of 24 (W and v read and written), for twice the multiply-adds.
+// writes m_coef_t into a second buffer), computes m_{t-1} = m_coef_{t-1}^T x beside the gradient
+// and then runs the stored-moment update m_t = beta1 m_{t-1} + (1 - beta1) g_t unchanged: so g
+// enters m and v exactly as it does with a stored moment (computing m_t from m_coef_t instead made
+// m and v disagree on gradients at rounding level, and Adam divides one by the other). It moves 16
+// bytes per element instead of 24 (W and v read and written), for twice the multiply-adds.
 constexpr int kTile = 64, kThreadsSide = 16, kPer = kTile / kThreadsSide, kRowsChunk = 16;
 // Rows of the state tiles are read as 16-byte vectors (each quarter-warp reads 128 contiguous bytes:
 // no bank conflicts), so they need no padding; 56 KB per block (44 KB in row space) lets four
