@@ -13,6 +13,7 @@
 #include <torch/torch.h>
 
 #include "tttlab/data/lrh_world.hpp"
+#include "tttlab/io/npy.hpp"
 #include "tttlab/neighbors/index.hpp"
 #include "tttlab/theory/local_regression.hpp"
 #include "tttlab/theory/plot.hpp"
@@ -247,6 +248,14 @@ TEST(TheoryCli, ExportAndRunOnAWorld) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(fs::exists(dir / "emb" / "train_concept_ids.npy"));
   EXPECT_TRUE(fs::exists(dir / "emb" / "world.json"));
+  // The test split's Φ dense (what `sae recovery --true-test-codes` reads): [M, d1], its nonzeros
+  // exactly the listed concepts with their values.
+  const auto codes = read_npy(dir / "emb" / "test_codes.npy");
+  const auto ids = read_npy(dir / "emb" / "test_concept_ids.npy").to(torch::kLong);
+  const auto vals = read_npy(dir / "emb" / "test_concept_values.npy").to(torch::kFloat);
+  ASSERT_EQ(codes.sizes(), (torch::IntArrayRef{80, 64}));
+  EXPECT_TRUE(codes.gather(1, ids).equal(vals));
+  EXPECT_EQ(codes.ne(0).sum().item<int64_t>(), vals.ne(0).sum().item<int64_t>());
   const std::string small = " --k 20 --steps 20 --lr 0.05 --head-epochs 30 --head-batch-size 64 --bootstrap 50";
   r = tttlab_cli(dir.path(), "run --quiet --data " + world + " --out " + (dir / "a").string() + small);
   ASSERT_EQ(r.code, 0) << r.err;

@@ -343,6 +343,8 @@ void export_lrh_world(const LrhWorld& world, const fs::path& dir) {
     write_npy(dir / (name + "_concept_values.npy"), sample->concept_values);
     write_npy(dir / (name + "_topics.npy"), sample->topic);
   }
+  // The test split's Φ dense as well ([M, d1]), the form `tttlab sae recovery --true-test-codes` reads.
+  write_npy(dir / "test_codes.npy", world.test.phi_dense(world.spec.d1).to(torch::kFloat));
   write_npy(dir / "feature_map.npy", world.feature_map);
   write_npy(dir / "ground_truth.npy", world.ground_truth);
   write_npy(dir / "topic_support.npy", world.topic_support);
@@ -353,7 +355,8 @@ void export_lrh_world(const LrhWorld& world, const fs::path& dir) {
                       {"topics", s.topics()},   {"in_topic", s.in_topic},
                       {"noise", s.noise},       {"train", s.train},
                       {"test", s.test},         {"seed", s.seed},
-                      {"phi", "row n of Φ has value {split}_concept_values[n, j] at concept {split}_concept_ids[n, j]"},
+                      {"phi", "row n of Φ has value {split}_concept_values[n, j] at concept {split}_concept_ids[n, j]; "
+                              "test_codes.npy: the test split's Φ, dense [M, d1]"},
                       {"psi", "features = Φ · feature_mapᵀ (Ψ = P·Φ), stored as float32"},
                       {"truth", classify ? "label = argmax_c (ground_truth · Φ)_c + noise·N(0, 1)"
                                          : "target = <Φ, ground_truth> + noise·N(0, 1)"}};
