@@ -5,6 +5,8 @@
 //   bench_sae_train [--device cpu|cuda] [--rows N] [--dim D] [--epochs E] [--pytorch-s X]
 // Defaults: the ImageNet size, 1,281,167 x 512 (CPU: pass e.g. --rows 40000 --dim 64). An epoch's
 // seconds include its end-of-epoch metrics (eval on 8,192 rows), as the trainer logs them.
+// With TTTLAB_PROFILE=trace.json (LibTorch 2.x) the whole run is recorded by the Kineto profiler as a
+// Chrome trace; bench/trace_summary.py sums its GPU kernels, to set beside bench/sae_pytorch.py --profile.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -16,6 +18,10 @@
 
 #include <fmt/format.h>
 #include <torch/torch.h>
+#include <torch/version.h>
+#if TORCH_VERSION_MAJOR >= 2
+#include <torch/csrc/autograd/profiler_kineto.h>
+#endif
 
 #include "tttlab/core/device.hpp"
 #include "tttlab/core/progress.hpp"
@@ -51,9 +57,24 @@ int main(int argc, char** argv) {
   SaeTrainOptions opts;
   opts.out_dir = out;
   opts.device = device;
+  const char* trace = std::getenv("TTTLAB_PROFILE");
+#if TORCH_VERSION_MAJOR >= 2
+  namespace prof = torch::autograd::profiler;
+  const std::set<prof::ActivityType> activities{prof::ActivityType::CPU, prof::ActivityType::CUDA};
+  const prof::ProfilerConfig prof_cfg(prof::ProfilerState::KINETO);
+  if (trace) {
+    prof::prepareProfiler(prof_cfg, activities);
+    prof::enableProfiler(prof_cfg, activities);
+  }
+#else
+  if (trace) fmt::print(stderr, "TTTLAB_PROFILE needs LibTorch 2.x; not profiling\n");
+#endif
   const auto t0 = std::chrono::steady_clock::now();
   const SaeTrainResult r = train_sae(x, cfg, opts);
   const double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+#if TORCH_VERSION_MAJOR >= 2
+  if (trace) prof::disableProfiler()->save(trace);
+#endif
   // POSIX nftw, not std::filesystem::remove_all: PyTorch's libtorch.so exports its own copy of the
   // latter, which crashed on the GPU machine (see tests/test_support.hpp).
   ::nftw(out.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,

@@ -4,7 +4,8 @@ ghost loss (weight 1e6, units with activation frequency <= 1e-4 since the start)
 unit-norm decoder columns, decoder = encoder^T at init, Adam. Prints each epoch's seconds (its steps,
 timed with the GPU synchronised, without data generation) and s_per_epoch, their mean over the epochs
 after the first when there are several, as bench_sae_train does.
-    python3 bench/sae_pytorch.py [--rows N] [--dim D] [--epochs E] [--device cuda|cpu]
+    python3 bench/sae_pytorch.py [--rows N] [--dim D] [--epochs E] [--device cuda|cpu] [--profile trace.json]
+With --profile the run is recorded by torch.profiler as a Chrome trace (bench/trace_summary.py sums it).
 """
 import argparse
 import math
@@ -19,7 +20,19 @@ def main():
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--profile", default="")
     a = ap.parse_args()
+    if a.profile:
+        acts = [torch.profiler.ProfilerActivity.CPU] + \
+            ([torch.profiler.ProfilerActivity.CUDA] if a.device == "cuda" else [])
+        with torch.profiler.profile(activities=acts) as prof:
+            run(a)
+        prof.export_chrome_trace(a.profile)
+    else:
+        run(a)
+
+
+def run(a):
     dev = torch.device(a.device)
     torch.manual_seed(0)
     x = torch.randn(a.rows, a.dim, device=dev)
