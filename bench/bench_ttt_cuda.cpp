@@ -8,7 +8,9 @@
 //   4. end to end: that k-NN plus fused TTT for all 50,000 queries;
 //   5. the fused step's parts timed alone (logits product, softmax-delta, gradient + Adam; with W's
 //      first moment stored and in row space), each as ms per point over T steps and bytes per second.
-//   bench_ttt_cuda [--pytorch-ms X] [--quick] [--breakdown-only]
+//   bench_ttt_cuda [--pytorch-ms X] [--quick] [--breakdown-only] [--profile trace.json]
+// --profile: only the fused path on one batch of 2,048 points, recorded by Kineto (after a warm-up
+// run) as a Chrome trace for bench/trace_summary.py, beside its wall time.
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -18,6 +20,7 @@
 #include <fmt/format.h>
 #include <torch/torch.h>
 
+#include "kineto_trace.hpp"
 #include "tttlab/core/device.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/neighbors/index.hpp"
@@ -241,17 +244,38 @@ void fused_breakdown(double bandwidth) {
              bandwidth / 1e9);
 }
 
+// The fused path on one batch of 2,048 points, timed and recorded (kernels and their gaps).
+void profile_fused(const std::string& path) {
+  const int64_t points = 2048;
+  const Problem p = make_problem(20000, points, 512, 1000, 50);
+  LocalFitConfig cfg;
+  cfg.k = 50;
+  cfg.steps = 80;
+  cfg.lr = 0.02;
+  cfg.device = kCuda;
+  local_fit_batched(p.head, p.data, cfg);  // warm-up
+  const double plain_ms = 1000 * timed([&] { local_fit_batched(p.head, p.data, cfg); }) / points;
+  bench::KinetoTrace trace(path);
+  trace.start();
+  const double traced_ms = 1000 * timed([&] { local_fit_batched(p.head, p.data, cfg); }) / points;
+  trace.save();
+  fmt::print("fused path, {} points in one batch: {:.3f} ms/pt ({:.3f} while traced); trace {}\n", points, plain_ms,
+             traced_ms, path);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   double pytorch_ms = 0;
   bool quick = false, breakdown_only = false;
+  std::string profile;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--quick") == 0) quick = true;
     else if (std::strcmp(argv[i], "--breakdown-only") == 0) breakdown_only = true;
     else if (std::strcmp(argv[i], "--pytorch-ms") == 0 && i + 1 < argc) pytorch_ms = std::stod(argv[++i]);
+    else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc) profile = argv[++i];
     else {
-      fmt::print(stderr, "usage: bench_ttt_cuda [--pytorch-ms X] [--quick] [--breakdown-only]\n");
+      fmt::print(stderr, "usage: bench_ttt_cuda [--pytorch-ms X] [--quick] [--breakdown-only] [--profile trace.json]\n");
       return 2;
     }
   }
@@ -262,6 +286,10 @@ int main(int argc, char** argv) {
   set_progress_enabled(false);
   at::globalContext().setAllowTF32CuBLAS(false);
   fmt::print("{} | {}\n", describe_device(kCuda), TTTLAB_VERSION);
+  if (!profile.empty()) {
+    profile_fused(profile);
+    return 0;
+  }
   const double bw = copy_bandwidth();
   fmt::print("device-to-device copy: {:.0f} GB/s (bytes read + written)\n", bw / 1e9);
   fused_breakdown(bw);

@@ -127,7 +127,7 @@ void add_reproduce_table1_command(CLI::App& app) {
 
   const std::string b = "Statistics";
   cmd->add_option("--top", c.top, "Ranks compared in O3")->capture_default_str()->group(b);
-  cmd->add_option("--index", c.index, "Neighbour search: auto | faiss | torch")->capture_default_str()->group(b);
+  cmd->add_option("--index", c.index, "Neighbour search in Psi and Psi-hat: auto | faiss | torch (Phi-hat: always the exact sparse search)")->capture_default_str()->group(b);
   cmd->add_option("--bootstrap", c.bootstrap.resamples, "Bootstrap resamples")->capture_default_str()->group(b);
   cmd->callback([o] { run(*o); });
 }

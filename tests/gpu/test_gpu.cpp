@@ -16,6 +16,7 @@
 #include "tttlab/lm/hf_checkpoint.hpp"
 #include "tttlab/lm/lora.hpp"
 #include "tttlab/neighbors/index.hpp"
+#include "tttlab/neighbors/sparse_search.hpp"
 #include "tttlab/sae/sae_train.hpp"
 #include "tttlab/sae/top_k_sae.hpp"
 #include "tttlab/train/global_train.hpp"
@@ -257,6 +258,18 @@ TEST_F(Gpu, KnnOnCudaEqualsCpu) {
   const auto mixed = knn_search(train, queries, 50, "auto", kCuda);
   EXPECT_TRUE(mixed.indices.is_cpu());
   EXPECT_TRUE(mixed.indices.equal(cpu.indices));
+}
+
+TEST_F(Gpu, SparseKnnOnCudaEqualsCpu) {
+  torch::manual_seed(8);
+  auto sparse = [](int64_t n) {
+    return SparseRows{std::get<1>(torch::rand({n, 512}).topk(16, 1)), torch::rand({n, 16}), 512};
+  };
+  const SparseRows train = sparse(20000), queries = sparse(3000);
+  const auto cpu = knn_search_sparse(train, queries, 50, torch::kCPU);
+  const auto gpu = knn_search_sparse(train, queries, 50, kCuda);
+  EXPECT_TRUE(gpu.indices.equal(cpu.indices));
+  EXPECT_LT((gpu.distances - cpu.distances).abs().max().item<double>(), 1e-5);
 }
 
 TEST_F(Gpu, TrainingAndFeaturesOnCudaMatchTheCpu) {

@@ -225,6 +225,32 @@ TEST_F(Sae, ResumedRunEqualsUninterruptedRun) {
   }
 }
 
+// The ghost check without a device sync (a lower bound on the activation counts) runs the ghost loss
+// at exactly the steps the plain per-step check does, so training gives the same model.
+TEST_F(Sae, BoundedInactiveCheckEqualsThePerStepCheck) {
+  SaeConfig c = small_config();
+  c.dead_window = 0;        // frequency since the start: the counts only grow
+  c.dead_threshold = 2e-2;  // some early steps have inactive units, later ones none
+  c.epochs = 6;
+  const auto x = sparse_world(512, 8);
+  TempDir a, b;
+  SaeTrainOptions oa, ob;
+  oa.out_dir = a.path();
+  oa.bound_inactive_units = false;
+  ob.out_dir = b.path();
+  const SaeTrainResult plain = train_sae(x, c, oa), bounded = train_sae(x, c, ob);
+  int64_t ghost_steps = 0, steps = 0;
+  for (size_t i = 0; i < plain.history.size(); ++i) {
+    EXPECT_EQ(bounded.history[i].ghost_steps, plain.history[i].ghost_steps) << "epoch " << i + 1;
+    ghost_steps += plain.history[i].ghost_steps;
+    steps = plain.history[i].step;
+  }
+  EXPECT_GT(ghost_steps, 0);      // the ghost loss ran ...
+  EXPECT_LT(ghost_steps, steps);  // ... and the bound had steps to skip
+  EXPECT_TRUE(torch::equal(plain.sae.encoder, bounded.sae.encoder));
+  EXPECT_TRUE(torch::equal(plain.sae.decoder, bounded.sae.decoder));
+}
+
 TEST_F(Sae, BadInputsAreInputErrors) {
   TempDir dir;
   SaeTrainOptions opts;

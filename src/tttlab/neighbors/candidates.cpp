@@ -51,7 +51,13 @@ int64_t candidate_count(int64_t k, int64_t n) { return k + std::min<int64_t>(16,
 
 KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries, const torch::Tensor& candidates,
                    int64_t k) {
-  const int64_t b = candidates.size(0), kc = candidates.size(1), d = train.size(1);
+  return select_k([&](const torch::Tensor& rows) { return train.index_select(0, rows); }, train.size(1), queries,
+                  candidates, k);
+}
+
+KnnResult select_k(const RowsFn& rows_of, int64_t d, const torch::Tensor& queries, const torch::Tensor& candidates,
+                   int64_t k) {
+  const int64_t b = candidates.size(0), kc = candidates.size(1);
   TORCH_CHECK(kc >= k, "select_k: ", kc, " candidates for k=", k);
   // Exact distances of the candidates, in chunks of queries of at most ~64 MB of float64.
   const int64_t per_row = std::max<int64_t>(1, kc * d * 8);
@@ -60,7 +66,7 @@ KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries, con
   for (int64_t s = 0; s < b; s += chunk) {
     const int64_t e = std::min(b, s + chunk);
     const auto cand = candidates.slice(0, s, e);
-    const auto pts = train.index_select(0, cand.reshape({-1})).view({e - s, kc, d}).to(torch::kDouble);
+    const auto pts = rows_of(cand.reshape({-1})).view({e - s, kc, d}).to(torch::kDouble);
     const auto q = queries.slice(0, s, e).to(torch::kDouble).unsqueeze(1);
     parts.push_back((pts - q).pow(2).sum(-1).to(torch::kFloat));
   }
@@ -72,6 +78,28 @@ KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries, con
   auto by_dist = torch::sort(dist, /*stable=*/true, /*dim=*/1, /*descending=*/false);
   idx = idx.gather(1, std::get<1>(by_dist));
   return {idx.slice(1, 0, k).contiguous(), std::get<0>(by_dist).slice(1, 0, k).contiguous()};
+}
+
+torch::Tensor smallest_in_tiles(int64_t n, int64_t tile, int64_t kc, const TileDistanceFn& tile_distances) {
+  torch::Tensor best_d, best_i;
+  for (int64_t ts = 0; ts < n; ts += tile) {
+    const int64_t te = std::min(n, ts + tile);
+    auto top = tile_distances(ts, te).topk(std::min(kc, te - ts), 1, /*largest=*/false, /*sorted=*/false);
+    auto d = std::get<0>(top);
+    auto i = std::get<1>(top) + ts;
+    if (best_d.defined()) {
+      d = torch::cat({best_d, d}, 1);
+      i = torch::cat({best_i, i}, 1);
+      if (d.size(1) > kc) {
+        auto merged = d.topk(kc, 1, /*largest=*/false, /*sorted=*/false);
+        d = std::get<0>(merged);
+        i = i.gather(1, std::get<1>(merged));
+      }
+    }
+    best_d = d;
+    best_i = i;
+  }
+  return best_i;
 }
 
 KnnResult search_in_blocks(const torch::Tensor& train, const torch::Tensor& queries, int64_t k, int64_t block,

@@ -27,6 +27,17 @@ int64_t candidate_count(int64_t k, int64_t n);
 // exactly (float64 difference, rounded to float32), sort each row by (distance, index) and keep k.
 KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries,
                    const torch::Tensor& candidates, int64_t k);
+// The same for training rows that are not one dense tensor: rows_of(int64 indices) returns them as
+// float32 [len, dim] on the queries' device.
+using RowsFn = std::function<torch::Tensor(const torch::Tensor& rows)>;
+KnnResult select_k(const RowsFn& rows_of, int64_t dim, const torch::Tensor& queries,
+                   const torch::Tensor& candidates, int64_t k);
+
+// The kc smallest entries of every row of a [B, N] distance matrix that is computed one training
+// tile at a time (tile_distances(begin, end) returns [B, end - begin]), so that memory holds one
+// tile: int64 [B, min(kc, N)] training indices, in no particular order.
+using TileDistanceFn = std::function<torch::Tensor(int64_t begin, int64_t end)>;
+torch::Tensor smallest_in_tiles(int64_t n, int64_t tile, int64_t kc, const TileDistanceFn& tile_distances);
 
 // The search loop every index shares: for each block of `block` queries, `candidates(query_block)`
 // returns int64 [rows, K] candidate training indices (K >= k), which select_k re-ranks;

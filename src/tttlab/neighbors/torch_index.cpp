@@ -46,30 +46,12 @@ KnnResult TorchIndex::search(const torch::Tensor& queries, int64_t k) const {
 
   return search_in_blocks(train_, q, k, qb, out_device, [&](const torch::Tensor& qblk) {
     const auto qn = qblk.pow(2).sum(1, /*keepdim=*/true);
-    torch::Tensor best_d, best_i;
-    for (int64_t ts = 0; ts < n; ts += tb) {
-      const int64_t te = std::min(n, ts + tb);
+    return neighbors_detail::smallest_in_tiles(n, tb, kc, [&](int64_t ts, int64_t te) {
       // ||q||^2 + ||x||^2 - 2 q.x, one block of memory.
       auto dist = qn + norms_.slice(0, ts, te).unsqueeze(0);
       dist.addmm_(qblk, train_.slice(0, ts, te).t(), /*beta=*/1, /*alpha=*/-2);
-      dist.clamp_min_(0);
-      const int64_t kk = std::min(kc, te - ts);
-      auto top = dist.topk(kk, 1, /*largest=*/false, /*sorted=*/false);
-      auto d = std::get<0>(top);
-      auto i = std::get<1>(top) + ts;
-      if (best_d.defined()) {
-        d = torch::cat({best_d, d}, 1);
-        i = torch::cat({best_i, i}, 1);
-        if (d.size(1) > kc) {
-          auto merged = d.topk(kc, 1, /*largest=*/false, /*sorted=*/false);
-          d = std::get<0>(merged);
-          i = i.gather(1, std::get<1>(merged));
-        }
-      }
-      best_d = d;
-      best_i = i;
-    }
-    return best_i;
+      return dist.clamp_min_(0);
+    });
   });
 }
 

@@ -7,6 +7,8 @@
 #include "tttlab/data/builtin.hpp"
 #include "tttlab/eval/metrics.hpp"
 #include "tttlab/neighbors/index.hpp"
+#include "tttlab/neighbors/sparse_search.hpp"
+#include "tttlab/sae/concept_chunks.hpp"
 #include "tttlab/sae/sae_dataset.hpp"
 #include "tttlab/sae/sae_train.hpp"
 
@@ -106,7 +108,10 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
   r.sparsity = sae.k;
   const DatasetEncoding enc = encode_dataset(sae, data, device);
   const Dataset psi_hat = reconstruction_dataset(data, enc);
-  const Dataset phi_hat = concept_dataset(data, enc, sae.latent_dim());
+  // Phi-hat stays sparse (k of d1 = 8 d2 units per row; dense it would be 21 GB for ImageNet):
+  // neighbours by the sparse search, the global head on minibatches made dense, and every
+  // per-test-point step on chunks that make dense only the rows they touch (sae/concept_chunks.hpp).
+  const SparseRows phi_train{enc.train.codes.indices, enc.train.codes.values, sae.latent_dim()};
   for (const auto& [split, psi, rec] : {std::tuple{"train", &data.train, &psi_hat.train},
                                         std::tuple{"test", &data.test, &psi_hat.test}}) {
     const ReconstructionQuality q = reconstruction_quality(psi->x, rec->x);
@@ -124,7 +129,9 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
     r.test_rows = torch::arange(m_all, torch::kLong);
   }
   auto test_of = [&](const Dataset& d) { return Split{d.test.x.index_select(0, r.test_rows), d.test.y.index_select(0, r.test_rows)}; };
-  const Split test_psi = test_of(data), test_psi_hat = test_of(psi_hat), test_phi = test_of(phi_hat);
+  const Split test_psi = test_of(data), test_psi_hat = test_of(psi_hat);
+  const SparseRows phi_test =
+      SparseRows{enc.test.codes.indices, enc.test.codes.values, sae.latent_dim()}.select(r.test_rows);
   r.test_labels = test_psi.y;
   r.num_train = data.train.size();
   r.num_test = r.test_rows.size(0);
@@ -143,10 +150,13 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
     const Split* train;
     const Split* test;
   };
+  const int64_t chunk_bytes = std::max<int64_t>(int64_t{256} << 20, ttt_cfg.effective_memory_budget() / 4);
+  auto add_global = [&](const std::string& name, const torch::Tensor& logits, const torch::Tensor& y) {
+    r.methods.push_back({"global_" + name, logits.argmax(1), per_point_cross_entropy(logits, y)});
+  };
   std::vector<Space> spaces;
   if (cfg.original_space) spaces.push_back({"psi", &data.train, &test_psi});
   spaces.push_back({"psi_hat", &psi_hat.train, &test_psi_hat});
-  spaces.push_back({"phi_hat", &phi_hat.train, &test_phi});
   for (const Space& s : spaces) {
     heads[s.name] = train_linear_head(*s.train, data.num_classes, head_cfg);
     clock.lap("head_" + s.name);
@@ -154,14 +164,33 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
     clock.lap("neighbours_" + s.name);
     {
       torch::NoGradGuard no_grad;
-      const auto logits = heads[s.name].logits(s.test->x);
-      r.methods.push_back({"global_" + s.name, logits.argmax(1), per_point_cross_entropy(logits, s.test->y)});
+      add_global(s.name, heads[s.name].logits(s.test->x), s.test->y);
     }
     const LocalFitResult fit = local_fit_batched(heads[s.name], {s.train->x, s.train->y, s.test->x, s.test->y,
                                                                  neighbors[s.name]}, ttt_cfg);
     r.methods.push_back({"ttt_" + s.name, fit.pred, fit.ce});
     if (s.name == "psi_hat") r.logits["ttt_psi_hat"] = fit.logits;
     clock.lap("ttt_" + s.name);
+  }
+  {  // Phi-hat
+    const SparseRows phi_train_on_device = phi_train.to(device);
+    heads["phi_hat"] = train_linear_head([&](const torch::Tensor& rows) { return dense_rows(phi_train_on_device, rows); },
+                                         phi_train.dim, data.train.y, data.num_classes, head_cfg);
+    clock.lap("head_phi_hat");
+    neighbors["phi_hat"] = knn_search_sparse(phi_train, phi_test, k, device).indices;
+    clock.lap("neighbours_phi_hat");
+    {
+      torch::NoGradGuard no_grad;
+      std::vector<torch::Tensor> logits;
+      for (int64_t b = 0; b < phi_test.size(); b += 4096) {
+        logits.push_back(heads["phi_hat"].logits(dense_rows(phi_test, b, std::min(phi_test.size(), b + 4096))));
+      }
+      add_global("phi_hat", logits.empty() ? torch::empty({0, data.num_classes}) : torch::cat(logits), test_psi.y);
+    }
+    const LocalFitResult fit = local_fit_sparse(heads["phi_hat"], phi_train, data.train.y, phi_test, test_psi.y,
+                                                neighbors["phi_hat"], ttt_cfg, chunk_bytes);
+    r.methods.push_back({"ttt_phi_hat", fit.pred, fit.ce});
+    clock.lap("ttt_phi_hat");
   }
   if (!cfg.original_space) {  // O1 still needs neighbourhoods chosen in Psi
     neighbors["psi"] = knn_search(data.train.x, test_psi.x, k, cfg.index, device).indices;
@@ -170,15 +199,16 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
   // masked TTT in Phi-hat (O2) and the non-adaptive mask
   MaskedFitConfig mc = masked_cfg;
   mc.fit.device = device;
-  const LocalFitData phi_data{phi_hat.train.x, phi_hat.train.y, test_phi.x, test_phi.y, neighbors["phi_hat"]};
-  const MaskedFitResult masked = masked_fit_batched(heads["phi_hat"], phi_data, mc);
+  const MaskedFitResult masked = masked_fit_sparse(heads["phi_hat"], phi_train, data.train.y, phi_test, test_psi.y,
+                                                   neighbors["phi_hat"], mc, chunk_bytes);
   r.methods.push_back({"masked_ttt_phi_hat", masked.fit.pred, masked.fit.ce});
   r.logits["masked_ttt_phi_hat"] = masked.fit.logits;
-  r.mask_stats = mask_statistics(masked.masks, phi_data, k);
+  r.mask_stats = mask_statistics_sparse(masked.masks, phi_train, phi_test, neighbors["phi_hat"], k, chunk_bytes);
   r.masks = masked.masks;
   clock.lap("masked_ttt");
-  const auto own = test_point_masks(test_phi.x);
-  const MaskedFitResult fixed = masked_fit_batched(heads["phi_hat"], phi_data, mc, own);
+  const auto own = test_point_masks(phi_test);
+  const MaskedFitResult fixed = masked_fit_sparse(heads["phi_hat"], phi_train, data.train.y, phi_test, test_psi.y,
+                                                  neighbors["phi_hat"], mc, chunk_bytes, own);
   r.methods.push_back({"nonadaptive_ttt_phi_hat", fixed.fit.pred, fixed.fit.ce});
   r.nonadaptive_mask_size = own.sum(1);
   r.test_active = own;
@@ -186,7 +216,7 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
 
   // O1: mean cosine in Phi-hat to neighbours chosen in each space
   for (const char* space : {"psi", "psi_hat", "phi_hat"}) {
-    r.neighbor_cosine[space] = mean_neighbor_cosine(phi_hat.train.x, test_phi.x, neighbors[space], k);
+    r.neighbor_cosine[space] = mean_neighbor_cosine_sparse(phi_train, phi_test, neighbors[space], k, chunk_bytes);
   }
   // O3: Psi-hat TTT vs masked Phi-hat TTT
   r.o3 = probability_agreement(r.logits["ttt_psi_hat"], r.logits["masked_ttt_phi_hat"], cfg.top, cfg.bootstrap);

@@ -4,6 +4,8 @@
 #include <cmath>
 #include <fstream>
 
+#include <c10/core/Event.h>
+#include <c10/core/impl/VirtualGuardImpl.h>
 #include <fmt/format.h>
 
 #include "tttlab/core/error.hpp"
@@ -167,6 +169,53 @@ void read_checkpoint(const fs::path& path, TrainState& st, const SaeConfig& cfg,
   for (const auto& h : history) st.history.push_back(SaeEpochMetrics::from_json(h));
 }
 
+// Whether any unit can be inactive at a step, answered without waiting for the GPU where possible.
+// Activation counts only grow, so the smallest count read back at any earlier step bounds every
+// unit's count now from below: when that bound is above threshold * samples seen, no unit is inactive
+// and the step needs neither the ghost loss nor the read-back of the inactive units (a device sync
+// every step, which leaves the GPU idle while the next kernels are launched). The minimum travels to
+// pinned host memory without blocking and is read once its event has passed. For the moving-average
+// frequency (dead_window > 0), which can fall, there is no such bound.
+class InactiveUnitsBound {
+ public:
+  explicit InactiveUnitsBound(torch::Device device) : device_(device) {
+    if (device_.is_cuda()) {
+      host_ = torch::empty({}, torch::TensorOptions().dtype(torch::kLong).pinned_memory(true));
+      event_.emplace(device_.type());
+    }
+  }
+
+  // True only when no unit can have activation frequency <= threshold after samples_seen samples.
+  bool none_inactive(int64_t samples_seen, double threshold) {
+    if (in_flight_ && event_->query()) {
+      known_min_ = host_.item<int64_t>();
+      in_flight_ = false;
+    }
+    // The same float64 division as activation_frequency: count / samples > threshold for the bound
+    // implies it for every count at or above it.
+    return known_min_ >= 0 && samples_seen > 0 && static_cast<double>(known_min_) / static_cast<double>(samples_seen) > threshold;
+  }
+
+  // After a step has added its activations to counts (int64 [d1]).
+  void update(const torch::Tensor& counts) {
+    if (!device_.is_cuda()) {  // nothing to wait for
+      known_min_ = counts.min().item<int64_t>();
+      return;
+    }
+    if (in_flight_) return;
+    host_.copy_(counts.min(), /*non_blocking=*/true);
+    event_->record(c10::impl::VirtualGuardImpl(device_.type()).getStream(device_));
+    in_flight_ = true;
+  }
+
+ private:
+  torch::Device device_;
+  torch::Tensor host_;
+  std::optional<c10::Event> event_;
+  bool in_flight_ = false;
+  int64_t known_min_ = -1;  // -1: nothing known yet
+};
+
 std::string log_line(const SaeEpochMetrics& m, int64_t epochs) {
   return fmt::format(
       "epoch {}/{} step {} lr {:.3g} k {} train_mse {:.6g} ghost {:.3g} ghost_steps {} eval_mse {:.6g} fve {:.4f} dead {:.2f}% "
@@ -230,6 +279,8 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
   SaeTrainResult result;
   int64_t epochs_this_call = 0;
   ProgressBar bar("SAE", (cfg.epochs - st.epoch) * batches, "step");
+  InactiveUnitsBound inactive_bound(device);
+  const bool bound_applies = opts.bound_inactive_units && cfg.dead_window == 0 && cfg.ghost_weight > 0;
   while (st.epoch < cfg.epochs) {
     const auto t0 = std::chrono::steady_clock::now();
     auto gen = at::detail::createCPUGenerator(mix_seed(cfg.seed, 1, static_cast<uint64_t>(st.epoch)));
@@ -249,9 +300,11 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
       torch::manual_seed(mix_seed(cfg.seed, 2, static_cast<uint64_t>(st.step)));  // this step's dropout
 
       // Units whose activation frequency over the samples seen before this step is at most the
-      // threshold get the ghost loss (none at step 0, when nothing has been seen).
+      // threshold get the ghost loss (none at step 0, when nothing has been seen, nor when the bound
+      // on the counts proves that every unit is above it).
       torch::Tensor inactive;
-      if (st.samples_seen > 0) inactive = activation_frequency(st, cfg).le(cfg.dead_threshold);
+      const bool none_inactive = bound_applies && inactive_bound.none_inactive(st.samples_seen, cfg.dead_threshold);
+      if (st.samples_seen > 0 && !none_inactive) inactive = activation_frequency(st, cfg).le(cfg.dead_threshold);
       const SaeLoss loss = sae_loss(st.sae, xb, k, cfg.dropout, inactive, cfg.ghost_weight);
       {
         torch::NoGradGuard no_grad;
@@ -267,6 +320,7 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
           st.recent_freq.mul_(1 - weight).add_(batch_freq, weight);
         }
         st.samples_seen += bsz;
+        if (bound_applies) inactive_bound.update(st.counts);
       }
       for (auto& p : st.params) p.mutable_grad() = torch::Tensor();
       loss.total.backward();

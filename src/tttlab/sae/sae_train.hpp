@@ -44,6 +44,10 @@ struct SaeTrainOptions {
   int64_t stop_after_epochs = 0;   // > 0: stop (after checkpointing) once this many epochs ran in
                                    // this call, as an interruption would; 0: run to the end
   torch::Device device = torch::kCPU;
+  // Skip the per-step read-back of the inactive units when a lower bound on the activation counts,
+  // read without waiting, proves there are none (the same steps as without it; false = the plain
+  // reference, which reads them back at every step).
+  bool bound_inactive_units = true;
   nlohmann::json extra = nlohmann::json::object();  // written into sae.json as well (e.g. preprocessing)
 };
 

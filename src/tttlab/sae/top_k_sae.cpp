@@ -55,7 +55,8 @@ torch::Tensor decode_gather(const TopKSae& sae, const SparseCodes& codes) {
 }
 
 torch::Tensor decode_sparse(const TopKSae& sae, const SparseCodes& codes) {
-  return codes.values.is_cuda() ? decode_gather(sae, codes) : decode_dense(sae, codes);
+  const bool gather = codes.values.is_cuda() && codes.indices.size(1) <= kGatherDecodeMaxK;
+  return gather ? decode_gather(sae, codes) : decode_dense(sae, codes);
 }
 
 torch::Tensor codes_to_dense(const SparseCodes& codes, int64_t latent_dim) {

@@ -48,9 +48,14 @@ SparseCodes top_k_codes(const torch::Tensor& pre, int64_t k, bool relu);
 //  - decode_dense (the reference): scatter the codes into a dense [N, d1] matrix, one matrix product;
 //  - decode_gather: sum the k selected decoder columns of each row, weighted by their values
 //    (embedding_bag over the rows of D^T): N k d2 multiply-adds instead of N d1 d2, and a backward
-//    pass of the same size, which is what makes it faster on a GPU.
-// decode_sparse picks decode_gather on CUDA and decode_dense on the CPU (where the dense product
-// won: bench_sae_train on 2 cores, 40,960 x 64, batch 4096: 146 ms per step dense, 477 ms gathering).
+//    pass of the same size.
+// decode_sparse picks decode_gather on CUDA while k <= kGatherDecodeMaxK and decode_dense otherwise.
+// On the CPU the dense product won (bench_sae_train on 2 cores, 40,960 x 64, batch 4096: 146 ms per
+// step dense, 477 ms gathering). On an H200 (d2 512, d1 4096, batch 4096, k about 127) the gather's
+// forward and backward took 1.49 ms per step (embedding_bag 0.47, its weight gradient 0.54, its
+// value gradient 0.36, sorting 0.12), growing with k, against 1.1 ms for the dense product's three
+// matrix products: a linear fit in k puts the crossing near k = 90.
+constexpr int64_t kGatherDecodeMaxK = 80;
 torch::Tensor decode_sparse(const TopKSae& sae, const SparseCodes& codes);
 torch::Tensor decode_dense(const TopKSae& sae, const SparseCodes& codes);
 torch::Tensor decode_gather(const TopKSae& sae, const SparseCodes& codes);

@@ -11,16 +11,23 @@ namespace tttlab {
 
 TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, const Split& data,
                           const TrainConfig& cfg, const std::string& label) {
+  const auto data_x = data.x.to(cfg.device);
+  return train_classifier(module, forward, [&](const torch::Tensor& rows) { return data_x.index_select(0, rows); },
+                          data.y, cfg, label);
+}
+
+TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, const RowsFn& rows_of,
+                          const torch::Tensor& labels, const TrainConfig& cfg, const std::string& label) {
   require_input(cfg.epochs >= 1, "epochs={} (expected at least 1)", cfg.epochs);
   require_input(cfg.batch_size >= 1, "batch size={} (expected at least 1)", cfg.batch_size);
   require_input(cfg.lr > 0, "learning rate={} (expected > 0)", cfg.lr);
-  const int64_t n = data.size();
+  const int64_t n = labels.defined() ? labels.size(0) : 0;
   require_input(n > 0, "{}: the training set is empty", label);
 
   const auto start = std::chrono::steady_clock::now();
   module.to(cfg.device);
   module.train();
-  const auto data_x = data.x.to(cfg.device), data_y = data.y.to(cfg.device);
+  const auto data_y = labels.to(cfg.device);
   torch::optim::Adam opt(module.parameters(),
                          torch::optim::AdamOptions(cfg.lr).weight_decay(cfg.weight_decay));
   auto gen = at::detail::createCPUGenerator(cfg.seed);
@@ -35,7 +42,7 @@ TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, c
     auto loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kDouble).device(cfg.device));
     for (int64_t b = 0; b < batches; ++b) {
       const auto idx = order.slice(0, b * cfg.batch_size, std::min(n, (b + 1) * cfg.batch_size));
-      const auto x = data_x.index_select(0, idx);
+      const auto x = rows_of(idx);
       const auto y = data_y.index_select(0, idx);
       opt.zero_grad();
       const auto loss = torch::nn::functional::cross_entropy(forward(x), y);
@@ -61,6 +68,17 @@ LinearHead train_linear_head(const Split& features, int64_t num_classes, const T
   torch::nn::Linear linear(features.x.size(1), num_classes);
   TrainLog result = train_classifier(
       *linear, [&](const torch::Tensor& x) { return linear->forward(x); }, features, cfg, "global head");
+  if (log) *log = std::move(result);
+  return head_from_linear(linear);
+}
+
+LinearHead train_linear_head(const RowsFn& rows_of, int64_t dim, const torch::Tensor& labels, int64_t num_classes,
+                             const TrainConfig& cfg, TrainLog* log) {
+  require_input(dim >= 1, "features of width {} (expected >= 1)", dim);
+  torch::manual_seed(cfg.seed);
+  torch::nn::Linear linear(dim, num_classes);
+  TrainLog result = train_classifier(
+      *linear, [&](const torch::Tensor& x) { return linear->forward(x); }, rows_of, labels, cfg, "global head");
   if (log) *log = std::move(result);
   return head_from_linear(linear);
 }

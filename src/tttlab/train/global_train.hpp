@@ -35,9 +35,19 @@ using ForwardFn = std::function<torch::Tensor(const torch::Tensor&)>;
 TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, const Split& data,
                           const TrainConfig& cfg, const std::string& label);
 
-// A linear head (torch.nn.Linear default init from the seed) trained on feature vectors.
+// The same training with inputs that are not one dense tensor: rows_of(int64 row indices on
+// cfg.device) returns a minibatch's inputs on cfg.device (sparse concept codes made dense a minibatch
+// at a time). The same seed and rows give the same model as the Split overload.
+using RowsFn = std::function<torch::Tensor(const torch::Tensor& rows)>;
+TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, const RowsFn& rows_of,
+                          const torch::Tensor& labels, const TrainConfig& cfg, const std::string& label);
+
+// A linear head (torch.nn.Linear default init from the seed) trained on feature vectors, given as
+// a Split or as rows_of (above) with their width and labels.
 LinearHead train_linear_head(const Split& features, int64_t num_classes, const TrainConfig& cfg,
                              TrainLog* log = nullptr);
+LinearHead train_linear_head(const RowsFn& rows_of, int64_t dim, const torch::Tensor& labels, int64_t num_classes,
+                             const TrainConfig& cfg, TrainLog* log = nullptr);
 
 // The feature layer of a trained network for every image, in batches, without gradients, computed
 // on `device`; the features come back on the CPU (and the model stays on the CPU).

@@ -111,7 +111,10 @@ __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float
 // enters m and v exactly as it does with a stored moment (computing m_t from m_coef_t instead made
 // m and v disagree on gradients at rounding level, and Adam divides one by the other). It moves 16
 // bytes per element instead of 24 (W and v read and written), for twice the multiply-adds.
-constexpr int kTile = 64, kThreadsSide = 16, kPer = kTile / kThreadsSide, kRowsChunk = 16;
+constexpr int kTile = 64, kThreadsSide = 16, kPer = kTile / kThreadsSide;
+// Rows of delta, x (and m_coef) staged per round: 32 in row space (k = 50 in two rounds instead of
+// four, within 56 KB per block), 16 with the stored moment (whose three state tiles take 48 KB).
+__host__ __device__ constexpr int rows_chunk(bool row_space) { return row_space ? 32 : 16; }
 // Rows of the state tiles are read as 16-byte vectors (each quarter-warp reads 128 contiguous bytes:
 // no bank conflicts), so they need no padding; 56 KB per block (44 KB in row space) lets four
 // blocks share an SM.
@@ -120,9 +123,10 @@ constexpr int kPitch = kTile;
 // the H100 (gradient + Adam, ms per point): 4 blocks 0.336, 3 blocks (80 registers) 0.386; staging the
 // rows through a cp.async double buffer: 0.353 with 4 blocks (spills), 0.331 with 3 (not kept).
 constexpr int kRowSpaceMinBlocks = 4;
-constexpr int kStateFloats = kTile * kPitch, kChunkFloats = kRowsChunk * kTile;
+constexpr int kStateFloats = kTile * kPitch;
+__host__ __device__ constexpr int chunk_floats(bool row_space) { return rows_chunk(row_space) * kTile; }
 constexpr size_t grad_adam_smem(bool row_space) {
-  return sizeof(float) * (row_space ? 2 * kStateFloats + 3 * kChunkFloats : 3 * kStateFloats + 2 * kChunkFloats);
+  return sizeof(float) * (row_space ? 2 * kStateFloats + 3 * chunk_floats(true) : 3 * kStateFloats + 2 * chunk_floats(false));
 }
 
 __device__ __forceinline__ void cp_async_16(float* smem, const float* gmem) {
@@ -148,6 +152,7 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSp
   float* s_w = smem;
   float* s_v = s_w + kStateFloats;
   float* s_m = kRowSpace ? nullptr : s_v + kStateFloats;
+  constexpr int kRowsChunk = rows_chunk(kRowSpace), kChunkFloats = chunk_floats(kRowSpace);
   float* s_delta = s_v + (kRowSpace ? 1 : 2) * kStateFloats;  // [kRowsChunk][kTile]
   float* s_x = s_delta + kChunkFloats;                         // [kRowsChunk][kTile]
   float* s_a = kRowSpace ? s_x + kChunkFloats : nullptr;       // [kRowsChunk][kTile]
@@ -192,19 +197,20 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSp
 
   for (int i0 = 0; i0 < rows; i0 += kRowsChunk) {
     if constexpr (kVec4) {
-      // One 16-byte value of each staged array per thread (16 rows x 16 vectors = 256 threads).
-      static_assert(kRowsChunk * kTile / 4 == kThreadsSide * kThreadsSide, "one vector per thread");
-      const int i = tid / (kTile / 4), col = tid % (kTile / 4) * 4;
-      const bool row_ok = i0 + i < rows;
-      const int64_t rc = static_cast<int64_t>(i0 + i) * num_classes + c0 + col;
-      const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
-      const bool c_ok = row_ok && col < tile_rows, j_ok = row_ok && col < tile_cols;
-      *reinterpret_cast<float4*>(s_delta + tid * 4) = c_ok ? *reinterpret_cast<const float4*>(dp + rc) : zero;
-      if constexpr (kRowSpace) {
-        *reinterpret_cast<float4*>(s_a + tid * 4) = c_ok ? *reinterpret_cast<const float4*>(ap + rc) : zero;
+      // 16-byte values of each staged array, kRowsChunk * kTile / 4 of them over the block's threads.
+      for (int e = tid; e < kRowsChunk * kTile / 4; e += kThreadsSide * kThreadsSide) {
+        const int i = e / (kTile / 4), col = e % (kTile / 4) * 4;
+        const bool row_ok = i0 + i < rows;
+        const int64_t rc = static_cast<int64_t>(i0 + i) * num_classes + c0 + col;
+        const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
+        const bool c_ok = row_ok && col < tile_rows, j_ok = row_ok && col < tile_cols;
+        *reinterpret_cast<float4*>(s_delta + e * 4) = c_ok ? *reinterpret_cast<const float4*>(dp + rc) : zero;
+        if constexpr (kRowSpace) {
+          *reinterpret_cast<float4*>(s_a + e * 4) = c_ok ? *reinterpret_cast<const float4*>(ap + rc) : zero;
+        }
+        *reinterpret_cast<float4*>(s_x + e * 4) =
+            j_ok ? *reinterpret_cast<const float4*>(xp + static_cast<int64_t>(i0 + i) * dim + j0 + col) : zero;
       }
-      *reinterpret_cast<float4*>(s_x + tid * 4) =
-          j_ok ? *reinterpret_cast<const float4*>(xp + static_cast<int64_t>(i0 + i) * dim + j0 + col) : zero;
     } else {
       for (int e = tid; e < kChunkFloats; e += kThreadsSide * kThreadsSide) {
         const int i = e / kTile, col = e % kTile;
