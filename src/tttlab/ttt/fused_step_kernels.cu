@@ -113,7 +113,8 @@ __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float
 // bytes per element instead of 24 (W and v read and written), for twice the multiply-adds.
 constexpr int kTile = 64, kThreadsSide = 16, kPer = kTile / kThreadsSide;
 // Rows of delta, x (and m_coef) staged per round: 32 in row space (k = 50 in two rounds instead of
-// four, within 56 KB per block), 16 with the stored moment (whose three state tiles take 48 KB).
+// four, within 56 KB per block; on an H200 the kernel alone went from 0.335 to 0.326 ms per point),
+// 16 with the stored moment (whose three state tiles take 48 KB).
 __host__ __device__ constexpr int rows_chunk(bool row_space) { return row_space ? 32 : 16; }
 // Rows of the state tiles are read as 16-byte vectors (each quarter-warp reads 128 contiguous bytes:
 // no bank conflicts), so they need no padding; 56 KB per block (44 KB in row space) lets four
