@@ -174,8 +174,8 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
   }
   {  // Phi-hat
     const SparseRows phi_train_on_device = phi_train.to(device);
-    heads["phi_hat"] = train_linear_head([&](const torch::Tensor& rows) { return dense_rows(phi_train_on_device, rows); },
-                                         phi_train.dim, data.train.y, data.num_classes, head_cfg);
+    const auto phi_rows = [&](const torch::Tensor& rows) { return dense_rows(phi_train_on_device, rows); };
+    heads["phi_hat"] = train_linear_head(phi_rows, phi_train.dim, data.train.y, data.num_classes, head_cfg);
     clock.lap("head_phi_hat");
     neighbors["phi_hat"] = knn_search_sparse(phi_train, phi_test, k, device).indices;
     clock.lap("neighbours_phi_hat");

@@ -193,7 +193,8 @@ class InactiveUnitsBound {
     }
     // The same float64 division as activation_frequency: count / samples > threshold for the bound
     // implies it for every count at or above it.
-    return known_min_ >= 0 && samples_seen > 0 && static_cast<double>(known_min_) / static_cast<double>(samples_seen) > threshold;
+    return known_min_ >= 0 && samples_seen > 0 &&
+           static_cast<double>(known_min_) / static_cast<double>(samples_seen) > threshold;
   }
 
   // After a step has added its activations to counts (int64 [d1]).
