@@ -30,7 +30,9 @@ struct ScaleOptions {
 };
 
 // Options every scale command shares; the defaults are the study's, set by the caller before.
-void add_common(CLI::App* cmd, ScaleOptions& o) {
+// per_size: the study sets the model's training, the global head's and TTT's steps and lr from the
+// paper's tables for every size, so those options are not offered (they would be ignored).
+void add_common(CLI::App* cmd, ScaleOptions& o, bool per_size = false) {
   StudyConfig& c = o.scale.study;
   cmd->add_option("--data", c.data, "fashion-mnist | mnist | npy:DIR (embedding folder)")->capture_default_str();
   cmd->add_option("--out", o.out, "Sweep folder: runs/<config>.json, tables (.csv/.json), figures (.png/.svg)")
@@ -43,6 +45,13 @@ void add_common(CLI::App* cmd, ScaleOptions& o) {
   add_device_option(cmd, c.device);
   cmd->add_flag("--quiet", o.quiet, "No progress bars");
   cmd->add_flag("--no-plot", o.no_plot, "Tables only, no gnuplot figures");
+  const std::string t = "TTT";
+  cmd->add_option("--wd", c.ttt.weight_decay, "Adam weight decay (L2)")->capture_default_str()->group(t);
+  cmd->add_option("--mode", o.mode, "erm | sequential")->capture_default_str()->group(t);
+  cmd->add_option("--index", c.index, "Neighbour search: auto | faiss | torch")->capture_default_str()->group(t);
+  if (per_size) return;
+  cmd->add_option("--steps", c.ttt.steps, "Adam steps per test point")->capture_default_str()->group(t);
+  cmd->add_option("--lr", c.ttt.lr, "Adam learning rate")->capture_default_str()->group(t);
   const std::string m = "Model (images)";
   cmd->add_option("--size-scale", c.size_scale, "FlexibleLeNet width multiplier")->capture_default_str()->group(m);
   cmd->add_option("--epochs", c.model_train.epochs, "Training epochs")->capture_default_str()->group(m);
@@ -51,12 +60,6 @@ void add_common(CLI::App* cmd, ScaleOptions& o) {
   const std::string h = "Global head (embedding folders)";
   cmd->add_option("--head-epochs", c.head_train.epochs, "Epochs")->capture_default_str()->group(h);
   cmd->add_option("--head-lr", c.head_train.lr, "Adam learning rate")->capture_default_str()->group(h);
-  const std::string t = "TTT";
-  cmd->add_option("--steps", c.ttt.steps, "Adam steps per test point")->capture_default_str()->group(t);
-  cmd->add_option("--lr", c.ttt.lr, "Adam learning rate")->capture_default_str()->group(t);
-  cmd->add_option("--wd", c.ttt.weight_decay, "Adam weight decay (L2)")->capture_default_str()->group(t);
-  cmd->add_option("--mode", o.mode, "erm | sequential")->capture_default_str()->group(t);
-  cmd->add_option("--index", c.index, "Neighbour search: auto | faiss | torch")->capture_default_str()->group(t);
 }
 
 void add_k_option(CLI::App* cmd, ScaleOptions& o) {
@@ -141,7 +144,7 @@ void add_scale_command(CLI::App& app) {
         "(Figure 4, MNIST; training, TTT and majority vote from Tables 3-5). Embedding folders: two-layer MLP "
         "heads of the --widths (Table 7), then TTT of the last layer in the hidden space (Table 8: k = 100, "
         "lr 5e-3, 50 steps) and majority vote there (k = 10)");
-    add_common(cmd, *o);
+    add_common(cmd, *o, /*per_size=*/true);
     cmd->add_option("--sizes", o->sizes, "Image data: parameter counts from Table 3")->capture_default_str()
         ->delimiter(',')->expected(1, 1000);
     cmd->add_option("--widths", o->widths,

@@ -115,4 +115,15 @@ TEST(ScaleCli, ModelOnAnEmbeddingFolderTrainsMlpHeadsAndResumes) {
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   }
   EXPECT_FALSE(fs::exists(dir / "bad" / "scale_model.json"));
+  // Settings the paper's tables fix per size are not options of `scale model` (they would be ignored).
+  for (const std::string opt : {"--epochs 3", "--train-lr 0.1", "--head-lr 0.1", "--steps 5", "--lr 0.1"}) {
+    const auto r = test::run_tttlab("scale model --quiet --no-plot --data npy:" + (dir / "emb").string() + " --out " +
+                                        (dir / "bad").string() + " " + opt,
+                                    dir.path());
+    EXPECT_EQ(r.code, 2) << opt << "\n" << r.err;
+  }
+  const auto help = test::run_tttlab("scale model --help", dir.path());
+  EXPECT_EQ(help.code, 0);
+  EXPECT_EQ(help.out.find("--train-lr"), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("--widths"), std::string::npos) << help.out;
 }
