@@ -17,6 +17,7 @@
 #include "tttlab/lm/lora.hpp"
 #include "tttlab/neighbors/index.hpp"
 #include "tttlab/neighbors/sparse_search.hpp"
+#include "tttlab/sae/concept_chunks.hpp"
 #include "tttlab/sae/sae_train.hpp"
 #include "tttlab/sae/top_k_sae.hpp"
 #include "tttlab/train/global_train.hpp"
@@ -270,6 +271,36 @@ TEST_F(Gpu, SparseKnnOnCudaEqualsCpu) {
   const auto gpu = knn_search_sparse(train, queries, 50, kCuda);
   EXPECT_TRUE(gpu.indices.equal(cpu.indices));
   EXPECT_LT((gpu.distances - cpu.distances).abs().max().item<double>(), 1e-5);
+}
+
+// Concept-space TTT and masked TTT on sparse rows, chunks made dense on the GPU, against the CPU.
+TEST_F(Gpu, SparseConceptTttOnCudaMatchesTheCpu) {
+  torch::manual_seed(9);
+  const int64_t d = 256, c = 10, k = 20;
+  auto sparse = [&](int64_t n) {
+    return SparseRows{std::get<1>(torch::rand({n, d}).topk(8, 1)), torch::rand({n, 8}), d};
+  };
+  const SparseRows train = sparse(3000), test = sparse(300);
+  const auto rule = torch::randn({c, d});
+  const auto ytr = torch::matmul(dense_rows(train, 0, 3000), rule.t()).argmax(1);
+  const auto yte = torch::matmul(dense_rows(test, 0, 300), rule.t()).argmax(1);
+  const LinearHead head{rule + torch::randn({c, d}), torch::zeros({c})};
+  const auto nb = knn_search_sparse(train, test, k).indices;
+  const int64_t chunk_bytes = 100 * (k + 1) * d * 4;  // three chunks
+  MaskedFitConfig mc;
+  mc.fit.k = k;
+  mc.fit.steps = 30;
+  mc.fit.lr = 0.02;
+  mc.penalty = 0.02;
+  const LocalFitResult cpu = local_fit_sparse(head, train, ytr, test, yte, nb, mc.fit, chunk_bytes);
+  const MaskedFitResult cpu_masked = masked_fit_sparse(head, train, ytr, test, yte, nb, mc, chunk_bytes);
+  mc.fit.device = kCuda;
+  const LocalFitResult gpu = local_fit_sparse(head, train, ytr, test, yte, nb, mc.fit, chunk_bytes);
+  const MaskedFitResult gpu_masked = masked_fit_sparse(head, train, ytr, test, yte, nb, mc, chunk_bytes);
+  EXPECT_GE(agreement(gpu.pred, cpu.pred), 0.99);
+  EXPECT_LT(max_relative_difference(gpu.logits, cpu.logits), 1e-4);
+  EXPECT_GE(agreement(gpu_masked.fit.pred, cpu_masked.fit.pred), 0.99);
+  EXPECT_GE(gpu_masked.masks.eq(cpu_masked.masks).to(torch::kDouble).mean().item<double>(), 0.999);
 }
 
 TEST_F(Gpu, TrainingAndFeaturesOnCudaMatchTheCpu) {

@@ -12,22 +12,23 @@ int64_t concept_chunk_points(int64_t k, int64_t dim, int64_t max_bytes) {
   return std::max<int64_t>(1, max_bytes / std::max<int64_t>(1, (k + 1) * dim * 4));
 }
 
-void for_each_concept_chunk(const SparseRows& train, const torch::Tensor& train_y, const SparseRows& test,
+void for_each_concept_chunk(const SparseRows& train_in, const torch::Tensor& train_y, const SparseRows& test_in,
                             const torch::Tensor& test_y, const torch::Tensor& neighbors, int64_t k, int64_t points,
-                            const std::function<void(const ConceptChunk&)>& fn) {
-  const int64_t m = test.size();
+                            const std::function<void(const ConceptChunk&)>& fn, torch::Device device) {
+  const int64_t m = test_in.size();
+  const SparseRows train = train_in.to(device), test = test_in.to(device);
   require_input(neighbors.dim() == 2 && neighbors.size(0) == m && neighbors.size(1) >= k,
                 "concept chunks: neighbours must be [M={}, >= k={}]", m, k);
   require_input(points >= 1, "concept chunks: {} points per chunk", points);
   for (int64_t begin = 0; begin < m; begin += points) {
     const int64_t end = std::min(m, begin + points);
-    const auto nb = neighbors.slice(0, begin, end).slice(1, 0, k).to(torch::kLong);
+    const auto nb = neighbors.slice(0, begin, end).slice(1, 0, k).to(device, torch::kLong);
     // The distinct training rows of the chunk and each neighbour's place among them.
     const auto [rows, inverse] = at::_unique(nb.reshape({-1}), /*sorted=*/true, /*return_inverse=*/true);
     ConceptChunk chunk;
     chunk.begin = begin;
     chunk.end = end;
-    chunk.data.train_x = dense_rows(train, rows.to(train.indices.device()));
+    chunk.data.train_x = dense_rows(train, rows);
     chunk.data.train_y = train_y.index_select(0, rows.to(train_y.device()));
     chunk.data.test_x = dense_rows(test, begin, end);
     if (test_y.defined()) chunk.data.test_y = test_y.slice(0, begin, end);
@@ -63,7 +64,7 @@ LocalFitResult local_fit_sparse(const LinearHead& head, const SparseRows& train,
   FitParts parts;
   for_each_concept_chunk(train, train_y, test, test_y, neighbors, cfg.k,
                          concept_chunk_points(cfg.k, train.dim, chunk_bytes),
-                         [&](const ConceptChunk& c) { parts.add(local_fit_batched(head, c.data, cfg)); });
+                         [&](const ConceptChunk& c) { parts.add(local_fit_batched(head, c.data, cfg)); }, cfg.device);
   return parts.joined();
 }
 
@@ -80,7 +81,7 @@ MaskedFitResult masked_fit_sparse(const LinearHead& head, const SparseRows& trai
                            const MaskedFitResult r = masked_fit_batched(head, c.data, cfg, fixed);
                            parts.add(r.fit);
                            masks.push_back(r.masks);
-                         });
+                         }, cfg.fit.device);
   return {parts.joined(), join(masks)};
 }
 

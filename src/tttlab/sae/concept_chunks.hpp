@@ -23,11 +23,12 @@ struct ConceptChunk {
 // most max_bytes (at least one point).
 int64_t concept_chunk_points(int64_t k, int64_t dim, int64_t max_bytes);
 
-// Calls fn for each chunk of `points` test points, in order. neighbors: int64 [M, >= k] into train;
-// test_y may be undefined.
+// Calls fn for each chunk of `points` test points, in order, with the chunk's dense rows made on
+// `device` (where the step that uses them computes: a GPU receives the sparse rows once, not dense
+// chunks). neighbors: int64 [M, >= k] into train; test_y may be undefined.
 void for_each_concept_chunk(const SparseRows& train, const torch::Tensor& train_y, const SparseRows& test,
                             const torch::Tensor& test_y, const torch::Tensor& neighbors, int64_t k, int64_t points,
-                            const std::function<void(const ConceptChunk&)>& fn);
+                            const std::function<void(const ConceptChunk&)>& fn, torch::Device device = torch::kCPU);
 
 // local_fit_batched and masked_fit_batched over the chunks, results joined in test order (the same
 // numbers as on dense rows; heads are not kept). fixed_masks: bool [M, d] or undefined.
