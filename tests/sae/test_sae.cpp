@@ -251,6 +251,22 @@ TEST_F(Sae, BoundedInactiveCheckEqualsThePerStepCheck) {
   EXPECT_TRUE(torch::equal(plain.sae.decoder, bounded.sae.decoder));
 }
 
+// MSE and FVE by hand, and over more rows than one block of the two-pass computation (65,536)
+// against the whole-matrix formula.
+TEST_F(Sae, ReconstructionQualityByHandAndAcrossBlocks) {
+  const auto x = torch::tensor({{1.0, 2.0}, {3.0, 4.0}}), x_hat = torch::tensor({{1.0, 1.0}, {3.0, 5.0}});
+  const ReconstructionQuality q = reconstruction_quality(x, x_hat);
+  EXPECT_DOUBLE_EQ(q.mse, 0.5);         // (0 + 1 + 0 + 1) / 4
+  EXPECT_DOUBLE_EQ(q.fve, 1.0 - 2.0 / 4.0);  // sst = 1 + 1 + 1 + 1
+  torch::manual_seed(3);
+  const auto big = torch::randn({70000, 3}) + 2.0, big_hat = big + 0.1 * torch::randn({70000, 3});
+  const auto xd = big.to(torch::kDouble), hd = big_hat.to(torch::kDouble);
+  const double sse = (xd - hd).pow(2).sum().item<double>(), sst = (xd - xd.mean(0)).pow(2).sum().item<double>();
+  const ReconstructionQuality b = reconstruction_quality(big, big_hat);
+  EXPECT_NEAR(b.mse, sse / 210000.0, 1e-12);
+  EXPECT_NEAR(b.fve, 1.0 - sse / sst, 1e-12);
+}
+
 TEST_F(Sae, BadInputsAreInputErrors) {
   TempDir dir;
   SaeTrainOptions opts;
