@@ -51,13 +51,7 @@ int64_t candidate_count(int64_t k, int64_t n) { return k + std::min<int64_t>(16,
 
 KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries, const torch::Tensor& candidates,
                    int64_t k) {
-  return select_k([&](const torch::Tensor& rows) { return train.index_select(0, rows); }, train.size(1), queries,
-                  candidates, k);
-}
-
-KnnResult select_k(const RowsFn& rows_of, int64_t d, const torch::Tensor& queries, const torch::Tensor& candidates,
-                   int64_t k) {
-  const int64_t b = candidates.size(0), kc = candidates.size(1);
+  const int64_t b = candidates.size(0), kc = candidates.size(1), d = train.size(1);
   TORCH_CHECK(kc >= k, "select_k: ", kc, " candidates for k=", k);
   // Exact distances of the candidates, in chunks of queries of at most ~64 MB of float64.
   const int64_t per_row = std::max<int64_t>(1, kc * d * 8);
@@ -66,15 +60,18 @@ KnnResult select_k(const RowsFn& rows_of, int64_t d, const torch::Tensor& querie
   for (int64_t s = 0; s < b; s += chunk) {
     const int64_t e = std::min(b, s + chunk);
     const auto cand = candidates.slice(0, s, e);
-    const auto pts = rows_of(cand.reshape({-1})).view({e - s, kc, d}).to(torch::kDouble);
+    const auto pts = train.index_select(0, cand.reshape({-1})).view({e - s, kc, d}).to(torch::kDouble);
     const auto q = queries.slice(0, s, e).to(torch::kDouble).unsqueeze(1);
     parts.push_back((pts - q).pow(2).sum(-1).to(torch::kFloat));
   }
-  auto dist = parts.size() == 1 ? parts[0] : torch::cat(parts, 0);
+  return keep_k_by_distance_then_index(candidates, parts.size() == 1 ? parts[0] : torch::cat(parts, 0), k);
+}
+
+KnnResult keep_k_by_distance_then_index(const torch::Tensor& candidates, const torch::Tensor& distances, int64_t k) {
   // Order by index, then stable sort by distance: rows sorted by (distance, index).
   auto by_index = candidates.sort(1);
   auto idx = std::get<0>(by_index);
-  dist = dist.gather(1, std::get<1>(by_index));
+  auto dist = distances.gather(1, std::get<1>(by_index));
   auto by_dist = torch::sort(dist, /*stable=*/true, /*dim=*/1, /*descending=*/false);
   idx = idx.gather(1, std::get<1>(by_dist));
   return {idx.slice(1, 0, k).contiguous(), std::get<0>(by_dist).slice(1, 0, k).contiguous()};

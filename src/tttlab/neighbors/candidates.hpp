@@ -27,11 +27,9 @@ int64_t candidate_count(int64_t k, int64_t n);
 // exactly (float64 difference, rounded to float32), sort each row by (distance, index) and keep k.
 KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries,
                    const torch::Tensor& candidates, int64_t k);
-// The same for training rows that are not one dense tensor: rows_of(int64 indices) returns them as
-// float32 [len, dim] on the queries' device.
-using RowsFn = std::function<torch::Tensor(const torch::Tensor& rows)>;
-KnnResult select_k(const RowsFn& rows_of, int64_t dim, const torch::Tensor& queries,
-                   const torch::Tensor& candidates, int64_t k);
+// The tie rule every index shares: each row of candidates (int64 [B, K]) and their exact float32
+// distances sorted by (distance, index), the first k kept.
+KnnResult keep_k_by_distance_then_index(const torch::Tensor& candidates, const torch::Tensor& distances, int64_t k);
 
 // The kc smallest entries of every row of a [B, N] distance matrix that is computed one training
 // tile at a time (tile_distances(begin, end) returns [B, end - begin]), so that memory holds one

@@ -8,6 +8,24 @@
 
 namespace tttlab {
 
+namespace {
+
+// Squared distances of the queries q (float32 [B, d], dense) to their candidate training rows
+// (int64 [B, K]) in float64, rounded to float32: |q - x|^2 = |q|^2 + sum over x's stored columns j
+// of ((q_j - x_j)^2 - q_j^2), which touches s values per candidate instead of d.
+torch::Tensor exact_distances(const SparseRows& train, const torch::Tensor& q, const torch::Tensor& candidates) {
+  const int64_t b = candidates.size(0), kc = candidates.size(1), s = train.indices.size(1);
+  const auto flat = candidates.reshape({-1});
+  const auto cols = train.indices.index_select(0, flat).view({b, kc * s});
+  const auto vals = train.values.index_select(0, flat).view({b, kc, s}).to(torch::kDouble);
+  const auto qd = q.to(torch::kDouble);
+  const auto qj = qd.gather(1, cols).view({b, kc, s});
+  const auto per_candidate = ((qj - vals).pow(2) - qj.pow(2)).sum(-1);  // [B, K]
+  return (qd.pow(2).sum(1, /*keepdim=*/true) + per_candidate).clamp_min(0).to(torch::kFloat);
+}
+
+}  // namespace
+
 KnnResult knn_search_sparse(const SparseRows& train_in, const SparseRows& queries_in, int64_t k,
                             torch::Device device, int64_t block_bytes) {
   torch::NoGradGuard no_grad;
@@ -49,8 +67,8 @@ KnnResult knn_search_sparse(const SparseRows& train_in, const SparseRows& querie
       auto dist = qn + train_norms.slice(0, ts, te).unsqueeze(0);
       return dist.sub_(dots.t(), /*alpha=*/2).clamp_min_(0);
     });
-    const auto res = neighbors_detail::select_k([&](const torch::Tensor& rows) { return dense_rows(train, rows); }, d,
-                                                q, candidates, k);
+    const auto res = neighbors_detail::keep_k_by_distance_then_index(
+        candidates, exact_distances(train, q, candidates), k);
     all_idx.push_back(res.indices.to(torch::kCPU));
     all_dist.push_back(res.distances.to(torch::kCPU));
     bar.advance(qe - qs);

@@ -1,7 +1,8 @@
 #pragma once
 // Exact k-nearest-neighbour search by squared L2 over sparse rows (data/sparse_rows.hpp), with the
 // contract of every NeighborIndex (index.hpp): rows sorted by (distance, index), ties at the k-th
-// boundary resolved by index through the same exact float64 re-ranking, float32 distances, int64
+// boundary resolved by index through an exact float64 re-ranking of k + 16 candidates (computed from
+// each candidate's s stored values: |q|^2 + sum_j ((q_j - x_j)^2 - q_j^2)), float32 distances, int64
 // indices. Inner products come from embedding_bag with a dense block of queries as the table: each
 // training row costs s gathers of a query-block row instead of d multiply-adds, and memory holds one
 // block of queries (dense) by one tile of training rows. Runs on the CPU or a GPU.
