@@ -128,6 +128,8 @@ TEST_F(ConceptChunks, BadSparseRowsAreInputErrors) {
   bad.values[0][0] = std::nanf("");
   test::expect_input_error([&] { knn_search_sparse(good, bad, 3); }, "NaN");
   test::expect_input_error([&] { knn_search_sparse(good, good, 21); }, "larger than the training set");
+  bad = {torch::empty({20, 0}, torch::kLong), torch::empty({20, 0}), 10};
+  test::expect_input_error([&] { knn_search_sparse(bad, good, 3); }, "at least one");
   bad = good;
   bad.dim = 12;
   test::expect_input_error([&] { knn_search_sparse(good, bad, 3); }, "width");

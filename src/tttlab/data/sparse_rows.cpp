@@ -13,6 +13,7 @@ void SparseRows::validate(const std::string& what) const {
   require_input(indices.scalar_type() == torch::kLong && values.scalar_type() == torch::kFloat,
                 "{}: sparse indices must be int64 and values float32", what);
   require_input(dim >= 1, "{}: sparse rows of width {}", what, dim);
+  require_input(indices.size(1) >= 1, "{}: sparse rows must store at least one value each (s=0)", what);
   if (indices.numel() == 0) return;
   require_input(indices.min().item<int64_t>() >= 0 && indices.max().item<int64_t>() < dim,
                 "{}: sparse column index out of range [0, {})", what, dim);
