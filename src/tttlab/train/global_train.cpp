@@ -11,7 +11,7 @@ namespace tttlab {
 
 TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, const Split& data,
                           const TrainConfig& cfg, const std::string& label) {
-  const auto data_x = data.x.to(cfg.device);
+  const auto data_x = data.x.defined() ? data.x.to(cfg.device) : data.x;  // undefined: the checks below say so
   return train_classifier(module, forward, [&](const torch::Tensor& rows) { return data_x.index_select(0, rows); },
                           data.y, cfg, label);
 }
