@@ -133,6 +133,15 @@ TEST_F(ConceptChunks, BadSparseRowsAreInputErrors) {
   bad = good;
   bad.dim = 12;
   test::expect_input_error([&] { knn_search_sparse(good, bad, 3); }, "width");
+  // Neighbours must index the training rows.
+  const LinearHead head{torch::zeros({2, 10}), torch::zeros({2})};
+  const auto y = torch::zeros({20}, torch::kLong);
+  LocalFitConfig fit;
+  fit.k = 3;
+  fit.steps = 1;
+  const auto nb = torch::full({20, 3}, 20, torch::kLong);
+  test::expect_input_error([&] { local_fit_sparse(head, good, y, good, y, nb, fit, int64_t{1} << 20); },
+                           "outside the training set");
 }
 
 }  // namespace
