@@ -38,16 +38,6 @@ Dataset reconstruction_dataset(const Dataset& data, const DatasetEncoding& enc) 
   return out;
 }
 
-Dataset concept_dataset(const Dataset& data, const DatasetEncoding& enc, int64_t latent_dim) {
-  Dataset out;
-  out.name = data.name + " (SAE concepts)";
-  out.num_classes = data.num_classes;
-  out.train = {codes_to_dense(enc.train.codes, latent_dim), data.train.y};
-  out.test = {codes_to_dense(enc.test.codes, latent_dim), data.test.y};
-  if (data.val) out.val = Split{codes_to_dense(enc.val->codes, latent_dim), data.val->y};
-  return out;
-}
-
 nlohmann::json write_dataset_encoding(const fs::path& dir, const TopKSae& sae, const Dataset& data,
                                       const DatasetEncoding& enc) {
   const fs::path concepts = dir / "concepts";

@@ -30,8 +30,6 @@ DatasetEncoding encode_dataset(const TopKSae& sae, const Dataset& data, torch::D
 
 // Psi-hat of every split as a Dataset of feature vectors with the original labels.
 Dataset reconstruction_dataset(const Dataset& data, const DatasetEncoding& enc);
-// Dense Phi-hat of every split as a Dataset of feature vectors (d1 wide) with the original labels.
-Dataset concept_dataset(const Dataset& data, const DatasetEncoding& enc, int64_t latent_dim);
 
 // Writes the files listed above; returns encode.json's content.
 nlohmann::json write_dataset_encoding(const std::filesystem::path& dir, const TopKSae& sae, const Dataset& data,
