@@ -35,7 +35,7 @@ void check_step_inputs(const torch::Tensor& w, const torch::Tensor& x, const tor
 cuda::AdamStepScalars step_scalars(int64_t step, const AdamHyper& h) {
   const double bc1 = 1 - std::pow(h.beta1, static_cast<double>(step));
   const double bc2 = 1 - std::pow(h.beta2, static_cast<double>(step));
-  return {static_cast<float>(h.lr / bc1),  static_cast<float>(std::sqrt(bc2)),
+  return {static_cast<float>(h.lr / bc1),  static_cast<float>(1 / std::sqrt(bc2)),
           static_cast<float>(h.beta1),     static_cast<float>(h.beta2),
           static_cast<float>(h.eps),       static_cast<float>(h.weight_decay),
           static_cast<float>(1 - h.beta1), static_cast<float>(1 - h.beta2)};

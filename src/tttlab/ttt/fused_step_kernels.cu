@@ -84,13 +84,23 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
   }
 }
 
-// Adam on one element, in adam_update_'s order of operations (torch.optim.Adam's non-fused path).
+__device__ __forceinline__ float sqrt_approx(float x) {
+  float r;
+  asm("sqrt.approx.f32 %0, %1;\n" : "=f"(r) : "f"(x));
+  return r;
+}
+
+// Adam on one element, in adam_update_'s order of operations (torch.optim.Adam's non-fused path)
+// except for its square root and two divisions: the hardware's approximate square root, a product
+// with 1/sqrt(1 - beta2^t) and __fdividef (each within 2 ulp; the denominator is at least eps, far
+// from __fdividef's range limits). IEEE-rounded sqrtf and '/' took ~55 instructions per element,
+// about a quarter of the gradient kernel's instructions (ncu on the H200), against ~10 now.
 __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float g, const AdamStepScalars& s) {
   if (s.weight_decay != 0.f) g = g + s.weight_decay * w;
   m = m * s.beta1 + g * s.one_minus_beta1;
   v = v * s.beta2 + s.one_minus_beta2 * (g * g);
-  const float denom = sqrtf(v) / s.sqrt_bc2 + s.eps;
-  w = w + (-s.lr_over_bc1) * (m / denom);
+  const float denom = sqrt_approx(v) * s.inv_sqrt_bc2 + s.eps;
+  w = w + (-s.lr_over_bc1) * __fdividef(m, denom);
 }
 
 // Tile of 64 classes x 64 dimensions per block of 16 x 16 threads; thread (ty, tx) owns the four
@@ -98,10 +108,13 @@ __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float
 // delta and x it reads one 16-byte value of each from shared memory for 16 multiply-adds, and a
 // half-warp writes 256 contiguous bytes of a row of W.
 //
-// The step reads its state once and writes it once, which makes it memory-bound: so the block first
-// starts an asynchronous copy (cp.async) of its state tiles into shared memory, computes the
-// gradient tile from delta and x (staged 16 rows at a time) while the copy is in flight, then waits,
-// updates and writes back. kVec4 (C and d multiples of 4) moves 16 bytes at a time, otherwise 4.
+// The step reads its state once and writes it once: so the block first starts an asynchronous copy
+// (cp.async) of its state tiles into shared memory, computes the gradient tile from delta and x
+// (staged a round of rows at a time, also by cp.async with kVec4) while the copy is in flight, then
+// waits, updates and writes back. kVec4 (C and d multiples of 4) moves 16 bytes at a time, otherwise 4.
+// ncu on the H200 found the kernel bound by instruction issue (83% of issue slots busy, DRAM at 45%),
+// so what is not a multiply-add is kept short: the rows of a full round are unrolled, the staging
+// needs no registers, and the update uses approximate square root and division (adam_element).
 //
 // kRowSpace: W's first moment is not stored. Every gradient is delta_t^T x with the same x, so
 // m_t = sum_s (1 - beta1) beta1^(t-s) delta_s^T x = m_coef_t^T x, where m_coef [B, r, C] follows the
@@ -138,6 +151,11 @@ __device__ __forceinline__ void cp_async_4(float* smem, const float* gmem) {
   const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4;\n" ::"r"(s), "l"(gmem));
 }
+// valid false: writes 16 zero bytes and reads nothing (gmem must still be a valid address).
+__device__ __forceinline__ void cp_async_16_or_zero(float* smem, const float* gmem, bool valid) {
+  const auto s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(s), "l"(gmem), "r"(valid ? 16 : 0));
+}
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;\n" ::); }
 __device__ __forceinline__ void cp_async_wait_all() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
 
@@ -166,18 +184,40 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSp
   const float* xp = x + point * x_bstride;
   const int64_t tile_base = (point * num_classes + c0) * static_cast<int64_t>(dim) + j0;
 
-  // 1. The state tiles into shared memory, asynchronously.
+  constexpr int kThreads = kThreadsSide * kThreadsSide, kVecsPerRow = kTile / 4;
+  // 16-byte copies: thread tid moves column vec_col of rows vec_row, vec_row + kVecRowStep, ...
+  constexpr int kVecRowStep = kThreads / kVecsPerRow;
+  const int vec_row = tid / kVecsPerRow, vec_col = tid % kVecsPerRow * 4;
+
+  // 1. The state tiles into shared memory, asynchronously. With 16-byte copies, the staged rows of
+  //    the first round go first (their own group), so that waiting for them leaves the state in flight.
+  auto stage_rows_async = [&](int i0) {
+    static_assert(kRowsChunk % kVecRowStep == 0, "every thread copies the same number of row vectors");
+    const bool c_in = vec_col < tile_rows, j_in = vec_col < tile_cols;
+#pragma unroll
+    for (int i = vec_row; i < kRowsChunk; i += kVecRowStep) {
+      const bool row_in = i0 + i < rows;  // rows past the end, and columns past the tile, are zeros
+      const int64_t rc = static_cast<int64_t>(i0 + i) * num_classes + c0 + vec_col;
+      const int64_t rx = static_cast<int64_t>(i0 + i) * dim + j0 + vec_col;
+      cp_async_16_or_zero(s_delta + i * kTile + vec_col, row_in && c_in ? dp + rc : dp, row_in && c_in);
+      if constexpr (kRowSpace) cp_async_16_or_zero(s_a + i * kTile + vec_col, row_in && c_in ? ap + rc : ap, row_in && c_in);
+      cp_async_16_or_zero(s_x + i * kTile + vec_col, row_in && j_in ? xp + rx : xp, row_in && j_in);
+    }
+    cp_async_commit();
+  };
   if constexpr (kVec4) {
-    for (int e = tid; e < kTile * (kTile / 4); e += kThreadsSide * kThreadsSide) {
-      const int r = e / (kTile / 4), col = (e % (kTile / 4)) * 4;
-      if (r >= tile_rows || col >= tile_cols) continue;
-      const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
-      cp_async_16(s_w + r * kPitch + col, w + g);
-      cp_async_16(s_v + r * kPitch + col, w_v + g);
-      if constexpr (!kRowSpace) cp_async_16(s_m + r * kPitch + col, w_m + g);
+    stage_rows_async(0);
+    if (vec_col < tile_cols) {
+      const int64_t step = static_cast<int64_t>(kVecRowStep) * dim;
+      int64_t g = tile_base + static_cast<int64_t>(vec_row) * dim + vec_col;
+      for (int r = vec_row; r < tile_rows; r += kVecRowStep, g += step) {
+        cp_async_16(s_w + r * kPitch + vec_col, w + g);
+        cp_async_16(s_v + r * kPitch + vec_col, w_v + g);
+        if constexpr (!kRowSpace) cp_async_16(s_m + r * kPitch + vec_col, w_m + g);
+      }
     }
   } else {
-    for (int e = tid; e < kTile * kTile; e += kThreadsSide * kThreadsSide) {
+    for (int e = tid; e < kTile * kTile; e += kThreads) {
       const int r = e / kTile, col = e % kTile;
       if (r >= tile_rows || col >= tile_cols) continue;
       const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
@@ -195,25 +235,34 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSp
   for (int p = 0; p < kPer; ++p)
 #pragma unroll
     for (int q = 0; q < kPer; ++q) acc[p][q] = acc_m[p][q] = 0.f;
+  auto accumulate_row = [&](int i) {
+    const float4 dv = *reinterpret_cast<const float4*>(s_delta + i * kTile + 4 * ty);
+    const float4 xv = *reinterpret_cast<const float4*>(s_x + i * kTile + 4 * tx);
+    const float dl[kPer] = {dv.x, dv.y, dv.z, dv.w}, xl[kPer] = {xv.x, xv.y, xv.z, xv.w};
+#pragma unroll
+    for (int p = 0; p < kPer; ++p)
+#pragma unroll
+      for (int q = 0; q < kPer; ++q) acc[p][q] = fmaf(dl[p], xl[q], acc[p][q]);
+    if constexpr (kRowSpace) {
+      const float4 av = *reinterpret_cast<const float4*>(s_a + i * kTile + 4 * ty);
+      const float al[kPer] = {av.x, av.y, av.z, av.w};
+#pragma unroll
+      for (int p = 0; p < kPer; ++p)
+#pragma unroll
+        for (int q = 0; q < kPer; ++q) acc_m[p][q] = fmaf(al[p], xl[q], acc_m[p][q]);
+    }
+  };
 
   for (int i0 = 0; i0 < rows; i0 += kRowsChunk) {
     if constexpr (kVec4) {
-      // 16-byte values of each staged array, kRowsChunk * kTile / 4 of them over the block's threads.
-      for (int e = tid; e < kRowsChunk * kTile / 4; e += kThreadsSide * kThreadsSide) {
-        const int i = e / (kTile / 4), col = e % (kTile / 4) * 4;
-        const bool row_ok = i0 + i < rows;
-        const int64_t rc = static_cast<int64_t>(i0 + i) * num_classes + c0 + col;
-        const float4 zero = make_float4(0.f, 0.f, 0.f, 0.f);
-        const bool c_ok = row_ok && col < tile_rows, j_ok = row_ok && col < tile_cols;
-        *reinterpret_cast<float4*>(s_delta + e * 4) = c_ok ? *reinterpret_cast<const float4*>(dp + rc) : zero;
-        if constexpr (kRowSpace) {
-          *reinterpret_cast<float4*>(s_a + e * 4) = c_ok ? *reinterpret_cast<const float4*>(ap + rc) : zero;
-        }
-        *reinterpret_cast<float4*>(s_x + e * 4) =
-            j_ok ? *reinterpret_cast<const float4*>(xp + static_cast<int64_t>(i0 + i) * dim + j0 + col) : zero;
+      if (i0 == 0) {
+        asm volatile("cp.async.wait_group 1;\n" ::: "memory");  // the first rows; the state may still fly
+      } else {
+        stage_rows_async(i0);
+        cp_async_wait_all();
       }
     } else {
-      for (int e = tid; e < kChunkFloats; e += kThreadsSide * kThreadsSide) {
+      for (int e = tid; e < kChunkFloats; e += kThreads) {
         const int i = e / kTile, col = e % kTile;
         const bool row_ok = i0 + i < rows;
         const int64_t rc = static_cast<int64_t>(i0 + i) * num_classes + c0 + col;
@@ -224,22 +273,11 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSp
     }
     __syncthreads();
     const int chunk = min(kRowsChunk, rows - i0);
-    for (int i = 0; i < chunk; ++i) {
-      const float4 dv = *reinterpret_cast<const float4*>(s_delta + i * kTile + 4 * ty);
-      const float4 xv = *reinterpret_cast<const float4*>(s_x + i * kTile + 4 * tx);
-      const float dl[kPer] = {dv.x, dv.y, dv.z, dv.w}, xl[kPer] = {xv.x, xv.y, xv.z, xv.w};
+    if (chunk == kRowsChunk) {  // unrolled: shared-memory addresses become immediate offsets
 #pragma unroll
-      for (int p = 0; p < kPer; ++p)
-#pragma unroll
-        for (int q = 0; q < kPer; ++q) acc[p][q] = fmaf(dl[p], xl[q], acc[p][q]);
-      if constexpr (kRowSpace) {
-        const float4 av = *reinterpret_cast<const float4*>(s_a + i * kTile + 4 * ty);
-        const float al[kPer] = {av.x, av.y, av.z, av.w};
-#pragma unroll
-        for (int p = 0; p < kPer; ++p)
-#pragma unroll
-          for (int q = 0; q < kPer; ++q) acc_m[p][q] = fmaf(al[p], xl[q], acc_m[p][q]);
-      }
+      for (int i = 0; i < kRowsChunk; ++i) accumulate_row(i);
+    } else {
+      for (int i = 0; i < chunk; ++i) accumulate_row(i);
     }
     __syncthreads();
   }

@@ -14,7 +14,8 @@
 //
 // grad_adam never writes the gradient to memory: each thread computes a 4 x 4 tile of dW in
 // registers from delta and x staged in shared memory, and reads and writes W, m and v once per
-// step. The arithmetic of the update follows adam_update_ (adam.hpp) operation by operation.
+// step. The arithmetic of the update follows adam_update_ (adam.hpp) operation by operation, with
+// approximate (2 ulp) square root and division.
 #include <cstdint>
 
 #include <cuda_runtime_api.h>
@@ -22,8 +23,8 @@
 namespace tttlab::cuda {
 
 struct AdamStepScalars {
-  float lr_over_bc1;  // lr / (1 - beta1^t)
-  float sqrt_bc2;     // sqrt(1 - beta2^t)
+  float lr_over_bc1;   // lr / (1 - beta1^t)
+  float inv_sqrt_bc2;  // 1 / sqrt(1 - beta2^t)
   float beta1, beta2, eps, weight_decay;
   float one_minus_beta1, one_minus_beta2;  // rounded from double, as torch's alpha = 1 - beta
 };
