@@ -84,23 +84,31 @@ __global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* 
   }
 }
 
-__device__ __forceinline__ float sqrt_approx(float x) {
+// The hardware's approximate square root and division, flushing subnormals to zero (~2 ulp).
+__device__ __forceinline__ float sqrt_approx_ftz(float x) {
   float r;
-  asm("sqrt.approx.f32 %0, %1;\n" : "=f"(r) : "f"(x));
+  asm("sqrt.approx.ftz.f32 %0, %1;\n" : "=f"(r) : "f"(x));
+  return r;
+}
+__device__ __forceinline__ float div_approx_ftz(float a, float b) {
+  float r;
+  asm("div.approx.ftz.f32 %0, %1, %2;\n" : "=f"(r) : "f"(a), "f"(b));
   return r;
 }
 
 // Adam on one element, in adam_update_'s order of operations (torch.optim.Adam's non-fused path)
-// except for its square root and two divisions: the hardware's approximate square root, a product
-// with 1/sqrt(1 - beta2^t) and __fdividef (each within 2 ulp; the denominator is at least eps, far
-// from __fdividef's range limits). IEEE-rounded sqrtf and '/' took ~55 instructions per element,
-// about a quarter of the gradient kernel's instructions (ncu on the H200), against ~10 now.
+// except for three things that change results at rounding level only: weight decay as one fused
+// multiply-add (exact when it is 0), and the square root and two divisions as the hardware's
+// approximate square root, a product with 1/sqrt(1 - beta2^t) and an approximate division, all
+// flushing subnormals (a v below 1e-38 adds less than 1e-19 to a denominator of at least eps; the
+// denominator itself is never subnormal). IEEE-rounded sqrtf and '/' took ~55 instructions per
+// element, about a quarter of the gradient kernel's instructions (ncu on the H200); this is ~10.
 __device__ __forceinline__ void adam_element(float& w, float& m, float& v, float g, const AdamStepScalars& s) {
-  if (s.weight_decay != 0.f) g = g + s.weight_decay * w;
+  g = fmaf(s.weight_decay, w, g);
   m = m * s.beta1 + g * s.one_minus_beta1;
   v = v * s.beta2 + s.one_minus_beta2 * (g * g);
-  const float denom = sqrt_approx(v) * s.inv_sqrt_bc2 + s.eps;
-  w = w + (-s.lr_over_bc1) * __fdividef(m, denom);
+  const float denom = sqrt_approx_ftz(v) * s.inv_sqrt_bc2 + s.eps;
+  w = w + (-s.lr_over_bc1) * div_approx_ftz(m, denom);
 }
 
 // Tile of 64 classes x 64 dimensions per block of 16 x 16 threads; thread (ty, tx) owns the four
@@ -287,9 +295,8 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSp
   __syncthreads();
 #pragma unroll
   for (int p = 0; p < kPer; ++p) {
-    const int r = 4 * ty + p;
-    if (r >= tile_rows) continue;
-    const int col = 4 * tx;
+    const int r = 4 * ty + p, col = 4 * tx;
+    if (r >= tile_rows || (kVec4 && col >= tile_cols)) continue;  // kVec4: tile_cols is a multiple of 4
     const float4 w4 = *reinterpret_cast<const float4*>(s_w + r * kPitch + col);
     const float4 v4 = *reinterpret_cast<const float4*>(s_v + r * kPitch + col);
     float wv[kPer] = {w4.x, w4.y, w4.z, w4.w}, vv[kPer] = {v4.x, v4.y, v4.z, v4.w}, mv[kPer];
@@ -302,14 +309,14 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSp
     }
 #pragma unroll
     for (int q = 0; q < kPer; ++q) {
-      if (col + q < tile_cols) adam_element(wv[q], mv[q], vv[q], acc[p][q], s);
+      if (kVec4 || col + q < tile_cols) adam_element(wv[q], mv[q], vv[q], acc[p][q], s);
     }
     const int64_t g = tile_base + static_cast<int64_t>(r) * dim + col;
-    if (kVec4 && col < tile_cols) {
+    if constexpr (kVec4) {
       *reinterpret_cast<float4*>(w + g) = make_float4(wv[0], wv[1], wv[2], wv[3]);
       *reinterpret_cast<float4*>(w_v + g) = make_float4(vv[0], vv[1], vv[2], vv[3]);
       if constexpr (!kRowSpace) *reinterpret_cast<float4*>(w_m + g) = make_float4(mv[0], mv[1], mv[2], mv[3]);
-    } else if (!kVec4) {
+    } else {
 #pragma unroll
       for (int q = 0; q < kPer; ++q) {
         if (col + q >= tile_cols) continue;
