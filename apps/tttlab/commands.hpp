@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tttlab/train/global_train.hpp"
+#include "tttlab/ttt/local_fit.hpp"
 
 namespace tttlab::cli {
 
@@ -22,6 +23,11 @@ void apply_threads(int threads);
 
 // --head-epochs, --head-batch-size, --head-lr, --head-wd (a linear head trained with Adam) in `group`.
 void add_head_train_options(CLI::App* cmd, TrainConfig& train, const std::string& group);
+
+// --k, --steps, --lr, --wd, --points-per-batch and --memory-budget-mb (TTT of each test point's head
+// on its neighbours) in `group`; set_ttt_memory_budget turns the last into ttt.memory_budget_bytes.
+void add_ttt_options(CLI::App* cmd, LocalFitConfig& ttt, int64_t& memory_budget_mb, const std::string& group);
+void set_ttt_memory_budget(LocalFitConfig& ttt, int64_t memory_budget_mb);  // exit 2 when negative
 
 // --device auto|cpu|cuda[:N] into `device` (checked when the command runs: core/device.hpp).
 void add_device_option(CLI::App* cmd, std::string& device);

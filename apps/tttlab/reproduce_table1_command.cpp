@@ -26,12 +26,11 @@ void run(Table1Options& o) {
   set_progress_enabled(!o.quiet);
   apply_threads(o.threads);
   require_input(!o.out.empty(), "--out is required (the folder for results.json and the figures)");
-  require_input(o.memory_budget_mb >= 0, "--memory-budget-mb={} (expected >= 0; 0 = automatic)", o.memory_budget_mb);
   Table1Config& cfg = o.cfg;
   cfg.sae_dir = o.sae_dir;
   cfg.original_space = !o.no_original;
   cfg.normalize = !o.no_normalize;
-  cfg.ttt.memory_budget_bytes = o.memory_budget_mb << 20;
+  set_ttt_memory_budget(cfg.ttt, o.memory_budget_mb);
   cfg.sae.seed = cfg.seed;
   cfg.bootstrap.seed = cfg.seed;
   if (!o.quiet) fmt::print(stderr, "{}\n", version_line());
@@ -105,14 +104,7 @@ void add_reproduce_table1_command(CLI::App& app) {
   add_head_train_options(cmd, c.head_train, h);
 
   const std::string t = "TTT";
-  cmd->add_option("--k", c.ttt.k, "Neighbours per test point")->capture_default_str()->group(t);
-  cmd->add_option("--steps", c.ttt.steps, "Adam steps per test point")->capture_default_str()->group(t);
-  cmd->add_option("--lr", c.ttt.lr, "Adam learning rate")->capture_default_str()->group(t);
-  cmd->add_option("--wd", c.ttt.weight_decay, "Adam weight decay")->capture_default_str()->group(t);
-  cmd->add_option("--points-per-batch", c.ttt.points_per_batch, "Test points trained at once (0 = from memory)")
-      ->capture_default_str()->group(t);
-  cmd->add_option("--memory-budget-mb", o->memory_budget_mb, "Memory for one batch (0 = automatic)")
-      ->capture_default_str()->group(t);
+  add_ttt_options(cmd, c.ttt, o->memory_budget_mb, t);
   cmd->add_flag("--no-original-space", o->no_original, "Skip the global head and TTT in Psi itself")->group(t);
 
   const std::string m = "Masked TTT (eq. 3)";

@@ -32,11 +32,9 @@ void run(RunOptions& o) {
   set_progress_enabled(!o.quiet);
   apply_threads(o.threads);
   require_input(!o.out.empty(), "--out is required (the folder for results.json)");
-  require_input(o.memory_budget_mb >= 0, "--memory-budget-mb={} (expected >= 0; 0 = automatic)",
-                o.memory_budget_mb);
   StudyConfig& cfg = o.study;
+  set_ttt_memory_budget(cfg.ttt, o.memory_budget_mb);
   cfg.ttt.mode = local_fit_mode_from_string(o.mode);
-  cfg.ttt.memory_budget_bytes = o.memory_budget_mb << 20;
   cfg.model_path = o.model_path;
   cfg.head_path = o.head_path;
   cfg.bootstrap.seed = cfg.seed;
@@ -97,19 +95,11 @@ void add_run_command(CLI::App& app) {
   add_head_train_options(cmd, c.head_train, h);
 
   const std::string t = "TTT";
-  cmd->add_option("--k", c.ttt.k, "Neighbours per test point")->capture_default_str()->group(t);
-  cmd->add_option("--steps", c.ttt.steps, "Adam steps per test point")->capture_default_str()->group(t);
-  cmd->add_option("--lr", c.ttt.lr, "Adam learning rate")->capture_default_str()->group(t);
-  cmd->add_option("--wd", c.ttt.weight_decay, "Adam weight decay (L2)")->capture_default_str()->group(t);
+  add_ttt_options(cmd, c.ttt, o->memory_budget_mb, t);
   cmd->add_option("--beta1", c.ttt.beta1, "Adam beta1")->capture_default_str()->group(t);
   cmd->add_option("--beta2", c.ttt.beta2, "Adam beta2")->capture_default_str()->group(t);
   cmd->add_option("--eps", c.ttt.eps, "Adam eps")->capture_default_str()->group(t);
   cmd->add_option("--mode", o->mode, "erm: full batch each step; sequential: step t uses neighbour t mod k")
-      ->capture_default_str()->group(t);
-  cmd->add_option("--points-per-batch", c.ttt.points_per_batch, "Test points trained at once (0 = from memory budget)")
-      ->capture_default_str()->group(t);
-  cmd->add_option("--memory-budget-mb", o->memory_budget_mb,
-                  "Memory for one batch of test points (0 = automatic: 16 MB on the CPU, 70% of free GPU memory)")
       ->capture_default_str()->group(t);
   cmd->add_flag("!--no-fused", c.ttt.fused,
                 "On CUDA, use LibTorch's element-wise ops instead of the fused gradient + Adam kernel")

@@ -16,7 +16,7 @@
 #include "tttlab/io/npy.hpp"
 #include "tttlab/neighbors/index.hpp"
 #include "tttlab/theory/local_regression.hpp"
-#include "tttlab/theory/plot.hpp"
+#include "tttlab/report/line_plot.hpp"
 #include "tttlab/theory/prop8.hpp"
 #include "tttlab/theory/ttt_rate.hpp"
 #include "test_support.hpp"

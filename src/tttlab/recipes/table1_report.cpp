@@ -204,7 +204,7 @@ void write_figures(const fs::path& dir, const Table1Result& r) {
                              "plot '{0}' u 1:2 w steps lw 2 t 'neighbours chosen in Psi', "
                              "'{0}' u 1:3 w steps lw 2 dt 2 t 'neighbours chosen in Psi-hat', "
                              "'{0}' u 1:4 w steps lw 2 dt 3 t 'neighbours chosen in Phi-hat'",
-                             o1_dat.string()));
+                             o1_dat.filename().string()));
 
   // O3: mean probability at each rank (both models) and the relative total variation.
   std::ostringstream o3;
@@ -225,7 +225,7 @@ void write_figures(const fs::path& dir, const Table1Result& r) {
                              "'{0}' u ($1+0.1):5:6:7 w yerrorlines lw 2 t 'masked Phi-hat TTT (calibrated)'\n"
                              "unset logscale y\nset ylabel 'relative total variation'\nset yrange [0:*]\n"
                              "plot '{0}' u 1:8:9:10 w yerrorlines lw 2 t 'rel. TV'\nunset multiplot",
-                             o3_dat.string(), r.o3.top),
+                             o3_dat.filename().string(), r.o3.top),
                  1200, 500);
 }
 

@@ -1,6 +1,8 @@
 #include "tttlab/report/gnuplot.hpp"
 
 #include <cstdlib>
+#include <stdexcept>
+#include <system_error>
 
 #include <fmt/format.h>
 
@@ -12,43 +14,57 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string quoted(const fs::path& p) {  // a single-quoted gnuplot string
-  std::string s;
-  for (char ch : p.string()) {
-    if (ch == '\'') s += "''";
-    else s += ch;
-  }
-  return "'" + s + "'";
+std::string shell_quoted(const std::string& s) {
+  std::string out = "'";
+  for (const char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
 }
 
-std::string shell_quoted(const fs::path& p) {
-  std::string s = "'";
-  for (char ch : p.string()) {
-    if (ch == '\'') s += "'\\''";
-    else s += ch;
+// One image: the script run in its folder with the terminal and output set on the command line.
+void draw_one(const fs::path& script, const std::string& terminal, const fs::path& output) {
+  const fs::path tmp = output.string() + ".tmp";
+  const std::string cmd = fmt::format(
+      "cd {} && gnuplot -e {} {} >/dev/null 2>&1", shell_quoted(script.parent_path().string()),
+      shell_quoted(fmt::format("set terminal {}; set output {}", terminal, gnuplot_string(tmp.string()))),
+      shell_quoted(script.filename().string()));
+  if (std::system(cmd.c_str()) != 0 || !fs::exists(tmp)) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw std::runtime_error(fmt::format("gnuplot could not draw {} (is gnuplot-nox installed?)", output.string()));
   }
-  return s + "'";
+  fs::rename(tmp, output);
 }
 
 }  // namespace
 
 bool have_gnuplot() { return std::system("gnuplot --version >/dev/null 2>&1") == 0; }
 
-bool render_gnuplot(const fs::path& stem, const std::string& body, int width, int height) {
-  fs::path png = stem, svg = stem, script = stem;
-  png += ".png";
-  svg += ".svg";
-  script += ".gp";
-  const std::string text = fmt::format(
-      "set terminal pngcairo size {},{} enhanced font 'Sans,11'\nset output {}\n{}\nunset output\n"
-      "set terminal svg size {},{} enhanced font 'Sans,11'\nset output {}\n{}\nunset output\n",
-      width, height, quoted(png), body, width, height, quoted(svg), body);
-  write_text_atomically(script, text);
-  const std::string cmd = "gnuplot " + shell_quoted(script) + " > /dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  const bool ok = status == 0 && fs::exists(png) && fs::exists(svg);
-  if (!ok) fmt::print(stderr, "warning: gnuplot could not draw {} (is gnuplot-nox installed?)\n", script.string());
-  return ok;
+std::string gnuplot_string(const std::string& s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+void draw_gnuplot(const fs::path& stem, const std::string& script, int width, int height) {
+  const fs::path gp = fs::absolute(stem.string() + ".gp");
+  write_text_atomically(gp, fmt::format("# {}: drawn by tttlab; `gnuplot {}` redraws it (set terminal/output first)\n{}\n",
+                                        stem.filename().string(), gp.filename().string(), script));
+  const std::string size = fmt::format("size {},{} enhanced font 'Sans,11'", width, height);
+  draw_one(gp, "pngcairo " + size, fs::absolute(stem.string() + ".png"));
+  draw_one(gp, "svg " + size, fs::absolute(stem.string() + ".svg"));
+}
+
+bool render_gnuplot(const fs::path& stem, const std::string& script, int width, int height) {
+  try {
+    draw_gnuplot(stem, script, width, height);
+    return true;
+  } catch (const std::runtime_error& e) {
+    fmt::print(stderr, "warning: {}\n", e.what());
+    return false;
+  }
 }
 
 }  // namespace tttlab

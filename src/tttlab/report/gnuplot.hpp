@@ -1,18 +1,28 @@
 #pragma once
-// Figures with gnuplot (Debian's gnuplot-nox): a script is written beside the figure (so it can be
-// re-run or edited) and rendered to PNG (pngcairo) and SVG.
+// Figures with gnuplot (Debian's gnuplot-nox). A figure is a script, <stem>.gp, with no terminal in
+// it, drawn to <stem>.png (pngcairo) and <stem>.svg. gnuplot runs in the script's folder and scripts
+// name their data files without a folder, so a results folder can be moved and still redrawn:
+//   cd DIR && gnuplot -e "set terminal pngcairo; set output 'fig.png'" fig.gp
+// Every figure-drawing module (line plots, sweep plots, the Table 1 report) goes through here.
 #include <filesystem>
 #include <string>
 
 namespace tttlab {
 
-// Whether a gnuplot binary can be run (figures are skipped or reported missing without it).
+// Whether a gnuplot binary can be run.
 bool have_gnuplot();
 
-// Writes <stem>.gp with `body` (gnuplot commands that draw one figure, reading data files by path)
-// once for each terminal, runs gnuplot on it and returns true when <stem>.png and <stem>.svg exist.
-// Without gnuplot, or when it fails, prints one warning line on stderr and returns false: a missing
-// figure never fails a run whose numbers are on disk.
-bool render_gnuplot(const std::filesystem::path& stem, const std::string& body, int width = 900, int height = 600);
+// `s` as a double-quoted gnuplot string (quotes and backslashes escaped).
+std::string gnuplot_string(const std::string& s);
+
+// Writes <stem>.gp (atomically) and draws <stem>.png and <stem>.svg of width x height pixels, each
+// into a temporary file renamed when gnuplot succeeds. Throws std::runtime_error naming the figure
+// when gnuplot is missing or fails (the script stays, so the figure can be drawn later).
+void draw_gnuplot(const std::filesystem::path& stem, const std::string& script, int width = 900, int height = 600);
+
+// The same for figures beside numbers already on disk: a failure prints one warning line on stderr
+// and returns false, so a missing figure never fails a run.
+bool render_gnuplot(const std::filesystem::path& stem, const std::string& script, int width = 900,
+                    int height = 600);
 
 }  // namespace tttlab

@@ -1,9 +1,7 @@
 #include "tttlab/scaling/plot.hpp"
 
 #include <algorithm>
-#include <cstdlib>
 #include <map>
-#include <stdexcept>
 
 #include <fmt/format.h>
 
@@ -13,26 +11,6 @@
 namespace tttlab {
 
 namespace fs = std::filesystem;
-
-namespace {
-
-std::string quoted_for_shell(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += (c == '\'') ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-std::string gnuplot_string(const std::string& s) {  // a double-quoted gnuplot string
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
-
-}  // namespace
-
 
 void plot_sweep(const fs::path& prefix, const std::vector<SweepRow>& rows, const SweepPlotSpec& spec) {
   // x -> metric -> row
@@ -67,23 +45,15 @@ void plot_sweep(const fs::path& prefix, const std::vector<SweepRow>& rows, const
   for (size_t i = 0; i < spec.metrics.size(); ++i) {
     const size_t col = 2 + 3 * i;
     plot += fmt::format("{}{} using 1:{}:{}:{} with yerrorlines lw 2 pt 7 lc rgb {} title {}",
-                        i ? ", \\\n     " : "", gnuplot_string(dat_file.string()), col, col + 1, col + 2,
+                        i ? ", \\\n     " : "", gnuplot_string(dat_file.filename().string()), col, col + 1, col + 2,
                         gnuplot_string(colors[i % 7]), gnuplot_string(spec.metrics[i]));
   }
-  std::string gp;
-  for (const auto& [term, ext] : {std::pair{"pngcairo size 800,560 font ',11'", ".png"},
-                                  std::pair{"svg size 800,560 font 'sans,11'", ".svg"}}) {
-    gp += fmt::format("set terminal {}\nset output {}\n", term, gnuplot_string(prefix.string() + ext));
-    gp += fmt::format("set title {}\nset xlabel {}\nset ylabel 'classification error (%)'\n",
-                      gnuplot_string(spec.title), gnuplot_string(spec.x_label));
-    gp += spec.log_x ? "set logscale x\n" : "unset logscale x\n";
-    gp += "set key top right\nset grid\nset datafile missing 'NaN'\n" + plot + "\nunset output\n";
-  }
-  const fs::path gp_file = fs::path(prefix.string() + ".gp");
-  write_text_atomically(gp_file, gp);
-  if (!have_gnuplot()) throw std::runtime_error("gnuplot not found (install gnuplot-nox); the tables are written");
-  const int rc = std::system(("gnuplot " + quoted_for_shell(gp_file.string()) + " 2>&1").c_str());
-  if (rc != 0) throw std::runtime_error(fmt::format("gnuplot failed on {} (exit status {})", gp_file.string(), rc));
+  draw_gnuplot(prefix,
+               fmt::format("set title {} noenhanced\nset xlabel {} noenhanced\nset ylabel 'classification error (%)'\n"
+                           "{}set key top right noenhanced\nset grid\nset datafile missing 'NaN'\n{}",
+                           gnuplot_string(spec.title), gnuplot_string(spec.x_label),
+                           spec.log_x ? "set logscale x\n" : "", plot),
+               800, 560);
 }
 
 }  // namespace tttlab

@@ -1,13 +1,13 @@
 #pragma once
-// Figures of a sweep with gnuplot (gnuplot-nox): classification error (%) against one numeric
-// parameter, one line per metric with its CI as error bars, written as PNG (pngcairo) and SVG.
+// Figures of a sweep: classification error (%) against one numeric parameter, one line per metric
+// with its CI as error bars, drawn with gnuplot (report/gnuplot.hpp) as PNG and SVG.
 #include <filesystem>
 #include <string>
 #include <vector>
 
 #include "tttlab/scaling/sweep_table.hpp"
 
-#include "tttlab/report/gnuplot.hpp"  // have_gnuplot
+#include "tttlab/report/gnuplot.hpp"
 
 namespace tttlab {
 
@@ -18,8 +18,8 @@ struct SweepPlotSpec {
   std::vector<std::string> metrics;  // lines, e.g. {"global", "majority", "ttt"}; others are skipped
 };
 
-// Writes <prefix>.dat (x, then error %, CI low %, CI high % of each metric), <prefix>.gp, and runs
-// gnuplot to make <prefix>.png and <prefix>.svg. Rows whose x lacks x_key or whose metric is not
+// Writes <prefix>.dat (x, then error %, CI low %, CI high % of each metric), <prefix>.gp,
+// <prefix>.png and <prefix>.svg. Rows whose x lacks x_key or whose metric is not
 // listed are left out. Throws std::runtime_error when gnuplot is missing or fails (the tables are
 // written before, so a missing plotter loses no results).
 void plot_sweep(const std::filesystem::path& prefix, const std::vector<SweepRow>& rows, const SweepPlotSpec& spec);

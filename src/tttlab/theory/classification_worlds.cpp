@@ -5,7 +5,7 @@
 #include <fmt/format.h>
 
 #include "tttlab/core/error.hpp"
-#include "tttlab/theory/plot.hpp"
+#include "tttlab/report/line_plot.hpp"
 #include "tttlab/theory/theory_report.hpp"
 
 namespace tttlab {

@@ -8,7 +8,7 @@
 #include "tttlab/core/atomic_file.hpp"
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/versions.hpp"
-#include "tttlab/theory/plot.hpp"
+#include "tttlab/report/line_plot.hpp"
 
 namespace fs = std::filesystem;
 

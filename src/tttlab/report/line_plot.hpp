@@ -1,12 +1,12 @@
 #pragma once
-// Line plots with gnuplot (gnuplot-nox): one call writes STEM.dat (the data, one block per series),
-// STEM.gp (the script, self-contained: `gnuplot STEM.gp` redraws), STEM.png (pngcairo) and STEM.svg.
+// Line plots (the theory lab's figures): one call writes STEM.dat (the data, one block per series)
+// and draws it with gnuplot (report/gnuplot.hpp: STEM.gp, STEM.png, STEM.svg).
 #include <filesystem>
 #include <string>
 #include <utility>
 #include <vector>
 
-#include "tttlab/report/gnuplot.hpp"  // have_gnuplot
+#include "tttlab/report/gnuplot.hpp"
 
 namespace tttlab {
 
@@ -35,8 +35,8 @@ struct PlotSpec {
 };
 
 
-// Writes the four files (each atomically) and runs gnuplot twice. Throws std::runtime_error when
-// gnuplot fails or is missing (the .dat and .gp files stay, so the plot can be drawn later).
+// Writes the four files (each atomically). Throws std::runtime_error when gnuplot fails or is
+// missing (the .dat and .gp files stay, so the plot can be drawn later).
 void write_plot(const std::filesystem::path& stem, const PlotSpec& spec);
 
 }  // namespace tttlab
