@@ -5,6 +5,7 @@
 
 #include "tttlab/core/error.hpp"
 #include "tttlab/sae/concept_analysis.hpp"
+#include "tttlab/ttt/local_fit_common.hpp"
 
 namespace tttlab {
 
@@ -20,9 +21,7 @@ void for_each_concept_chunk(const SparseRows& train_in, const torch::Tensor& tra
   require_input(neighbors.dim() == 2 && neighbors.size(0) == m && neighbors.size(1) >= k,
                 "concept chunks: neighbours must be [M={}, >= k={}]", m, k);
   require_input(points >= 1, "concept chunks: {} points per chunk", points);
-  require_input(neighbors.numel() == 0 || (neighbors.min().item<int64_t>() >= 0 &&
-                                           neighbors.max().item<int64_t>() < train.size()),
-                "concept chunks: a neighbour index is outside the training set (N={})", train.size());
+  check_neighbor_indices(neighbors, train.size(), "concept chunks");
   for (int64_t begin = 0; begin < m; begin += points) {
     const int64_t end = std::min(m, begin + points);
     const auto nb = neighbors.slice(0, begin, end).slice(1, 0, k).to(device, torch::kLong);

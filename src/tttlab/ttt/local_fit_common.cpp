@@ -53,11 +53,7 @@ void check_local_fit_inputs(const LinearHead& head, const LocalFitData& data, co
                 "TTT: neighbours must be [M={}, k], got {}", m, shape_string(data.neighbors.sizes()));
   require_input(data.neighbors.size(1) >= cfg.k, "k={} but only {} neighbours were searched per test point",
                 cfg.k, data.neighbors.size(1));
-  if (m > 0) {
-    const auto used = data.neighbors.slice(1, 0, cfg.k);
-    require_input(used.min().item<int64_t>() >= 0 && used.max().item<int64_t>() < n,
-                  "TTT: a neighbour index is outside the training set [0, {})", n);
-  }
+  check_neighbor_indices(data.neighbors.slice(1, 0, cfg.k), n, "TTT");
   const int64_t c = head.num_classes();
   require_input(data.train_y.min().item<int64_t>() >= 0 && data.train_y.max().item<int64_t>() < c,
                 "TTT: a training label is outside 0..{} (the head has {} classes)", c - 1, c);
@@ -66,6 +62,12 @@ void check_local_fit_inputs(const LinearHead& head, const LocalFitData& data, co
     require_input(data.test_y.min().item<int64_t>() >= 0 && data.test_y.max().item<int64_t>() < c,
                   "TTT: a test label is outside 0..{} (the head has {} classes)", c - 1, c);
   }
+}
+
+void check_neighbor_indices(const torch::Tensor& neighbors, int64_t n, const char* what) {
+  if (neighbors.numel() == 0) return;
+  require_input(neighbors.min().item<int64_t>() >= 0 && neighbors.max().item<int64_t>() < n,
+                "{}: a neighbour index is outside the training set [0, {})", what, n);
 }
 
 LocalFitData local_fit_data_on(const LocalFitData& data, torch::Device device) {

@@ -6,6 +6,10 @@ namespace tttlab {
 
 void check_local_fit_inputs(const LinearHead& head, const LocalFitData& data, const LocalFitConfig& cfg);
 
+// Every entry of `neighbors` (int64) indexes one of n training rows; otherwise an input error that
+// starts with `what`.
+void check_neighbor_indices(const torch::Tensor& neighbors, int64_t n, const char* what);
+
 // The data with everything the fit reads moved to `device` (no copy where it is there already).
 LocalFitData local_fit_data_on(const LocalFitData& data, torch::Device device);
 
