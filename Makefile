@@ -2,6 +2,13 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+# ccache (installed by scripts/setup) keeps compiled objects across checkouts and rebuilds. Paths are
+# taken relative to the checkout, so another clone on the same machine (CI's) reuses them.
+ifneq ($(shell command -v ccache 2>/dev/null),)
+CMAKE_FLAGS += -DCMAKE_CXX_COMPILER_LAUNCHER=ccache
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
+endif
 
 .PHONY: setup build run test bench clean gpu-build gpu-test gpu-bench gpu-bench-sae
 

@@ -19,6 +19,8 @@
 
 #include <torch/torch.h>
 
+#include "test_paths.hpp"
+
 #include "tttlab/core/error.hpp"
 #include "tttlab/io/npy.hpp"
 

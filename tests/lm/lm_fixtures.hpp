@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <string>
 
+#include "test_paths.hpp"
 #include "tttlab/lm/qwen2_config.hpp"
 
 namespace tttlab::test {

