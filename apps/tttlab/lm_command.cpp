@@ -4,120 +4,43 @@
 //   lm tokenize  text -> ids, or ids -> text
 //   lm score     bits per byte of a text file (sliding window)
 //   lm lora      LoRA steps on a text (one per chunk), bits per byte before and after, then reset
-#include <chrono>
-#include <fstream>
+#include <algorithm>
+#include <memory>
 #include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>  // fmt::join (moved here in fmt 11)
-#include <nlohmann/json.hpp>
 
 #include "commands.hpp"
-#include "tttlab/core/atomic_file.hpp"
-#include "tttlab/core/device.hpp"
 #include "tttlab/core/error.hpp"
-#include "tttlab/core/progress.hpp"
-#include "tttlab/core/versions.hpp"
-#include "tttlab/lm/bits_per_byte.hpp"
 #include "tttlab/lm/bpe_tokenizer.hpp"
 #include "tttlab/lm/hf_checkpoint.hpp"
-#include "tttlab/lm/lora.hpp"
+#include "tttlab/studies/lm_studies.hpp"
 
 namespace tttlab::cli {
 
 namespace {
 
-using nlohmann::json;
 namespace fs = std::filesystem;
 
-std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require_input(in.good(), "{}: cannot open the text file", path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-torch::ScalarType parse_dtype(const std::string& name) {
-  if (name == "float32") return torch::kFloat;
-  if (name == "bfloat16") return torch::kBFloat16;
-  throw_input_error("--dtype {} (expected float32 or bfloat16)", name);
-}
-
 struct ModelOptions {
-  std::string model, tokenizer, device = "auto", dtype = "float32";
+  studies::LmModelSpec spec;
   int threads = 0;
 };
 
 void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_tokenizer) {
-  cmd->add_option("--model", o.model, "Checkpoint folder: config.json + model.safetensors (or a sharded index)")
+  cmd->add_option("--model", o.spec.model, "Checkpoint folder: config.json + model.safetensors (or a sharded index)")
       ->required();
   if (with_tokenizer) {
-    cmd->add_option("--tokenizer", o.tokenizer, "tokenizer.json (default: the one in the model folder)");
+    cmd->add_option("--tokenizer", o.spec.tokenizer, "tokenizer.json (default: the one in the model folder)");
   }
-  add_device_option(cmd, o.device);
-  cmd->add_option("--dtype", o.dtype, "Weights and activations: float32 or bfloat16")->capture_default_str();
+  add_device_option(cmd, o.spec.device);
+  cmd->add_option("--dtype", o.spec.dtype, "Weights and activations: float32 or bfloat16")->capture_default_str();
   cmd->add_option("--threads", o.threads, "CPU threads (0 = all cores)")->capture_default_str();
 }
 
-struct LoadedModel {
-  lm::Qwen2ForCausalLM model{nullptr};
-  lm::BpeTokenizer tokenizer;
-  torch::Device device = torch::kCPU;
-};
-
-LoadedModel load_model(const ModelOptions& o) {
-  apply_threads(o.threads);
-  const fs::path tok = o.tokenizer.empty() ? fs::path(o.model) / "tokenizer.json" : fs::path(o.tokenizer);
-  LoadedModel m{nullptr, lm::BpeTokenizer::from_file(tok), resolve_device(o.device)};
-  m.model = lm::load_qwen2(o.model, {parse_dtype(o.dtype), m.device});
-  require_input(m.tokenizer.vocab_size() <= m.model->config.vocab_size,
-                "{}: the tokenizer has {} tokens but the model's vocabulary only {}", tok.string(),
-                m.tokenizer.vocab_size(), m.model->config.vocab_size);
-  return m;
-}
-
-int64_t resolve_prefix(const std::string& prefix, const lm::Qwen2Config& c) {
-  if (prefix == "none") return -1;
-  if (prefix == "eos") {
-    require_input(c.eos_token_id >= 0, "--prefix-token eos: the model's config names no eos_token_id");
-    return c.eos_token_id;
-  }
-  try {
-    const int64_t id = std::stoll(prefix);
-    require_input(id >= 0 && id < c.vocab_size, "--prefix-token {} is outside the vocabulary", prefix);
-    return id;
-  } catch (const std::logic_error&) {
-    throw_input_error("--prefix-token {} (expected eos, none or a token id)", prefix);
-  }
-}
-
-json bpb_json(const lm::BpbResult& r, double seconds) {
-  return {{"bits_per_byte", r.bits_per_byte()}, {"bits_per_token", r.bits_per_token()},
-          {"nll_nats", r.nll_nats},            {"tokens_scored", r.tokens_scored},
-          {"bytes", r.bytes},                  {"windows", r.windows},
-          {"seconds", seconds},                {"tokens_per_second", r.tokens_scored / std::max(seconds, 1e-9)}};
-}
-
-lm::BpbResult score(LoadedModel& m, const std::vector<int64_t>& ids, int64_t bytes, const lm::BpbConfig& cfg,
-                    const std::string& label, double& seconds) {
-  const auto t0 = std::chrono::steady_clock::now();
-  std::unique_ptr<ProgressBar> bar;
-  const auto r = lm::bits_per_byte(m.model, ids, bytes, cfg, [&](int64_t done, int64_t total) {
-    if (!bar) bar = std::make_unique<ProgressBar>(label, total, "window");
-    bar->advance();
-    (void)done;
-  });
-  if (bar) bar->finish();
-  seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  return r;
-}
-
-void write_results(const std::string& out, const json& results) {
-  if (out.empty()) return;
-  fs::create_directories(out);
-  write_text_atomically(fs::path(out) / "results.json", results.dump(2) + "\n");
-  fmt::print("wrote {}\n", (fs::path(out) / "results.json").string());
+void print_written(const std::string& out) {
+  if (!out.empty()) fmt::print("wrote {}\n", (fs::path(out) / "results.json").string());
 }
 
 void add_info(CLI::App* lm_cmd) {
@@ -184,7 +107,7 @@ void add_tokenize(CLI::App* lm_cmd) {
       return;
     }
     require_input(!o->text.empty() || !o->file.empty(), "give --text, --file or --decode");
-    const std::string text = o->file.empty() ? o->text : read_text_file(o->file);
+    const std::string text = o->file.empty() ? o->text : studies::read_text_file(o->file);
     const auto ids = tok.encode(text);
     if (o->count) fmt::print("{} tokens, {} bytes\n", ids.size(), text.size());
     else fmt::print("[{}]\n", fmt::join(ids, ", "));
@@ -195,38 +118,29 @@ void add_score(CLI::App* lm_cmd) {
   auto* cmd = lm_cmd->add_subcommand("score", "Bits per byte of a text file under a model (sliding window)");
   struct Opts {
     ModelOptions m;
-    std::string file, out, prefix = "eos";
-    lm::BpbConfig bpb;
+    studies::LmScoreConfig cfg;
+    std::string out;
   };
   auto o = std::make_shared<Opts>();
   add_model_options(cmd, o->m, true);
-  cmd->add_option("--file", o->file, "Text file (UTF-8; invalid bytes count as bytes, tokenized as U+FFFD)")->required();
-  cmd->add_option("--context", o->bpb.context, "Tokens per window")->capture_default_str();
-  cmd->add_option("--stride", o->bpb.stride, "New tokens scored per window after the first (< context)")
+  cmd->add_option("--file", o->cfg.file, "Text file (UTF-8; invalid bytes count as bytes, tokenized as U+FFFD)")
+      ->required();
+  cmd->add_option("--context", o->cfg.bpb.context, "Tokens per window")->capture_default_str();
+  cmd->add_option("--stride", o->cfg.bpb.stride, "New tokens scored per window after the first (< context)")
       ->capture_default_str();
-  cmd->add_option("--prefix-token", o->prefix, "Token the first token is predicted from: eos, none or an id")
+  cmd->add_option("--prefix-token", o->cfg.prefix, "Token the first token is predicted from: eos, none or an id")
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Folder for results.json");
   cmd->callback([o] {
-    auto m = load_model(o->m);
-    const std::string text = read_text_file(o->file);
-    require_input(!text.empty(), "{}: the text file is empty", o->file);
-    auto cfg = o->bpb;
-    cfg.prefix_token = resolve_prefix(o->prefix, m.model->config);
-    const auto ids = m.tokenizer.encode(text);
-    double seconds = 0;
-    const auto r = score(m, ids, static_cast<int64_t>(text.size()), cfg, "score", seconds);
+    apply_threads(o->m.threads);
+    o->cfg.model = o->m.spec;
+    const auto r = studies::run_lm_score(o->cfg);
+    const auto& b = r.score.bpb;
     fmt::print("{}: {} bytes, {} tokens; {:.4f} bits per byte ({:.4f} bits per token); {:.0f} tokens/s on {}\n",
-               o->file, r.bytes, r.tokens_scored, r.bits_per_byte(), r.bits_per_token(),
-               r.tokens_scored / std::max(seconds, 1e-9), describe_device(m.device));
-    write_results(o->out, {{"command", "lm score"},
-                           {"model", o->m.model},
-                           {"file", o->file},
-                           {"device", describe_device(m.device)},
-                           {"dtype", o->m.dtype},
-                           {"config", {{"context", cfg.context}, {"stride", cfg.stride}, {"prefix_token", cfg.prefix_token}}},
-                           {"result", bpb_json(r, seconds)},
-                           {"versions", library_versions()}});
+               o->cfg.file, b.bytes, b.tokens_scored, b.bits_per_byte(), b.bits_per_token(),
+               b.tokens_scored / std::max(r.score.seconds, 1e-9), r.device);
+    studies::write_lm_results(o->out, studies::lm_score_json(o->cfg, r));
+    print_written(o->out);
   });
 }
 
@@ -236,91 +150,43 @@ void add_lora(CLI::App* lm_cmd) {
               "evaluation text before and after, then a reset to the base model (checked)");
   struct Opts {
     ModelOptions m;
-    std::string train, eval, out, prefix = "eos";
-    int64_t epochs = 1;
-    lm::LoraConfig lora;
-    lm::LoraTrainConfig train_cfg;
-    lm::BpbConfig bpb;
+    studies::LmLoraConfig cfg;
+    std::string out;
   };
   auto o = std::make_shared<Opts>();
+  studies::LmLoraConfig& c = o->cfg;
   add_model_options(cmd, o->m, true);
-  cmd->add_option("--train", o->train, "Text to adapt on")->required();
-  cmd->add_option("--eval", o->eval, "Text to score before and after (default: the training text)");
-  cmd->add_option("--epochs", o->epochs, "Passes over the training text")->capture_default_str();
-  cmd->add_option("--rank", o->lora.rank, "LoRA rank (E.7: 64)")->capture_default_str();
-  cmd->add_option("--alpha", o->lora.alpha, "LoRA alpha (scale alpha / rank)")->capture_default_str();
-  cmd->add_option("--lora-dropout", o->lora.dropout, "Dropout on the adapters' input")->capture_default_str();
-  cmd->add_option("--targets", o->lora.targets, "Projections that get adapters")->capture_default_str()->delimiter(',');
-  cmd->add_option("--lr", o->train_cfg.lr, "Adam learning rate (E.7: 2e-4)")->capture_default_str();
-  cmd->add_option("--eps", o->train_cfg.eps, "Adam epsilon (E.7: 1e-8)")->capture_default_str();
-  cmd->add_option("--max-grad-norm", o->train_cfg.max_grad_norm, "Clip the adapters' gradient norm (0: off)")
+  cmd->add_option("--train", c.train_file, "Text to adapt on")->required();
+  cmd->add_option("--eval", c.eval_file, "Text to score before and after (default: the training text)");
+  cmd->add_option("--epochs", c.epochs, "Passes over the training text")->capture_default_str();
+  cmd->add_option("--rank", c.lora.rank, "LoRA rank (E.7: 64)")->capture_default_str();
+  cmd->add_option("--alpha", c.lora.alpha, "LoRA alpha (scale alpha / rank)")->capture_default_str();
+  cmd->add_option("--lora-dropout", c.lora.dropout, "Dropout on the adapters' input")->capture_default_str();
+  cmd->add_option("--targets", c.lora.targets, "Projections that get adapters")->capture_default_str()->delimiter(',');
+  cmd->add_option("--lr", c.train.lr, "Adam learning rate (E.7: 2e-4)")->capture_default_str();
+  cmd->add_option("--eps", c.train.eps, "Adam epsilon (E.7: 1e-8)")->capture_default_str();
+  cmd->add_option("--max-grad-norm", c.train.max_grad_norm, "Clip the adapters' gradient norm (0: off)")
       ->capture_default_str();
-  cmd->add_option("--max-length", o->train_cfg.max_length, "Tokens per training chunk (E.7: 1024)")
+  cmd->add_option("--max-length", c.train.max_length, "Tokens per training chunk (E.7: 1024)")
       ->capture_default_str();
-  cmd->add_option("--seed", o->train_cfg.seed, "Adapter initialisation seed")->capture_default_str();
-  cmd->add_option("--context", o->bpb.context, "Tokens per scoring window")->capture_default_str();
-  cmd->add_option("--stride", o->bpb.stride, "New tokens scored per window")->capture_default_str();
-  cmd->add_option("--prefix-token", o->prefix, "eos, none or a token id")->capture_default_str();
+  cmd->add_option("--seed", c.train.seed, "Adapter initialisation seed")->capture_default_str();
+  cmd->add_option("--context", c.bpb.context, "Tokens per scoring window")->capture_default_str();
+  cmd->add_option("--stride", c.bpb.stride, "New tokens scored per window")->capture_default_str();
+  cmd->add_option("--prefix-token", c.prefix, "eos, none or a token id")->capture_default_str();
   cmd->add_option("--out", o->out, "Folder for results.json");
   cmd->callback([o] {
-    require_input(o->epochs >= 1, "--epochs={} (expected >= 1)", o->epochs);
-    auto m = load_model(o->m);
-    auto bpb_cfg = o->bpb;
-    bpb_cfg.prefix_token = resolve_prefix(o->prefix, m.model->config);
-    bpb_cfg.validate();
-    const std::string train_text = read_text_file(o->train);
-    const std::string eval_text = o->eval.empty() ? train_text : read_text_file(o->eval);
-    require_input(!train_text.empty() && !eval_text.empty(), "the training and evaluation texts must not be empty");
-    const auto train_ids = m.tokenizer.encode(train_text), eval_ids = m.tokenizer.encode(eval_text);
-    const auto bytes = static_cast<int64_t>(eval_text.size());
-
-    double t_before = 0, t_after = 0, t_reset = 0;
-    const auto before = score(m, eval_ids, bytes, bpb_cfg, "score (base)", t_before);
-    lm::add_lora(m.model, o->lora, o->train_cfg.seed);
-    lm::LoraTrainer trainer(m.model, o->train_cfg);
-    const auto trainable = lm::count_parameters(lm::lora_parameters(m.model));
-    const auto t0 = std::chrono::steady_clock::now();
-    std::vector<double> losses;
-    {
-      ProgressBar bar("LoRA", o->epochs, "epoch");
-      for (int64_t e = 0; e < o->epochs; ++e) {
-        const auto l = trainer.train_on_tokens(train_ids);
-        losses.insert(losses.end(), l.begin(), l.end());
-        if (!l.empty()) bar.set_postfix(fmt::format("loss {:.4f}", l.back()));
-        bar.advance();
-      }
-    }
-    const double train_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    require_input(!losses.empty(), "the training text has fewer than 2 tokens: no LoRA step was taken");
-    const auto after = score(m, eval_ids, bytes, bpb_cfg, "score (LoRA)", t_after);
-    trainer.reset();
-    const auto reset = score(m, eval_ids, bytes, bpb_cfg, "score (reset)", t_reset);
-    const int64_t trained_tokens = static_cast<int64_t>(train_ids.size()) * o->epochs;
+    apply_threads(o->m.threads);
+    o->cfg.model = o->m.spec;
+    const auto r = studies::run_lm_lora(o->cfg);
+    const auto& c = o->cfg;
     fmt::print("LoRA rank {} on {} projections: {} trainable parameters; {} steps over {} tokens, {:.0f} tokens/s\n",
-               o->lora.rank, o->lora.targets.size(), trainable, losses.size(), trained_tokens,
-               trained_tokens / std::max(train_s, 1e-9));
+               c.lora.rank, c.lora.targets.size(), r.trainable_parameters, r.losses.size(), r.trained_tokens,
+               r.trained_tokens / std::max(r.train_seconds, 1e-9));
     fmt::print("bits per byte of {}: base {:.4f} -> LoRA {:.4f}; after reset {:.4f}\n",
-               o->eval.empty() ? o->train : o->eval, before.bits_per_byte(), after.bits_per_byte(),
-               reset.bits_per_byte());
-    write_results(o->out, {{"command", "lm lora"},
-                           {"model", o->m.model},
-                           {"train", o->train},
-                           {"eval", o->eval.empty() ? o->train : o->eval},
-                           {"device", describe_device(m.device)},
-                           {"dtype", o->m.dtype},
-                           {"lora", {{"rank", o->lora.rank}, {"alpha", o->lora.alpha}, {"dropout", o->lora.dropout},
-                                     {"targets", o->lora.targets}, {"trainable_parameters", trainable}}},
-                           {"train_config", {{"lr", o->train_cfg.lr}, {"eps", o->train_cfg.eps},
-                                             {"max_grad_norm", o->train_cfg.max_grad_norm},
-                                             {"max_length", o->train_cfg.max_length}, {"epochs", o->epochs},
-                                             {"seed", o->train_cfg.seed}}},
-                           {"losses", losses},
-                           {"train_seconds", train_s},
-                           {"train_tokens_per_second", trained_tokens / std::max(train_s, 1e-9)},
-                           {"before", bpb_json(before, t_before)},
-                           {"after", bpb_json(after, t_after)},
-                           {"after_reset", bpb_json(reset, t_reset)},
-                           {"versions", library_versions()}});
+               c.eval_file.empty() ? c.train_file : c.eval_file, r.before.bpb.bits_per_byte(),
+               r.after.bpb.bits_per_byte(), r.after_reset.bpb.bits_per_byte());
+    studies::write_lm_results(o->out, studies::lm_lora_json(c, r));
+    print_written(o->out);
   });
 }
 

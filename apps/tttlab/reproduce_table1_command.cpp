@@ -7,8 +7,8 @@
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/core/versions.hpp"
-#include "tttlab/recipes/table1.hpp"
-#include "tttlab/recipes/table1_report.hpp"
+#include "tttlab/studies/table1.hpp"
+#include "tttlab/studies/table1_report.hpp"
 
 namespace tttlab::cli {
 

@@ -9,8 +9,8 @@
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/core/versions.hpp"
-#include "tttlab/pipeline/study.hpp"
-#include "tttlab/report/study_report.hpp"
+#include "tttlab/studies/study.hpp"
+#include "tttlab/studies/study_report.hpp"
 
 namespace tttlab::cli {
 

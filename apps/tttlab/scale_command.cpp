@@ -1,5 +1,5 @@
 // tttlab scale k|data|locality: the scaling studies (paper Section 4, E.4, Table 2) as resumable
-// sweeps over seeds. Parsing and printing only; the studies live in src/tttlab/scaling/.
+// sweeps over seeds. Parsing and printing only; the studies live in src/tttlab/studies/scaling/.
 #include <memory>
 
 #include <fmt/format.h>
@@ -8,7 +8,7 @@
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/core/versions.hpp"
-#include "tttlab/scaling/studies.hpp"
+#include "tttlab/studies/scaling/studies.hpp"
 
 namespace tttlab::cli {
 

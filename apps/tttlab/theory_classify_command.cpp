@@ -1,12 +1,12 @@
 // tttlab theory classify: global head vs TTT vs majority vote on classification worlds as d2/d1
-// shrinks (Takeaway 1), with the part-1 study (pipeline/study.hpp).
+// shrinks (Takeaway 1), with the run study (studies/study.hpp).
 #include <memory>
 
 #include <fmt/format.h>
 
 #include "commands.hpp"
 #include "tttlab/core/progress.hpp"
-#include "tttlab/theory/classification_worlds.hpp"
+#include "tttlab/studies/theory/classification_worlds.hpp"
 
 namespace tttlab::cli {
 

@@ -8,9 +8,9 @@
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/data/lrh_world.hpp"
-#include "tttlab/theory/prop8.hpp"
-#include "tttlab/theory/theory_report.hpp"
-#include "tttlab/theory/ttt_rate.hpp"
+#include "tttlab/studies/theory/prop8.hpp"
+#include "tttlab/studies/theory/theory_report.hpp"
+#include "tttlab/studies/theory/ttt_rate.hpp"
 
 namespace tttlab::cli {
 

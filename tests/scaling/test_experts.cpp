@@ -8,8 +8,8 @@
 
 #include "test_support.hpp"
 #include "tttlab/neighbors/index.hpp"
-#include "tttlab/scaling/kmeans.hpp"
-#include "tttlab/scaling/mixture_of_experts.hpp"
+#include "tttlab/baselines/kmeans.hpp"
+#include "tttlab/baselines/mixture_of_experts.hpp"
 #include "tttlab/train/global_train.hpp"
 
 using namespace tttlab;

@@ -6,8 +6,8 @@
 
 #include "test_support.hpp"
 #include "tttlab/models/mlp_head.hpp"
-#include "tttlab/pipeline/study.hpp"
-#include "tttlab/scaling/model_sizes.hpp"
+#include "tttlab/studies/study.hpp"
+#include "tttlab/models/model_sizes.hpp"
 #include "tttlab/train/global_train.hpp"
 
 using namespace tttlab;

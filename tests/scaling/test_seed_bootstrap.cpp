@@ -10,8 +10,8 @@
 
 #include "test_support.hpp"
 #include "tttlab/eval/bootstrap.hpp"
-#include "tttlab/scaling/seed_bootstrap.hpp"
-#include "tttlab/scaling/sweep_table.hpp"
+#include "tttlab/eval/seed_bootstrap.hpp"
+#include "tttlab/studies/scaling/sweep_table.hpp"
 
 using namespace tttlab;
 using tttlab::test::expect_input_error;

@@ -12,10 +12,10 @@
 #include "test_support.hpp"
 #include "tttlab/io/npy.hpp"
 #include "tttlab/models/flexible_lenet.hpp"
-#include "tttlab/scaling/model_sizes.hpp"
-#include "tttlab/scaling/plot.hpp"
-#include "tttlab/scaling/studies.hpp"
-#include "tttlab/scaling/subsample.hpp"
+#include "tttlab/models/model_sizes.hpp"
+#include "tttlab/studies/scaling/plot.hpp"
+#include "tttlab/studies/scaling/studies.hpp"
+#include "tttlab/data/subsample.hpp"
 
 using namespace tttlab;
 namespace fs = std::filesystem;

@@ -7,7 +7,7 @@
 
 #include "test_support.hpp"
 #include "tttlab/core/progress.hpp"
-#include "tttlab/scaling/sweep.hpp"
+#include "tttlab/studies/scaling/sweep.hpp"
 
 using namespace tttlab;
 using nlohmann::json;

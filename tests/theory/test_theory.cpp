@@ -15,10 +15,10 @@
 #include "tttlab/data/lrh_world.hpp"
 #include "tttlab/io/npy.hpp"
 #include "tttlab/neighbors/index.hpp"
-#include "tttlab/theory/local_regression.hpp"
+#include "tttlab/studies/theory/local_regression.hpp"
 #include "tttlab/report/line_plot.hpp"
-#include "tttlab/theory/prop8.hpp"
-#include "tttlab/theory/ttt_rate.hpp"
+#include "tttlab/studies/theory/prop8.hpp"
+#include "tttlab/studies/theory/ttt_rate.hpp"
 #include "test_support.hpp"
 
 namespace fs = std::filesystem;

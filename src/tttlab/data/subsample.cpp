@@ -1,0 +1,50 @@
+#include "tttlab/data/subsample.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "tttlab/core/error.hpp"
+
+namespace tttlab {
+
+torch::Tensor class_balanced_rows(const torch::Tensor& labels, int64_t num_classes, double fraction, uint64_t seed) {
+  require_input(fraction > 0 && fraction <= 1, "data fraction {} (expected in (0, 1])", fraction);
+  require_input(labels.defined() && labels.dim() == 1 && labels.numel() > 0, "subsample: labels must be a non-empty [N] tensor");
+  require_input(num_classes >= 1, "subsample: num_classes={} (expected >= 1)", num_classes);
+  const int64_t n = labels.numel();
+  if (fraction == 1.0) return torch::arange(n, torch::kLong);
+  const auto y = labels.to(torch::kCPU, torch::kLong).contiguous();
+  const int64_t* p = y.data_ptr<int64_t>();
+  std::vector<std::vector<int64_t>> by_class(static_cast<size_t>(num_classes));
+  for (int64_t i = 0; i < n; ++i) {
+    require_input(p[i] >= 0 && p[i] < num_classes, "subsample: label {} of row {} outside 0..{}", p[i], i, num_classes - 1);
+    by_class[static_cast<size_t>(p[i])].push_back(i);
+  }
+  const int64_t m = std::max<int64_t>(1, std::llround(fraction * static_cast<double>(n) / static_cast<double>(num_classes)));
+  std::vector<int64_t> rows;
+  for (int64_t c = 0; c < num_classes; ++c) {
+    auto& idx = by_class[static_cast<size_t>(c)];
+    require_input(static_cast<int64_t>(idx.size()) >= m,
+                  "data fraction {}: class {} has {} training rows, fewer than the {} a balanced subsample needs",
+                  fraction, c, idx.size(), m);
+    std::mt19937_64 rng(seed * 1000003ULL + static_cast<uint64_t>(c));
+    for (size_t i = idx.size() - 1; i >= 1; --i) std::swap(idx[i], idx[rng() % (i + 1)]);
+    rows.insert(rows.end(), idx.begin(), idx.begin() + m);
+  }
+  std::sort(rows.begin(), rows.end());
+  return torch::tensor(rows, torch::kLong);
+}
+
+Dataset with_class_balanced_train(const Dataset& data, double fraction, uint64_t seed) {
+  const torch::Tensor rows = class_balanced_rows(data.train.y, data.num_classes, fraction, seed);
+  Dataset out = data;
+  out.train = {data.train.x.index_select(0, rows), data.train.y.index_select(0, rows)};
+  out.name = fmt::format("{} (train: {:g}% class-balanced, seed {})", data.name, 100 * fraction, seed);
+  return out;
+}
+
+}  // namespace tttlab

@@ -1,0 +1,70 @@
+// What the scaling studies share: validation, the settings fingerprint, and one study's result as
+// a sweep point.
+#include <fmt/format.h>
+
+#include "tttlab/core/error.hpp"
+#include "tttlab/core/versions.hpp"
+#include "tttlab/eval/metrics.hpp"
+#include "tttlab/studies/scaling/studies.hpp"
+
+namespace tttlab {
+
+using nlohmann::json;
+
+void ScaleConfig::validate() const {
+  require_input(!seeds.empty(), "--seeds: at least one seed");
+  for (size_t i = 0; i < seeds.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) require_input(seeds[i] != seeds[j], "--seeds: seed {} appears twice", seeds[i]);
+  }
+  require_input(resamples_per_seed >= 1, "--bootstrap={} (expected >= 1 resamples per seed)", resamples_per_seed);
+  require_input(level > 0 && level < 1, "CI level {} (expected in (0, 1))", level);
+  require_input(!out.empty(), "--out is required (the sweep's folder)");
+  study.ttt.validate();
+  require_input(study.majority_k >= 0, "--majority-k={} (expected >= 1, or 0 for the TTT k)", study.majority_k);
+}
+
+json scale_settings_json(const ScaleConfig& cfg) {
+  const auto& s = cfg.study;
+  const auto train = [](const TrainConfig& t) {
+    return json{{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"lr", t.lr}, {"weight_decay", t.weight_decay}};
+  };
+  const auto& t = s.ttt;
+  return {{"data", s.data},
+          {"size_scale", s.size_scale},
+          {"model_train", train(s.model_train)},
+          {"head_train", train(s.head_train)},
+          {"ttt",
+           {{"k", t.k}, {"steps", t.steps}, {"lr", t.lr}, {"weight_decay", t.weight_decay},
+            {"betas", {t.beta1, t.beta2}}, {"eps", t.eps}, {"mode", to_string(t.mode)}}},
+          {"majority_k", s.majority_k},
+          {"index", s.index},
+          {"bootstrap", {{"resamples_per_seed", cfg.resamples_per_seed}, {"level", cfg.level}}},
+          {"tttlab_version", TTTLAB_VERSION}};
+}
+
+json study_point_result(const StudyResult& r, int resamples, uint64_t bootstrap_seed) {
+  std::map<std::string, torch::Tensor> correct_of;
+  for (const auto& m : r.methods) correct_of[m.name] = correct(m.pred, r.test_labels);
+  const auto& g = correct_of.at("global");
+  json j;
+  j["metrics"] = metrics_json({{"global", g},
+                               {"majority", correct_of.at("majority")},
+                               {"ttt", correct_of.at("ttt")},
+                               {"ttt - global", correct_of.at("ttt") - g},
+                               {"majority - global", correct_of.at("majority") - g}},
+                              resamples, bootstrap_seed);
+  for (const auto& m : r.methods) {
+    if (m.ce.defined()) j["mean_ce"][m.name] = tttlab::mean(m.ce);
+  }
+  j["num_train"] = r.num_train;
+  j["num_test"] = r.num_test;
+  j["dim"] = r.dim;
+  if (r.model) j["parameters"] = r.model->shape().parameter_count();
+  json timing = json::object();
+  for (const auto& [stage, sec] : r.timing.seconds) timing[stage + "_s"] = sec;
+  j["timing"] = timing;
+  j["device"] = r.device;
+  return j;
+}
+
+}  // namespace tttlab

@@ -1,0 +1,137 @@
+#include "tttlab/studies/study_report.hpp"
+
+#include <fmt/format.h>
+
+#include "tttlab/core/atomic_file.hpp"
+#include "tttlab/core/versions.hpp"
+#include "tttlab/data/builtin.hpp"
+#include "tttlab/io/npy.hpp"
+
+namespace tttlab {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+json train_config_json(const TrainConfig& t) {
+  return {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"lr", t.lr}, {"weight_decay", t.weight_decay}};
+}
+
+json config_json(const StudyConfig& cfg, const StudyResult& result) {
+  const auto& t = cfg.ttt;
+  json c = {
+      {"data", cfg.data},
+      {"seed", cfg.seed},
+      {"index", cfg.index},
+      {"device", {{"requested", cfg.device}, {"used", result.device}}},
+      {"ttt",
+       {{"k", t.k}, {"steps", t.steps}, {"lr", t.lr}, {"weight_decay", t.weight_decay},
+        {"betas", {t.beta1, t.beta2}}, {"eps", t.eps}, {"mode", to_string(t.mode)},
+        {"points_per_batch", t.points_per_batch}, {"memory_budget_bytes", t.memory_budget_bytes},
+        {"fused", t.fused},
+        {"optimizer", "adam"}, {"loss", "mean cross-entropy over the neighbours"}}},
+      {"majority", {{"k", cfg.effective_majority_k()}}},
+      {"bootstrap", {{"resamples", cfg.bootstrap.resamples}, {"level", cfg.bootstrap.level}}},
+      {"versions", library_versions()},
+  };
+  if (result.model) {
+    c["model"] = {{"architecture", "FlexibleLeNet"},
+                  {"size_scale", result.model->shape().size_scale},
+                  {"feature_dim", result.model->shape().feature_dim},
+                  {"parameters", result.model->shape().parameter_count()},
+                  {"source", cfg.model_path.empty() ? "trained" : cfg.model_path.string()}};
+    if (cfg.model_path.empty()) c["model"]["train"] = train_config_json(cfg.model_train);
+  } else {
+    c["head"] = {{"source", cfg.head_path.empty() ? "trained" : cfg.head_path.string()}};
+    if (cfg.head_path.empty()) c["head"]["train"] = train_config_json(cfg.head_train);
+  }
+  return c;
+}
+
+}  // namespace
+
+json study_results_json(const StudyConfig& cfg, const StudyResult& result, const Summary& summary) {
+  json j;
+  j["tttlab_version"] = TTTLAB_VERSION;
+  j["dataset"] = {{"name", result.dataset_name}, {"num_train", result.num_train}, {"num_test", result.num_test},
+                  {"dim", result.dim}, {"num_classes", result.num_classes}};
+  json methods = json::object();
+  for (const auto& m : summary.methods) {
+    methods[m.name] = {{"accuracy", m.accuracy},
+                       {"ci90", {m.ci.lo, m.ci.hi}},
+                       {"mean_ce", m.mean_ce ? json(*m.mean_ce) : json(nullptr)},
+                       {"n", m.n}};
+  }
+  j["methods"] = methods;
+  json comparisons = json::object();
+  for (const auto& c : summary.comparisons) {
+    comparisons[c.name] = {{"accuracy_diff", c.accuracy_diff}, {"ci90", {c.ci.lo, c.ci.hi}}, {"paired", true}};
+  }
+  j["comparisons"] = comparisons;
+  j["config"] = config_json(cfg, result);
+  json timing = json::object();
+  for (const auto& [stage, s] : result.timing.seconds) timing[stage + "_s"] = s;
+  timing["total_s"] = result.timing.total();
+  if (result.num_test > 0) {
+    for (const auto& [stage, s] : result.timing.seconds) {
+      if (stage == "ttt") timing["ttt_ms_per_point"] = 1000.0 * s / static_cast<double>(result.num_test);
+    }
+  }
+  j["timing"] = timing;
+  return j;
+}
+
+std::string summary_table(const Summary& summary, double level) {
+  std::string s = fmt::format("{:<10} {:>9}  {:>20}  {:>8}  {:>7}\n", "method", "accuracy",
+                              fmt::format("{:.0f}% CI", 100 * level), "mean CE", "n");
+  for (const auto& m : summary.methods) {
+    s += fmt::format("{:<10} {:>8.2f}%  {:>20}  {:>8}  {:>7}\n", m.name, 100 * m.accuracy,
+                     fmt::format("[{:.2f}, {:.2f}]", 100 * m.ci.lo, 100 * m.ci.hi),
+                     m.mean_ce ? fmt::format("{:.4f}", *m.mean_ce) : "-", m.n);
+  }
+  for (const auto& c : summary.comparisons) {
+    s += fmt::format("{:<16} {:+.2f} pp, paired {:.0f}% CI [{:+.2f}, {:+.2f}]\n", c.name, 100 * c.accuracy_diff,
+                     100 * level, 100 * c.ci.lo, 100 * c.ci.hi);
+  }
+  return s;
+}
+
+void write_study_outputs(const fs::path& out_dir, const StudyConfig& cfg, const StudyResult& result,
+                         const Summary& summary, const fs::path& export_dir) {
+  fs::create_directories(out_dir);
+  json outputs = json::object();
+  auto record = [&](const std::string& key, const std::string& file) { outputs[key] = file; };
+  for (const auto& m : result.methods) {
+    write_npy(out_dir / ("pred_" + m.name + ".npy"), m.pred);
+    record("pred_" + m.name, "pred_" + m.name + ".npy");
+    if (m.ce.defined()) {
+      write_npy(out_dir / ("ce_" + m.name + ".npy"), m.ce);
+      record("ce_" + m.name, "ce_" + m.name + ".npy");
+    }
+  }
+  write_npy(out_dir / "test_labels.npy", result.test_labels);
+  record("test_labels", "test_labels.npy");
+  write_npy(out_dir / "neighbors.npy", result.neighbors);
+  record("neighbors", "neighbors.npy");
+  save_head(out_dir / "head.safetensors", result.head);
+  record("head", "head.safetensors");
+  if (result.model && cfg.model_path.empty()) {
+    save_lenet(out_dir / "model.safetensors", result.model);
+    record("model", "model.safetensors");
+  }
+  if (!export_dir.empty()) {
+    Dataset features;
+    features.name = result.dataset_name;
+    features.train = result.train_features;
+    features.test = result.test_features;
+    features.num_classes = result.num_classes;
+    write_embedding_folder(export_dir, features);
+    record("embeddings", export_dir.string());
+  }
+  json j = study_results_json(cfg, result, summary);
+  j["outputs"] = outputs;
+  write_text_atomically(out_dir / "results.json", j.dump(2) + "\n");
+}
+
+}  // namespace tttlab

@@ -1,0 +1,27 @@
+#pragma once
+// report: the terminal table, results.json (design.md's contract) and the per-point outputs.
+#include <filesystem>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "tttlab/eval/summary.hpp"
+#include "tttlab/studies/study.hpp"
+
+namespace tttlab {
+
+// {"methods": {name: {"accuracy", "ci90", "mean_ce", "n"}}, "comparisons", "dataset",
+//  "config" (every setting, the seed, library versions), "timing", "outputs"}
+nlohmann::json study_results_json(const StudyConfig& cfg, const StudyResult& result, const Summary& summary);
+
+std::string summary_table(const Summary& summary, double level);
+
+// Writes into out_dir (created if needed), each file atomically, results.json last:
+//   pred_<method>.npy (int64 [M]), ce_<method>.npy (float64 [M]), test_labels.npy, neighbors.npy
+//   (int64 [M, k]), head.safetensors (the global head), model.safetensors (if a network was trained),
+//   and, if export_dir is set, the features as an embedding folder there.
+void write_study_outputs(const std::filesystem::path& out_dir, const StudyConfig& cfg,
+                         const StudyResult& result, const Summary& summary,
+                         const std::filesystem::path& export_dir = {});
+
+}  // namespace tttlab
