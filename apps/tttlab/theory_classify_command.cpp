@@ -1,5 +1,5 @@
 // tttlab theory classify: global head vs TTT vs majority vote on classification worlds as d2/d1
-// shrinks (Takeaway 1), with the part-1 study (pipeline/study.hpp).
+// shrinks (Takeaway 1), with the study of `tttlab run` (pipeline/study.hpp).
 #include <memory>
 
 #include <fmt/format.h>
