@@ -113,8 +113,9 @@ lm::BpbResult score(LoadedModel& m, const std::vector<int64_t>& ids, int64_t byt
   return r;
 }
 
-void write_results(const std::string& out, const json& results) {
+void write_results(const std::string& out, json results) {
   if (out.empty()) return;
+  results["machine"] = machine_facts();
   fs::create_directories(out);
   write_text_atomically(fs::path(out) / "results.json", results.dump(2) + "\n");
   fmt::print("wrote {}\n", (fs::path(out) / "results.json").string());
