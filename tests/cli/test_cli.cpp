@@ -8,6 +8,7 @@
 #include <sstream>
 #include <string>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
@@ -132,6 +133,44 @@ TEST_F(Cli, SameSeedSameResultsAndAHeadFileIsUsed) {
   EXPECT_TRUE(torch::equal(tttlab::read_npy(root_ / "a" / "pred_global.npy"), tttlab::read_npy(root_ / "c" / "pred_global.npy")));
   EXPECT_EQ(json::parse(slurp(root_ / "c" / "results.json"))["config"]["head"]["source"],
             (root_ / "a" / "head.safetensors").string());
+}
+
+// scripts/results_table.py turns results.json into the README's table: every number in it comes
+// from the file, formatted as the README shows it; a file that is not a results.json exits with 2.
+TEST_F(Cli, ResultsTableScriptRendersTheReadmeTable) {
+  if (std::system("python3 -c pass >/dev/null 2>&1") != 0) GTEST_SKIP() << "python3 not installed";
+  const fs::path out = root_ / "table";
+  const CliRun r = tttlab(small_run(data_, out));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(slurp(out / "results.json"));
+  const std::string script = (fs::path(TTTLAB_SOURCE_DIR) / "scripts" / "results_table.py").string();
+  const fs::path table = root_ / "table.md", err = root_ / "table.err";
+  auto run_script = [&](const std::string& args) {
+    const std::string cmd = "python3 " + script + " " + args + " >" + table.string() + " 2>" + err.string();
+    return WEXITSTATUS(std::system(cmd.c_str()));
+  };
+  ASSERT_EQ(run_script((out / "results.json").string()), 0) << slurp(err);
+  const std::string md = slurp(table);
+  auto pct = [](double x) { return fmt::format("{:.2f}", 100 * x); };
+  const auto& g = j["methods"]["global"];
+  EXPECT_NE(md.find(fmt::format("| global | {}% | [{}, {}] | {:.4f} |", pct(g["accuracy"]), pct(g["ci90"][0]),
+                                pct(g["ci90"][1]), g["mean_ce"].get<double>())),
+            std::string::npos)
+      << md;
+  const auto& t = j["methods"]["ttt"];
+  EXPECT_NE(md.find(fmt::format("| TTT | {}% |", pct(t["accuracy"]))), std::string::npos) << md;
+  EXPECT_NE(md.find(fmt::format("| majority vote (k = 20) | {}% |", pct(j["methods"]["majority"]["accuracy"]))),
+            std::string::npos)
+      << md;
+  const auto& c = j["comparisons"]["ttt - global"];
+  EXPECT_NE(md.find(fmt::format("| TTT - global (paired) | {:+.2f} pp | [{:+.2f}, {:+.2f}] | |",
+                                100 * c["accuracy_diff"].get<double>(), 100 * c["ci90"][0].get<double>(),
+                                100 * c["ci90"][1].get<double>())),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(run_script((out / "head.safetensors").string()), 2);
+  const std::string message = slurp(err);
+  EXPECT_EQ(std::count(message.begin(), message.end(), '\n'), 1) << message;
 }
 
 TEST_F(Cli, ConfigFileIsReadAndFlagsOverrideIt) {
