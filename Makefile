@@ -59,7 +59,8 @@ gpu-test: gpu-build
 	$(GPU_BUILD)/tests_gpu
 	$(GPU_BUILD)/tests_lm
 
-# (ii) the PyTorch per-point script, then the C++ benchmark given its time.
+# The PyTorch per-point script (bench/ttt_pytorch_per_point.py: the baseline of bench_ttt_cuda's speed-ups),
+# then the C++ benchmark given its time.
 gpu-bench: gpu-build
 	python3 bench/ttt_pytorch_per_point.py | tee $(GPU_BUILD)/pytorch.txt
 	$(GPU_BUILD)/bench_ttt_cuda --pytorch-ms $$(awk '/^ms_per_point/ {print $$2}' $(GPU_BUILD)/pytorch.txt)

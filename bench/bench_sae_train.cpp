@@ -1,4 +1,4 @@
-// SAE training speed (issue 5): one epoch of the E.3 recipe (d1 = 8 d2, batch 4096, k annealing from
+// SAE training speed (docs/sae.md): one epoch of the E.3 recipe (d1 = 8 d2, batch 4096, k annealing from
 // 128, dropout 0.5, ghost loss, grad clip, unit-norm decoder) on random unit vectors, timed per epoch
 // and per step, on the CPU or a GPU. With --pytorch-s X (seconds per epoch of bench/sae_pytorch.py,
 // the straightforward PyTorch implementation, on the same machine and sizes) it prints the ratio.

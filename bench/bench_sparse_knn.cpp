@@ -1,4 +1,4 @@
-// Neighbour search in an SAE's concept space (Phi-hat, issue 5): the exact sparse search
+// Neighbour search in an SAE's concept space (Phi-hat, docs/sae.md): the exact sparse search
 // (knn_search_sparse: embedding_bag over the s stored values of each row) against the dense
 // reference (the same rows made dense, then knn_search with the "torch" or "faiss" index), in the
 // same run, with the speed-up and whether the neighbour lists agree.

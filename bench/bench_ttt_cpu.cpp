@@ -1,5 +1,5 @@
 // Benchmark: the batched TTT path against the reference per-point loop on CPU, in the same run.
-// Settings from issue 2: (C=10, d=50, k=100, T=100) and (C=1000, d=512, k=50, T=80).
+// Settings: a small head (C=10, d=50, k=100, T=100) and an ImageNet-sized one (C=1000, d=512, k=50, T=80).
 // Prints ms per test point for each path and the speed-up; also checks that both paths agree.
 //   bench_ttt_cpu [--quick]      (--quick: fewer points, for a smoke run)
 #include <chrono>

@@ -1,4 +1,4 @@
-// Benchmark on a CUDA GPU (issue 3), all in one run:
+// Benchmark on a CUDA GPU (the TTT engine's GPU paths, docs/design.md), all in one run:
 //   1. device-to-device copy bandwidth (the memory floor's denominator);
 //   2. TTT at (C=1000, d=512, k=50, T=80): ms per test point for (i) the per-point reference loop
 //      (autograd + torch::optim::Adam), (iii) the batched LibTorch path, (iv) the fused path; their

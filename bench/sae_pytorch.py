@@ -1,6 +1,6 @@
-"""The straightforward PyTorch implementation of the SAE recipe of E.3 that issue 5 compares
-`tttlab sae train` against: the same sizes, schedule, top-k + ReLU, dropout 0.5 on pre-activations,
-ghost loss (weight 1e6, units with activation frequency <= 1e-4 since the start), grad-norm clip 1,
+"""The straightforward PyTorch implementation of the SAE recipe of E.3 that bench_sae_train
+compares `tttlab sae train` against (docs/sae.md): the same sizes, schedule, top-k + ReLU, dropout 0.5
+on pre-activations, ghost loss (weight 1e6, units with activation frequency <= 1e-4 since the start), grad-norm clip 1,
 unit-norm decoder columns, decoder = encoder^T at init, Adam. Prints each epoch's seconds (its steps,
 timed with the GPU synchronised, without data generation) and s_per_epoch, their mean over the epochs
 after the first when there are several, as bench_sae_train does.

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The paper's TTT protocol in PyTorch, one test point at a time: the baseline that
-bench_ttt_cuda compares against (issue 3, (ii)).
+bench_ttt_cuda compares against (path (ii) of its table).
 
 For each test point: copy the global head (torch.nn.Linear), make a torch.optim.Adam for the
 copy, take `steps` full-batch steps on the mean cross-entropy of its k neighbours, predict the

@@ -1,4 +1,4 @@
-"""A stand-in linear-representation world (not part 3's generator), written with the standard library
+"""A stand-in linear-representation world (not the theory lab's generator, data/lrh_world.hpp), written with the standard library
 only (this machine's Python has no numpy): T concept directions in d2 dimensions (superposition, T > d2),
 each point s active concepts with values in [0.5, 1.5], Psi = Phi A + small noise, labels = argmax of a
 random linear rule on Phi. Writes an embedding folder plus concepts.npy [T, d2] and test_codes.npy [M, T].

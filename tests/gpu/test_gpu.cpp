@@ -86,8 +86,8 @@ LocalFitConfig cuda_config(int64_t k, int64_t steps, double lr, bool fused) {
 
 TEST_F(Gpu, FusedStepIsBuilt) { EXPECT_TRUE(have_fused_step()); }
 
-// The setting (C=1000, d=512, k=50, T=80, lr 0.02 as in E.3): heads within 1e-4 relative,
-// predictions on at least 99.9% of the points.
+// The GPU benchmark's ImageNet-sized setting (C=1000, d=512, k=50, T=80, lr 0.02 as in E.3): heads
+// within 1e-4 relative, predictions on at least 99.9% of the points.
 TEST_F(Gpu, FusedMatchesLibTorchBatchedAtImageNetShape) {
   const Problem p = make_problem(5000, 2000, 512, 1000, 50, 1);
   auto cfg = cuda_config(50, 80, 0.02, /*fused=*/false);
@@ -146,7 +146,7 @@ TEST_F(Gpu, FusedMatchesLibTorchBatchedOnEdgeShapesAndOptions) {
   }
 }
 
-// The row-space first moment (m = m_coef^T x) against the stored one, step by step at the issue's
+// The row-space first moment (m = m_coef^T x) against the stored one, step by step at the benchmark's
 // shape: the same heads up to float rounding after 80 steps, and both moved away from the start.
 TEST_F(Gpu, RowSpaceFirstMomentMatchesTheStoredOne) {
   torch::manual_seed(7);

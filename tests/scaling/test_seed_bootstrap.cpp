@@ -1,4 +1,4 @@
-// CIs across seeds: the resampled means against bootstrap_ci (the part-1 reference), pairing,
+// CIs across seeds: the resampled means against bootstrap_ci (the reference of `tttlab run`), pairing,
 // a hand-worked pooled interval, and bad input.
 #include <gtest/gtest.h>
 
@@ -36,7 +36,7 @@ TEST(SeedBootstrap, ColumnsShareTheirResampledIndices) {
   const auto a = torch::rand({50}, torch::kDouble), b = torch::rand({50}, torch::kDouble);
   const auto r = resampled_means({a, b, a - b}, 64, 3);
   for (size_t i = 0; i < 64; ++i) EXPECT_NEAR(r[2][i], r[0][i] - r[1][i], 1e-12);
-  // ... and the paired CI agrees with part 1's paired bootstrap.
+  // ... and the paired CI agrees with eval/bootstrap.hpp's paired bootstrap.
   const Interval ref = paired_bootstrap_ci(a, b, {64, 0.9, 3});
   const SeedEstimate e = estimate_across_seeds({0.0}, {r[2]}, 0.9);
   EXPECT_NEAR(e.ci.lo, ref.lo, 1e-12);

@@ -1,5 +1,5 @@
 #pragma once
-// Error kinds that map to the CLI's exit codes (design.md): InputError -> 2 (bad input or usage),
+// Error kinds that map to the CLI's exit codes (docs/design.md, "Exit codes"): InputError -> 2 (bad input or usage),
 // anything else -> 1. Messages are one line and name the file, the field and what was expected.
 #include <stdexcept>
 #include <string>

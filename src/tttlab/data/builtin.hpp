@@ -1,6 +1,6 @@
 #pragma once
 // Loading data sets: the built-in ones (Fashion-MNIST, MNIST) and embedding folders
-// (design.md, "Embedding folder"), plus the checks every Split must pass.
+// (docs/design.md, "Embedding folder"), plus the checks every Split must pass.
 // Every bad input throws tttlab::InputError with a one-line message that names the file.
 #include <cstdint>
 #include <filesystem>

@@ -1,6 +1,6 @@
 #pragma once
-// Percentile bootstrap confidence intervals of a mean over test points (design.md: 90%, 1000
-// resamples). Deterministic for a seed on every platform: std::mt19937_64 and our own unbiased
+// Percentile bootstrap confidence intervals of a mean over test points (by default 90%, 1000
+// resamples: BootstrapConfig). Deterministic for a seed on every platform: std::mt19937_64 and our own unbiased
 // index draw (not std::uniform_int_distribution, whose algorithm is implementation-defined).
 #include <cstdint>
 #include <vector>

@@ -108,7 +108,8 @@ json lm_score_json(const LmScoreConfig& cfg, const LmScoreResult& r) {
           {"dtype", cfg.model.dtype},
           {"config", {{"context", r.bpb.context}, {"stride", r.bpb.stride}, {"prefix_token", r.bpb.prefix_token}}},
           {"result", r.score.to_json()},
-          {"versions", library_versions()}};
+          {"versions", library_versions()},
+          {"machine", machine_facts()}};
 }
 
 LmLoraResult run_lm_lora(const LmLoraConfig& cfg) {
@@ -165,7 +166,8 @@ json lm_lora_json(const LmLoraConfig& cfg, const LmLoraResult& r) {
           {"before", r.before.to_json()},
           {"after", r.after.to_json()},
           {"after_reset", r.after_reset.to_json()},
-          {"versions", library_versions()}};
+          {"versions", library_versions()},
+          {"machine", machine_facts()}};
 }
 
 void write_lm_results(const fs::path& dir, const json& results) {

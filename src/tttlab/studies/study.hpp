@@ -1,7 +1,7 @@
 #pragma once
 // The main job, composed from the library along the data flow:
 //   data -> features -> neighbours -> local fit (TTT) -> predictions -> metrics -> report
-// One call runs the three methods of part 1 on one data set: the global head, majority vote over
+// One call runs the three methods of `tttlab run` on one data set: the global head, majority vote over
 // the nearest neighbours, and TTT of the head on each test point's neighbours.
 #include <cstdint>
 #include <filesystem>

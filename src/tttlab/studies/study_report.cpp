@@ -34,6 +34,7 @@ json config_json(const StudyConfig& cfg, const StudyResult& result) {
       {"majority", {{"k", cfg.effective_majority_k()}}},
       {"bootstrap", {{"resamples", cfg.bootstrap.resamples}, {"level", cfg.bootstrap.level}}},
       {"versions", library_versions()},
+      {"machine", machine_facts()},
   };
   if (result.model) {
     c["model"] = {{"architecture", "FlexibleLeNet"},

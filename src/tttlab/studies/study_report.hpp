@@ -1,5 +1,5 @@
 #pragma once
-// report: the terminal table, results.json (design.md's contract) and the per-point outputs.
+// report: the terminal table, results.json (docs/design.md, "results.json") and the per-point outputs.
 #include <filesystem>
 #include <string>
 

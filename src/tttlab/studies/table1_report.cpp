@@ -122,7 +122,8 @@ json table1_json(const Table1Config& cfg, const Table1Result& r, const Summary& 
                  {"index", cfg.index},
                  {"bootstrap", {{"resamples", cfg.bootstrap.resamples}, {"level", cfg.bootstrap.level}}},
                  {"seed", cfg.seed},
-                 {"versions", library_versions()}};
+                 {"versions", library_versions()},
+                 {"machine", machine_facts()}};
   double total = 0;
   for (const auto& [stage, sec] : r.seconds) {
     j["timing"][stage + "_s"] = sec;

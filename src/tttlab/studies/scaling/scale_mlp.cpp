@@ -1,6 +1,6 @@
 // Model size on an embedding folder (E.6, Tables 7-8): two-layer MLP heads of growing hidden width
 // trained on the frozen embeddings; then, in each MLP's hidden space (after the ReLU), the study of
-// part 1 with the MLP's last layer as the global head: TTT of that layer on the k nearest hidden
+// `tttlab run` with the MLP's last layer as the global head: TTT of that layer on the k nearest hidden
 // vectors (Table 8) and majority vote there (k = 10).
 #include <fmt/format.h>
 

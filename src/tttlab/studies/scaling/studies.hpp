@@ -1,5 +1,5 @@
 #pragma once
-// The scaling studies of the paper's Section 4, each a resumable sweep (sweep.hpp) of part 1's study
+// The scaling studies of the paper's Section 4, each a resumable sweep (sweep.hpp) of `tttlab run`'s study
 // (pipeline/study.hpp) over one parameter and several seeds, pooled into 90% CIs across seeds
 // (seed_bootstrap.hpp), written as <out>/<name>.csv, <name>.json and a figure <name>.png/.svg:
 //   scale_k          neighbourhood size k of TTT and majority vote (Figure 5, right)

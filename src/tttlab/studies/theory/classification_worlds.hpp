@@ -1,5 +1,5 @@
 #pragma once
-// Classification worlds (Takeaway 1): the part-1 study (global linear head vs majority vote vs TTT,
+// Classification worlds (Takeaway 1): the study of `tttlab run` (global linear head vs majority vote vs TTT,
 // pipeline/study.hpp) on linear-representation worlds that differ only in the feature dimension d2,
 // so d2/d1 measures how underparameterised the features are. The paper expects TTT's gain over the
 // global head to grow as d2/d1 shrinks.

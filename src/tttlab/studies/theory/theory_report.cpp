@@ -24,6 +24,7 @@ void prepare_output_dir(const fs::path& dir) {
 
 void finish_theory_outputs(const fs::path& dir, nlohmann::json results) {
   results["version"] = version_line();
+  results["machine"] = machine_facts();
   write_text_atomically(dir / "results.json", results.dump(2) + "\n");
 }
 
