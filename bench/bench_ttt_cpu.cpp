@@ -11,6 +11,7 @@
 
 #include "tttlab/core/progress.hpp"
 #include "tttlab/ttt/local_fit.hpp"
+#include "tttlab/ttt/ttt_problem.hpp"
 
 using namespace tttlab;
 
@@ -25,14 +26,20 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 void run(const Setting& s) {
-  torch::manual_seed(0);
-  LocalFitData data;
-  data.train_x = torch::randn({s.n_train, s.d}) / std::sqrt(static_cast<double>(s.d));
-  data.train_y = torch::randint(s.c, {s.n_train}, torch::kLong);
-  data.test_x = torch::randn({s.batched_points, s.d}) / std::sqrt(static_cast<double>(s.d));
-  data.test_y = torch::randint(s.c, {s.batched_points}, torch::kLong);
-  data.neighbors = torch::randint(s.n_train, {s.batched_points, s.k}, torch::kLong);
-  LinearHead head{0.1 * torch::randn({s.c, s.d}), torch::zeros({s.c})};
+  TttProblemSpec spec;
+  spec.n = s.n_train;
+  spec.m = s.batched_points;
+  spec.d = s.d;
+  spec.c = s.c;
+  spec.k = s.k;
+  spec.seed = 0;
+  spec.feature_scale = 1 / std::sqrt(static_cast<double>(s.d));
+  spec.head_scale = 0.1;
+  spec.bias_scale = 0;
+  spec.nearest_neighbors = false;
+  const TttProblem problem = make_ttt_problem(spec);
+  const LinearHead& head = problem.head;
+  const LocalFitData& data = problem.data;
   LocalFitConfig cfg;
   cfg.k = s.k;
   cfg.steps = s.steps;
@@ -68,7 +75,7 @@ void run(const Setting& s) {
   cfg.memory_budget_bytes = best_budget_mb << 20;
 
   const auto w = fast.weights.slice(0, 0, s.ref_points);
-  const double rel = (w - ref.weights).abs().max().item<double>() / ref.weights.abs().max().item<double>();
+  const double rel = max_relative_difference(w, ref.weights);
   const int64_t per_batch = local_fit_points_per_batch(s.c, s.d, s.k, 4, cfg);
   fmt::print("C={:<5} d={:<4} k={:<4} T={:<4} | reference {:9.3f} ms/pt ({} pts) | batched {:8.3f} ms/pt "
              "({} pts, {} per batch) | speed-up {:6.1f}x | max rel diff {:.1e}\n",

@@ -26,6 +26,7 @@
 #include "tttlab/neighbors/index.hpp"
 #include "tttlab/ttt/fused_step_kernels.hpp"
 #include "tttlab/ttt/local_fit.hpp"
+#include "tttlab/ttt/ttt_problem.hpp"
 
 using namespace tttlab;
 
@@ -58,23 +59,22 @@ double copy_bandwidth() {
   return 2.0 * 4.0 * static_cast<double>(n) * reps / s;  // bytes read + written per second
 }
 
-struct Problem {
-  LinearHead head;
-  LocalFitData data;
-};
-
-Problem make_problem(int64_t n, int64_t m, int64_t d, int64_t c, int64_t k) {
-  torch::manual_seed(0);
-  const auto opts = torch::TensorOptions().device(kCuda);
-  Problem p;
-  const auto teacher = torch::randn({c, d}, opts);
-  p.data.train_x = torch::randn({n, d}, opts) / std::sqrt(static_cast<double>(d));
-  p.data.train_y = p.data.train_x.matmul(teacher.t()).argmax(1);
-  p.data.test_x = torch::randn({m, d}, opts) / std::sqrt(static_cast<double>(d));
-  p.data.test_y = p.data.test_x.matmul(teacher.t()).argmax(1).cpu();
-  p.data.neighbors = torch::randint(n, {m, k}, torch::TensorOptions().dtype(torch::kLong).device(kCuda));
-  p.head = {0.1 * torch::randn({c, d}, opts), torch::zeros({c}, opts)};
-  return p;
+// Labels from a random linear teacher, neighbours drawn at random, everything on the GPU.
+TttProblem make_problem(int64_t n, int64_t m, int64_t d, int64_t c, int64_t k) {
+  TttProblemSpec spec;
+  spec.n = n;
+  spec.m = m;
+  spec.d = d;
+  spec.c = c;
+  spec.k = k;
+  spec.seed = 0;
+  spec.device = kCuda;
+  spec.feature_scale = 1 / std::sqrt(static_cast<double>(d));
+  spec.head_scale = 0.1;
+  spec.bias_scale = 0;
+  spec.teacher_labels = true;
+  spec.nearest_neighbors = false;
+  return make_ttt_problem(spec);
 }
 
 LocalFitData first_points(const LocalFitData& data, int64_t count) {
@@ -88,7 +88,7 @@ LocalFitData first_points(const LocalFitData& data, int64_t count) {
 void ttt_speed(double pytorch_ms, double bandwidth, bool quick) {
   const int64_t c = 1000, d = 512, k = 50, steps = 80;
   const int64_t ref_points = quick ? 5 : 30, points = quick ? 500 : 8000;
-  const Problem p = make_problem(20000, points, d, c, k);
+  const TttProblem p = make_problem(20000, points, d, c, k);
   LocalFitConfig cfg;
   cfg.k = k;
   cfg.steps = steps;
@@ -122,7 +122,7 @@ void ttt_speed(double pytorch_ms, double bandwidth, bool quick) {
   cfg.fused = false;
   const auto heads_batched = local_fit_batched(p.head, first_points(p.data, 32), cfg);
   const auto diff = heads_fused.weights - heads_batched.weights;
-  const double max_rel = diff.abs().max().item<double>() / heads_batched.weights.abs().max().item<double>();
+  const double max_rel = max_relative_difference(heads_fused.weights, heads_batched.weights);
   const double fro_rel = diff.norm().item<double>() / heads_batched.weights.norm().item<double>();
 
   const double floor_ms = 1000 * 16.0 * c * d * steps / bandwidth;
@@ -247,7 +247,7 @@ void fused_breakdown(double bandwidth) {
 // The fused path on one batch of 2,048 points, timed and recorded (kernels and their gaps).
 void profile_fused(const std::string& path) {
   const int64_t points = 2048;
-  const Problem p = make_problem(20000, points, 512, 1000, 50);
+  const TttProblem p = make_problem(20000, points, 512, 1000, 50);
   LocalFitConfig cfg;
   cfg.k = 50;
   cfg.steps = 80;

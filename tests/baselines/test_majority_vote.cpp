@@ -23,15 +23,20 @@ TEST(MajorityVote, HandWorkedRows) {
                                3, 0, 0, 3, 1,  // 2-2 tie between 3 and 0: nearest is 3
                                0, 3, 3, 0, 1,  // 2-2 tie between 0 and 3: nearest is 0
                                1, 2, 0, 4, 4,  // 4 wins with 2 votes
+                               // Ties whose tied label seen last differs from the one seen first: a
+                               // farthest-first rule would answer 0, 3 and 1 here.
+                               3, 0, 3, 0, 1,  // 2-2 tie between 3 and 0: nearest is 3
+                               0, 3, 0, 3, 2,  // 2-2 tie between 0 and 3: nearest is 0
+                               2, 4, 1, 4, 2,  // 2-2 tie between 2 and 4, 1 in between: nearest is 2
                            },
                            5);
   const auto mv = tttlab::majority_vote(labels, 5);
-  EXPECT_TRUE(torch::equal(mv.pred, torch::tensor({1, 3, 0, 4}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(mv.pred, torch::tensor({1, 3, 0, 4, 3, 0, 2}, torch::kLong))) << mv.pred;
   ASSERT_EQ(mv.votes.scalar_type(), torch::kFloat);
-  ASSERT_EQ(mv.votes.sizes(), (std::vector<int64_t>{4, 5}));
+  ASSERT_EQ(mv.votes.sizes(), (std::vector<int64_t>{7, 5}));
   EXPECT_TRUE(torch::allclose(mv.votes[0], torch::tensor({0.2f, 0.6f, 0.2f, 0.f, 0.f})));
   EXPECT_TRUE(torch::allclose(mv.votes[1], torch::tensor({0.4f, 0.2f, 0.f, 0.4f, 0.f})));
-  EXPECT_TRUE(torch::allclose(mv.votes.sum(1), torch::ones({4})));
+  EXPECT_TRUE(torch::allclose(mv.votes.sum(1), torch::ones({7})));
 }
 
 TEST(MajorityVote, ThreeWayTieGoesToTheNearest) {

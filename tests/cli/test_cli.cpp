@@ -88,6 +88,10 @@ TEST_F(Cli, RunWritesResultsJsonWithTheContract) {
   EXPECT_GT(j["methods"]["ttt"]["accuracy"].get<double>(), 0.85);
   EXPECT_TRUE(j["comparisons"].contains("ttt - global"));
   EXPECT_EQ(j["config"]["ttt"]["k"], 20);
+  // Which TTT computation ran, by name: float32 heads, ERM without weight decay.
+  const bool on_cpu = j["config"]["device"]["used"].get<std::string>().rfind("cpu", 0) == 0;
+  EXPECT_EQ(j["config"]["local_fit_path"], on_cpu ? "batched-cpu" : "fused-rowspace");
+  EXPECT_FALSE(j["config"]["ttt"].contains("fused"));
   EXPECT_EQ(j["config"]["seed"], 0);
   EXPECT_TRUE(j["config"]["versions"].contains("libtorch"));
   EXPECT_TRUE(j["timing"].contains("ttt_s"));

@@ -2,7 +2,9 @@
 
 #include "test_support.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 #include <random>
 #include <string>
 
@@ -131,6 +133,51 @@ TEST(Bootstrap, SinglePointAndHandWorkedQuantiles) {
   const auto two = tttlab::bootstrap_ci(torch::tensor({0.0, 1.0}, torch::kDouble), {1000, 0.9, 3});
   EXPECT_EQ(two.lo, 0.0);
   EXPECT_EQ(two.hi, 1.0);
+}
+
+// Quantiles between closest ranks (numpy's default, pos = q (n - 1)) at positions that tell an
+// off-by-one in the position apart: whole ranks and fractions, both ends.
+TEST(Bootstrap, QuantilePositionsHandWorked) {
+  const std::vector<double> s{10, 20, 30, 40, 50};
+  EXPECT_DOUBLE_EQ(tttlab::quantile_sorted(s, 0.0), 10);
+  EXPECT_DOUBLE_EQ(tttlab::quantile_sorted(s, 0.05), 12);  // pos 0.2
+  EXPECT_DOUBLE_EQ(tttlab::quantile_sorted(s, 0.25), 20);  // pos 1
+  EXPECT_DOUBLE_EQ(tttlab::quantile_sorted(s, 0.3), 22);   // pos 1.2
+  EXPECT_DOUBLE_EQ(tttlab::quantile_sorted(s, 0.5), 30);   // pos 2
+  EXPECT_DOUBLE_EQ(tttlab::quantile_sorted(s, 0.95), 48);  // pos 3.8
+  EXPECT_DOUBLE_EQ(tttlab::quantile_sorted(s, 1.0), 50);
+  EXPECT_DOUBLE_EQ(tttlab::quantile_sorted({7}, 0.95), 7);
+  // 1000 values 0..999: the 5% and 95% quantiles of a 90% interval sit at 49.95 and 949.05.
+  std::vector<double> ranks(1000);
+  for (size_t i = 0; i < ranks.size(); ++i) ranks[i] = static_cast<double>(i);
+  EXPECT_NEAR(tttlab::quantile_sorted(ranks, 0.05), 49.95, 1e-9);
+  EXPECT_NEAR(tttlab::quantile_sorted(ranks, 0.95), 949.05, 1e-9);
+}
+
+// The whole interval recomputed here: the same resamples (mt19937_64 seeded with the config's seed,
+// uniform_index), sorted means, and the 5% / 95% quantiles interpolated by hand.
+TEST(Bootstrap, IntervalEqualsTheQuantilesOfTheResampleMeansByHand) {
+  torch::manual_seed(21);
+  const auto x = torch::randn({37}, torch::kDouble);
+  const tttlab::BootstrapConfig cfg{400, 0.90, 9};
+  std::mt19937_64 gen(cfg.seed);
+  const double* v = x.data_ptr<double>();
+  std::vector<double> means(400);
+  for (auto& m : means) {
+    double sum = 0;
+    for (int i = 0; i < 37; ++i) sum += v[tttlab::uniform_index(37, gen)];
+    m = sum / 37.0;
+  }
+  std::sort(means.begin(), means.end());
+  // 400 means: the 5% quantile is at position 0.05 * 399 = 19.95, the 95% at 379.05.
+  const double lo = means[19] + 0.95 * (means[20] - means[19]);
+  const double hi = means[379] + 0.05 * (means[380] - means[379]);
+  const auto ci = tttlab::bootstrap_ci(x, cfg);
+  EXPECT_NEAR(ci.lo, lo, 1e-12);
+  EXPECT_NEAR(ci.hi, hi, 1e-12);
+  // Neighbouring ranks give other values: the check pins the position, not just the neighbourhood.
+  EXPECT_GT(std::abs(means[20] - lo), 1e-6);
+  EXPECT_GT(std::abs(means[380] - hi), 1e-6);
 }
 
 TEST(Bootstrap, InputErrors) {

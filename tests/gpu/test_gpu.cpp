@@ -25,6 +25,7 @@
 #include "tttlab/ttt/local_fit.hpp"
 #include "lm/lm_fixtures.hpp"
 #include "test_support.hpp"
+#include "ttt_problem.hpp"
 
 using namespace tttlab;
 
@@ -43,29 +44,25 @@ class Gpu : public ::testing::Test {
   }
 };
 
-struct Problem {
-  LinearHead head;
-  LocalFitData data;
-};
+using test::kCudaFloat32Tol;
+using test::kFloat32Tol;
 
 // Labels from a random linear teacher on the features, neighbours drawn at random from the
 // training set (the engine does not care how they were found).
-Problem make_problem(int64_t n, int64_t m, int64_t d, int64_t c, int64_t k, uint64_t seed) {
-  torch::manual_seed(seed);
-  Problem p;
-  const auto teacher = torch::randn({c, d});
-  p.data.train_x = torch::randn({n, d}) / std::sqrt(static_cast<double>(d));
-  p.data.train_y = p.data.train_x.matmul(teacher.t()).argmax(1);
-  p.data.test_x = torch::randn({m, d}) / std::sqrt(static_cast<double>(d));
-  p.data.test_y = p.data.test_x.matmul(teacher.t()).argmax(1);
-  p.data.neighbors = torch::randint(n, {m, k}, torch::kLong);
-  p.head.weight = 0.1 * torch::randn({c, d});
-  p.head.bias = 0.01 * torch::randn({c});
-  return p;
-}
-
-double max_relative_difference(const torch::Tensor& a, const torch::Tensor& ref) {
-  return (a - ref).abs().max().item<double>() / ref.abs().max().item<double>();
+TttProblem make_problem(int64_t n, int64_t m, int64_t d, int64_t c, int64_t k, uint64_t seed) {
+  TttProblemSpec spec;
+  spec.n = n;
+  spec.m = m;
+  spec.d = d;
+  spec.c = c;
+  spec.k = k;
+  spec.seed = seed;
+  spec.feature_scale = 1 / std::sqrt(static_cast<double>(d));
+  spec.head_scale = 0.1;
+  spec.bias_scale = 0.01;
+  spec.teacher_labels = true;
+  spec.nearest_neighbors = false;
+  return make_ttt_problem(spec);
 }
 
 double agreement(const torch::Tensor& a, const torch::Tensor& b) {
@@ -89,13 +86,13 @@ TEST_F(Gpu, FusedStepIsBuilt) { EXPECT_TRUE(have_fused_step()); }
 // The GPU benchmark's ImageNet-sized setting (C=1000, d=512, k=50, T=80, lr 0.02 as in E.3): heads
 // within 1e-4 relative, predictions on at least 99.9% of the points.
 TEST_F(Gpu, FusedMatchesLibTorchBatchedAtImageNetShape) {
-  const Problem p = make_problem(5000, 2000, 512, 1000, 50, 1);
+  const TttProblem p = make_problem(5000, 2000, 512, 1000, 50, 1);
   auto cfg = cuda_config(50, 80, 0.02, /*fused=*/false);
   const auto ref = local_fit_batched(p.head, p.data, cfg);
   cfg.fused = true;
   const auto fast = local_fit_batched(p.head, p.data, cfg);
   EXPECT_GE(agreement(fast.pred, ref.pred), 0.999);
-  EXPECT_LT(max_relative_difference(fast.logits, ref.logits), 1e-4);
+  EXPECT_LT(max_relative_difference(fast.logits, ref.logits), kCudaFloat32Tol);
 
   // Adapted heads of the first 64 points.
   LocalFitData few = p.data;
@@ -107,8 +104,8 @@ TEST_F(Gpu, FusedMatchesLibTorchBatchedAtImageNetShape) {
   const auto ref_heads = local_fit_batched(p.head, few, cfg);
   cfg.fused = true;
   const auto fast_heads = local_fit_batched(p.head, few, cfg);
-  EXPECT_LT(max_relative_difference(fast_heads.weights, ref_heads.weights), 1e-4);
-  EXPECT_LT(max_relative_difference(fast_heads.biases, ref_heads.biases), 1e-4);
+  EXPECT_LT(max_relative_difference(fast_heads.weights, ref_heads.weights), kCudaFloat32Tol);
+  EXPECT_LT(max_relative_difference(fast_heads.biases, ref_heads.biases), kCudaFloat32Tol);
   // TTT moved the heads: the comparison is not between two copies of the global head.
   EXPECT_GT((ref_heads.weights[0] - p.head.weight).abs().max().item<double>(), 1e-2);
 }
@@ -129,7 +126,7 @@ TEST_F(Gpu, FusedMatchesLibTorchBatchedOnEdgeShapesAndOptions) {
                          Case{130, 65, 20, 40, 0.02, 0.0, 0.9, 0.999, LocalFitMode::Sequential, 0},
                          Case{1, 2, 1, 5, 0.1, 0.0, 0.9, 0.999, LocalFitMode::Erm, 1}}) {
     SCOPED_TRACE(::testing::Message() << "d=" << cs.d << " C=" << cs.c << " k=" << cs.k);
-    const Problem p = make_problem(400, 37, cs.d, cs.c, cs.k, 2);
+    const TttProblem p = make_problem(400, 37, cs.d, cs.c, cs.k, 2);
     auto cfg = cuda_config(cs.k, cs.steps, cs.lr, false);
     cfg.weight_decay = cs.wd;
     cfg.beta1 = cs.beta1;
@@ -140,8 +137,8 @@ TEST_F(Gpu, FusedMatchesLibTorchBatchedOnEdgeShapesAndOptions) {
     const auto ref = local_fit_batched(p.head, p.data, cfg);
     cfg.fused = true;
     const auto fast = local_fit_batched(p.head, p.data, cfg);
-    EXPECT_LT(max_relative_difference(fast.weights, ref.weights), 1e-4);
-    EXPECT_LT(max_relative_difference(fast.biases, ref.biases), 1e-4);
+    EXPECT_LT(max_relative_difference(fast.weights, ref.weights), kCudaFloat32Tol);
+    EXPECT_LT(max_relative_difference(fast.biases, ref.biases), kCudaFloat32Tol);
     EXPECT_TRUE(fast.pred.equal(ref.pred));
   }
 }
@@ -166,11 +163,11 @@ TEST_F(Gpu, RowSpaceFirstMomentMatchesTheStoredOne) {
     fused_ce_adam_step_(w, b, w_m, w_v, b_m, b_v, x, labels, logits, t, h);
     fused_ce_adam_step_row_space_(w2, b2, m_coef, m_coef_next, w2_v, b2_m, b2_v, x, labels, logits2, t, h);
   }
-  EXPECT_LT(max_relative_difference(w2, w), 1e-5);
-  EXPECT_LT(max_relative_difference(b2, b), 1e-5);
-  EXPECT_LT(max_relative_difference(w2_v, w_v), 1e-5);
+  EXPECT_LT(max_relative_difference(w2, w), kFloat32Tol);
+  EXPECT_LT(max_relative_difference(b2, b), kFloat32Tol);
+  EXPECT_LT(max_relative_difference(w2_v, w_v), kFloat32Tol);
   // The coefficients after the last step reproduce the stored moment.
-  EXPECT_LT(max_relative_difference(torch::bmm(m_coef.transpose(1, 2), x), w_m), 1e-4);
+  EXPECT_LT(max_relative_difference(torch::bmm(m_coef.transpose(1, 2), x), w_m), kCudaFloat32Tol);
   EXPECT_GT((w - w0).abs().max().item<double>(), 1e-2);
   // Weight decay puts W itself into the gradient, which leaves the row space: refused.
   EXPECT_THROW(fused_ce_adam_step_row_space_(w2, b2, m_coef, m_coef_next, w2_v, b2_m, b2_v, x, labels, logits2, 81,
@@ -181,16 +178,16 @@ TEST_F(Gpu, RowSpaceFirstMomentMatchesTheStoredOne) {
 // The fused path against the plain per-point protocol (autograd + torch::optim::Adam) on the GPU,
 // and against the batched path on the CPU.
 TEST_F(Gpu, FusedMatchesPerPointReferenceAndTheCpu) {
-  const Problem p = make_problem(1000, 12, 64, 20, 30, 3);
+  const TttProblem p = make_problem(1000, 12, 64, 20, 30, 3);
   auto cfg = cuda_config(30, 50, 0.05, true);
   cfg.keep_heads = true;
   const auto fast = local_fit_batched(p.head, p.data, cfg);
   const auto ref = local_fit_reference(p.head, p.data, cfg);
-  EXPECT_LT(max_relative_difference(fast.weights, ref.weights), 1e-4);
+  EXPECT_LT(max_relative_difference(fast.weights, ref.weights), kCudaFloat32Tol);
   EXPECT_TRUE(fast.pred.equal(ref.pred));
   cfg.device = torch::kCPU;
   const auto cpu = local_fit_batched(p.head, p.data, cfg);
-  EXPECT_LT(max_relative_difference(fast.weights, cpu.weights), 1e-4);
+  EXPECT_LT(max_relative_difference(fast.weights, cpu.weights), kCudaFloat32Tol);
   EXPECT_TRUE(fast.pred.equal(cpu.pred));
 }
 
@@ -239,8 +236,8 @@ TEST_F(Gpu, SaeTrainingOnCudaMatchesTheCpu) {
   opts.out_dir = gpu_dir.path();
   opts.device = kCuda;
   const SaeTrainResult gpu = train_sae(x, cfg, opts);
-  EXPECT_LT(max_relative_difference(gpu.sae.encoder, cpu.sae.encoder), 1e-4);
-  EXPECT_LT(max_relative_difference(gpu.sae.decoder, cpu.sae.decoder), 1e-4);
+  EXPECT_LT(max_relative_difference(gpu.sae.encoder, cpu.sae.encoder), kCudaFloat32Tol);
+  EXPECT_LT(max_relative_difference(gpu.sae.decoder, cpu.sae.decoder), kCudaFloat32Tol);
   EXPECT_NEAR(gpu.history.back().train_mse, cpu.history.back().train_mse, 1e-4 * cpu.history.back().train_mse);
   const TopKSae init = init_sae(32, 128, 8, true, cfg.seed);
   EXPECT_GT((cpu.sae.encoder - init.encoder).abs().max().item<double>(), 1e-3);  // training moved it
@@ -298,7 +295,7 @@ TEST_F(Gpu, SparseConceptTttOnCudaMatchesTheCpu) {
   const LocalFitResult gpu = local_fit_sparse(head, train, ytr, test, yte, nb, mc.fit, chunk_bytes);
   const MaskedFitResult gpu_masked = masked_fit_sparse(head, train, ytr, test, yte, nb, mc, chunk_bytes);
   EXPECT_GE(agreement(gpu.pred, cpu.pred), 0.99);
-  EXPECT_LT(max_relative_difference(gpu.logits, cpu.logits), 1e-4);
+  EXPECT_LT(max_relative_difference(gpu.logits, cpu.logits), kCudaFloat32Tol);
   EXPECT_GE(agreement(gpu_masked.fit.pred, cpu_masked.fit.pred), 0.99);
   EXPECT_GE(gpu_masked.masks.eq(cpu_masked.masks).to(torch::kDouble).mean().item<double>(), 0.999);
 }
@@ -323,7 +320,7 @@ TEST_F(Gpu, TrainingAndFeaturesOnCudaMatchTheCpu) {
   const auto f_cpu = extract_features(net, images, "cpu", 128);
   const auto f_gpu = extract_features(net, images, "gpu", 128, kCuda);
   EXPECT_TRUE(f_gpu.is_cpu());
-  EXPECT_LT(max_relative_difference(f_gpu, f_cpu), 1e-4);
+  EXPECT_LT(max_relative_difference(f_gpu, f_cpu), kCudaFloat32Tol);
 }
 
 TEST_F(Gpu, CliRunsOnCuda) {
@@ -343,6 +340,8 @@ TEST_F(Gpu, CliRunsOnCuda) {
   ASSERT_EQ(std::system(cmd.c_str()), 0) << test::read_bytes(dir / "log.txt");
   const auto results = nlohmann::json::parse(test::read_bytes(out / "results.json"));
   EXPECT_NE(results["config"]["device"]["used"].get<std::string>().find("cuda"), std::string::npos);
+  // The default run on CUDA (float32, ERM, no weight decay) takes the row-space fused kernel.
+  EXPECT_EQ(results["config"]["local_fit_path"], "fused-rowspace");
   EXPECT_GT(results["methods"]["ttt"]["accuracy"].get<double>(), 0.5);  // 4 classes: chance is 0.25
 }
 

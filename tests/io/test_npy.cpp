@@ -284,3 +284,38 @@ TEST(NpyErrors, WritingBFloat16IsRefused) {
   expect_input_error([&] { write_npy(p, torch::zeros({2}, torch::kBFloat16)); }, p.string(), {"bfloat16"});
   EXPECT_FALSE(fs::exists(p));
 }
+
+// Every prefix of a valid file (an empty array, so the file ends where the header does) is refused
+// with the message naming the part it ends in: magic, version, header length or header. The bounds
+// between the parts are where an off-by-one would put a file under the wrong message.
+TEST(NpyErrors, EveryTruncationIsNamedByThePartItEndsIn) {
+  TempDir dir;
+  const fs::path p = dir / "cut.npy";
+  for (const int major : {1, 2, 3}) {
+    const std::string full = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0,)}", "", major);
+    const size_t len_end = major == 1 ? 10 : 12;  // magic (6), version (2), header length (2 or 4)
+    const size_t header_len = full.size() - len_end;
+    for (size_t cut = 0; cut < full.size(); ++cut) {
+      SCOPED_TRACE(::testing::Message() << "version " << major << ", first " << cut << " of " << full.size() << " bytes");
+      write_bytes(p, full.substr(0, cut));
+      if (cut < 6) {
+        expect_input_error([&] { read_npy(p); }, p.string(), {"not a .npy file (bad magic"});
+      } else if (cut < 8) {
+        expect_input_error([&] { read_npy(p); }, p.string(),
+                           {"truncated .npy file (" + std::to_string(cut) + " bytes, ends inside the preamble)"});
+      } else if (cut < len_end) {
+        expect_input_error([&] { read_npy(p); }, p.string(),
+                           {"truncated .npy file (" + std::to_string(cut) + " bytes, ends inside the header length)"});
+      } else {
+        expect_input_error([&] { read_npy(p); }, p.string(),
+                           {"truncated .npy file: the header claims " + std::to_string(header_len) +
+                            " bytes but the file has only " + std::to_string(cut - len_end) + " after the preamble"});
+      }
+    }
+    write_bytes(p, full);
+    EXPECT_EQ(read_npy(p).numel(), 0) << "version " << major;
+    // One byte past the header is one byte of data too many for an empty array, not a header error.
+    write_bytes(p, full + "x");
+    expect_input_error([&] { read_npy(p); }, p.string(), {"1 unexpected trailing bytes"});
+  }
+}

@@ -146,11 +146,33 @@ TEST(BitsPerByte, WindowsScoreEveryTokenOnceAndMatchTheDirectSum) {
   EXPECT_NEAR(r.nll_nats, direct, 1e-3);
   EXPECT_EQ(r.windows, 1);
   // Disjoint windows equal the sum over chunks evaluated alone; overlapping ones still score each token once.
+  // The expected value target by target: target t (1..40) is scored by the window whose last target
+  // is L (the first window ends at context - 1, each further one `stride` later, the last at 40), and
+  // sees the tokens from max(0, L + 1 - context) up to t - 1; the model is causal, so one forward over
+  // exactly those tokens gives its log-probability.
+  const auto expected_nll = [&](int64_t context, int64_t stride) {
+    double nll = 0;
+    for (int64_t t = 1; t <= 40; ++t) {
+      int64_t last = context - 1;
+      while (last < t) last += stride;
+      last = std::min<int64_t>(last, 40);
+      const int64_t begin = std::max<int64_t>(0, last + 1 - context);
+      const auto lp = torch::log_softmax(model->forward(ids.slice(1, begin, t)).squeeze(0)[-1], -1);
+      nll -= lp[seq[static_cast<size_t>(t)]].item<double>();
+    }
+    return nll;
+  };
   for (const auto& [context, stride] : std::vector<std::pair<int64_t, int64_t>>{{8, 7}, {8, 3}, {10, 1}, {41, 7}, {2, 1}}) {
+    SCOPED_TRACE(::testing::Message() << "context " << context << ", stride " << stride);
     const auto w = bits_per_byte(model, tokens, 100, BpbConfig{context, stride, 1});
-    EXPECT_EQ(w.tokens_scored, 40) << context << "/" << stride;
-    EXPECT_GT(w.nll_nats, 0);
+    EXPECT_EQ(w.tokens_scored, 40);
+    const int64_t first = std::min<int64_t>(context - 1, 40);
+    EXPECT_EQ(w.windows, 1 + (40 - first + stride - 1) / stride);
+    EXPECT_NEAR(w.nll_nats, expected_nll(context, stride), 1e-3);
+    EXPECT_NEAR(w.bits_per_byte(), expected_nll(context, stride) / std::log(2.0) / 100, 1e-4);
   }
+  // The contexts matter: with context 2 every target sees one token, with 41 all before it.
+  EXPECT_GT(std::abs(expected_nll(2, 1) - expected_nll(41, 7)), 0.1);
   const auto disjoint = bits_per_byte(model, tokens, 100, BpbConfig{8, 7, 1});
   EXPECT_EQ(disjoint.windows, 6);  // 40 targets, 7 per window
   // Windows score targets 1-7, 8-14, ..., 36-40; each sees the 8 tokens ending at its last target

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <limits>
 #include <numeric>
 #include <vector>
 
@@ -293,6 +294,61 @@ TEST_F(Sae, BadInputsAreInputErrors) {
   test::expect_input_error([&] { load_sae(dir / "missing"); }, "sae.json");
   const TopKSae sae = load_sae(dir.path());
   test::expect_input_error([&] { sae_encode(sae, torch::zeros({3, 5})); }, "width 5");
+}
+
+// load_sae refuses every SAE folder it could not use: NaN or Inf in any weight, weights whose shapes
+// disagree with sae.json, and k outside 1..latent_dim.
+TEST_F(Sae, LoadRefusesNonFiniteWeightsWrongShapesAndBadK) {
+  TempDir dir;
+  const TopKSae good = init_sae(6, 10, 3, true, 1, torch::randn({6}));
+  ASSERT_TRUE(good.pre_bias.defined());
+  save_sae(dir / "good", good, {});
+  const TopKSae loaded = load_sae(dir / "good");
+  EXPECT_TRUE(loaded.encoder.equal(good.encoder));
+  EXPECT_TRUE(loaded.pre_bias.equal(good.pre_bias));
+
+  const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+  int case_number = 0;
+  for (const char* part : {"encoder", "decoder", "pre_bias"}) {
+    for (const float bad_value : {nan, inf, -inf}) {
+      TopKSae bad = good;
+      bad.encoder = good.encoder.clone();
+      bad.decoder = good.decoder.clone();
+      bad.pre_bias = good.pre_bias.clone();
+      torch::Tensor& target = std::string(part) == "encoder" ? bad.encoder
+                              : std::string(part) == "decoder" ? bad.decoder
+                                                               : bad.pre_bias;
+      target.view({-1})[target.numel() / 2] = bad_value;
+      const auto folder = dir / ("bad" + std::to_string(case_number++));
+      save_sae(folder, bad, {});
+      SCOPED_TRACE(::testing::Message() << part << " holding " << bad_value);
+      test::expect_input_error([&] { load_sae(folder); }, (folder / "sae.safetensors").string(),
+                               {"the weights hold NaN or Inf"});
+    }
+  }
+
+  // Weights of another SAE (8 inputs) under this one's sae.json (6 inputs).
+  save_sae(dir / "wide", init_sae(8, 10, 3, true, 1, torch::randn({8})), {});
+  std::filesystem::create_directories(dir / "mixed");
+  std::filesystem::copy_file(dir / "good" / "sae.json", dir / "mixed" / "sae.json");
+  std::filesystem::copy_file(dir / "wide" / "sae.safetensors", dir / "mixed" / "sae.safetensors");
+  test::expect_input_error([&] { load_sae(dir / "mixed"); }, (dir / "mixed" / "sae.safetensors").string(),
+                           {"'encoder.weight' has shape [10, 8], expected [10, 6]"});
+
+  // k against the latent width: 10 is the most, 11 and 0 are refused.
+  const std::string json = test::read_bytes(dir / "good" / "sae.json");
+  const auto with_k = [&](int64_t k) {
+    auto j = nlohmann::json::parse(json);
+    j["k"] = k;
+    test::write_bytes(dir / "good" / "sae.json", j.dump());
+  };
+  with_k(10);
+  EXPECT_EQ(load_sae(dir / "good").k, 10);
+  for (const int64_t bad_k : {11, 0}) {
+    with_k(bad_k);
+    test::expect_input_error([&] { load_sae(dir / "good"); }, (dir / "good" / "sae.json").string(),
+                             {"bad sizes", "latent_dim=10", "k=" + std::to_string(bad_k)});
+  }
 }
 
 }  // namespace

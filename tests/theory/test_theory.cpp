@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
@@ -44,6 +46,40 @@ CliRun tttlab_cli(const fs::path& scratch, const std::string& args) {
   const std::string cmd = std::string(TTTLAB_BINARY) + " " + args + " >" + out.string() + " 2>" + err.string();
   const int status = std::system(cmd.c_str());
   return {WEXITSTATUS(status), slurp(out), slurp(err)};
+}
+
+// A plot's .dat file read back: one block per series, "# title" then rows of numbers; blocks are
+// separated by two blank lines (gnuplot's `index`).
+struct DatSeries {
+  std::string title;
+  std::vector<std::vector<double>> rows;
+};
+
+std::vector<DatSeries> read_dat(const fs::path& p) {
+  std::vector<DatSeries> out;
+  std::istringstream in(slurp(p));
+  std::string line;
+  int blank_run = 2;  // the file starts a block
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      ++blank_run;
+      continue;
+    }
+    if (line.rfind("# ", 0) == 0) {
+      EXPECT_GE(blank_run, 2) << "a series must start after two blank lines: " << line;
+      out.push_back({line.substr(2), {}});
+    } else {
+      EXPECT_FALSE(out.empty()) << "data before any series title: " << line;
+      if (out.empty()) return out;
+      std::istringstream fields(line);
+      std::vector<double> row;
+      for (double v; fields >> v;) row.push_back(v);
+      EXPECT_TRUE(fields.eof()) << "not a row of numbers: " << line;
+      out.back().rows.push_back(row);
+    }
+    blank_run = 0;
+  }
+  return out;
 }
 
 }  // namespace
@@ -220,7 +256,25 @@ TEST(TheoryPlot, WritesDataScriptPngAndSvg) {
   s.y = {1, 0.5, 0.25};
   s.err = {0.1, 0.1, 0.1};
   spec.series.push_back(s);
+  PlotSeries ci;
+  ci.title = "with a CI";
+  ci.x = {1, 3};
+  ci.y = {0.75, 0.125};
+  ci.lo = {0.5, 0.0625};
+  ci.hi = {1, 0.25};
+  spec.series.push_back(ci);
   write_plot(dir / "fig", spec);
+  // The data as given: x, y and the error column, or x, y, lo and hi.
+  const auto dat = read_dat(dir / "fig.dat");
+  ASSERT_EQ(dat.size(), 2u);
+  EXPECT_EQ(dat[0].title, "a \"quoted\" title");
+  EXPECT_EQ(dat[0].rows, (std::vector<std::vector<double>>{{1, 1, 0.1}, {2, 0.5, 0.1}, {4, 0.25, 0.1}}));
+  EXPECT_EQ(dat[1].title, "with a CI");
+  EXPECT_EQ(dat[1].rows, (std::vector<std::vector<double>>{{1, 0.75, 0.5, 1}, {3, 0.125, 0.0625, 0.25}}));
+  // The script draws each block with the columns it has.
+  const std::string gp = slurp(dir / "fig.gp");
+  EXPECT_NE(gp.find("index 0 using 1:2:3 with yerrorlines"), std::string::npos) << gp;
+  EXPECT_NE(gp.find("index 1 using 1:2:3:4 with yerrorlines"), std::string::npos) << gp;
   for (const char* ext : {".dat", ".gp", ".png", ".svg"}) {
     EXPECT_TRUE(fs::exists(dir / (std::string("fig") + ext))) << ext;
     EXPECT_GT(fs::file_size(dir / (std::string("fig") + ext)), 20u) << ext;
@@ -238,7 +292,25 @@ TEST(TheoryCli, Prop8WritesResultsAndPlots) {
   EXPECT_EQ(j["points"][1]["d2"], 16);
   EXPECT_DOUBLE_EQ(j["points"][1]["closed_form"].get<double>(), 0.5);
   EXPECT_EQ(j["points"][1]["per_draw"].size(), 30u);
-  if (have_gnuplot()) EXPECT_TRUE(fs::exists(dir / "out" / "prop8.png"));
+  if (!have_gnuplot()) return;
+  EXPECT_TRUE(fs::exists(dir / "out" / "prop8.png"));
+  // The figure's data: the measured means with their standard errors at d2/d1, then the closed form.
+  const auto dat = read_dat(dir / "out" / "prop8.dat");
+  ASSERT_EQ(dat.size(), 2u);
+  EXPECT_EQ(dat[0].title, "d1 = 32 (measured)");
+  ASSERT_EQ(dat[0].rows.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& point = j["points"][i];
+    ASSERT_EQ(dat[0].rows[i].size(), 3u);
+    EXPECT_DOUBLE_EQ(dat[0].rows[i][0], point["d2"].get<double>() / 32);
+    EXPECT_NEAR(dat[0].rows[i][1], point["mean_error"].get<double>(), 1e-9);
+    EXPECT_NEAR(dat[0].rows[i][2], point["std_error"].get<double>(), 1e-9);
+  }
+  EXPECT_EQ(dat[1].title, "closed form 1 - d2/d1");
+  ASSERT_GE(dat[1].rows.size(), 40u);  // 1/4096 .. 1 in quarter octaves: 49 points
+  EXPECT_NEAR(dat[1].rows.front()[0], 1.0 / 4096, 1e-12);
+  EXPECT_NEAR(dat[1].rows.back()[0], 1.0, 1e-9);
+  for (const auto& row : dat[1].rows) EXPECT_NEAR(row[1], 1 - row[0], 1e-9) << row[0];
 }
 
 TEST(TheoryCli, ExportAndRunOnAWorld) {

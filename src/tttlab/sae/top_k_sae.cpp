@@ -165,7 +165,8 @@ TopKSae load_sae(const fs::path& dir) {
   sae.encoder = require_tensor(file, weights_path, "encoder.weight", {d1, d2}).to(torch::kFloat);
   sae.decoder = require_tensor(file, weights_path, "decoder.weight", {d2, d1}).to(torch::kFloat);
   if (has_bias) sae.pre_bias = require_tensor(file, weights_path, "pre_bias", {d2}).to(torch::kFloat);
-  require_input(torch::isfinite(sae.encoder).all().item<bool>() && torch::isfinite(sae.decoder).all().item<bool>(),
+  require_input(torch::isfinite(sae.encoder).all().item<bool>() && torch::isfinite(sae.decoder).all().item<bool>() &&
+                    (!has_bias || torch::isfinite(sae.pre_bias).all().item<bool>()),
                 "{}: the weights hold NaN or Inf", weights_path.string());
   return sae;
 }

@@ -153,6 +153,7 @@ StudyResult run_study(const StudyConfig& cfg, const Dataset& data) {
   const LocalFitData fit_data{train.x, train.y, test.x, test.y, out.neighbors};
   LocalFitConfig ttt_cfg = cfg.ttt;
   ttt_cfg.device = device;
+  out.local_fit_path = to_string(local_fit_path(ttt_cfg, out.head.weight.scalar_type()));
   const LocalFitResult ttt = local_fit_batched(out.head, fit_data, ttt_cfg);
   out.methods.push_back({"ttt", ttt.pred, ttt.ce});
   out.ttt_weights = ttt.weights;

@@ -48,6 +48,7 @@ struct StudyTiming {
 struct StudyResult {
   std::string dataset_name;
   std::string device;         // where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
+  std::string local_fit_path;  // the TTT computation that ran, to_string(LocalFitPath), e.g. "batched-cpu"
   int64_t num_train = 0, num_test = 0, dim = 0, num_classes = 0;
   torch::Tensor test_labels;  // int64 [M]
   torch::Tensor neighbors;    // int64 [M, k_max], nearest first

@@ -26,6 +26,19 @@ enum class LocalFitMode {
 std::string to_string(LocalFitMode mode);
 LocalFitMode local_fit_mode_from_string(const std::string& name);  // "erm" | "sequential"
 
+// Which computation a local fit runs. Results name it (results.json's config.local_fit_path), and the
+// equivalence tests run every one the build has against the reference.
+enum class LocalFitPath {
+  Reference,      // local_fit_reference: autograd + torch::optim::Adam, one point at a time
+  BatchedCpu,     // local_fit_batched on the CPU: analytic gradient, fused CPU Adam pass
+  BatchedCuda,    // local_fit_batched on CUDA with LibTorch's element-wise ops (fused off, or not float32)
+  Fused,          // the fused CUDA gradient + Adam kernel, W's first moment stored
+  FusedRowSpace,  // the fused kernel with W's first moment in the neighbours' row space (ERM, no weight decay)
+};
+
+// "reference", "batched-cpu", "batched-cuda", "fused", "fused-rowspace".
+std::string to_string(LocalFitPath path);
+
 struct LocalFitConfig {
   int64_t k = 100;        // neighbours per test point
   int64_t steps = 100;    // Adam steps per test point
@@ -75,6 +88,10 @@ LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& d
                                    const LocalFitConfig& cfg);
 LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data,
                                  const LocalFitConfig& cfg);
+
+// The path local_fit_batched takes for heads of `dtype` under cfg (its device, fused flag, mode and
+// weight decay) in this build.
+LocalFitPath local_fit_path(const LocalFitConfig& cfg, torch::ScalarType dtype);
 
 // Test points per batch for the batched path under cfg.effective_memory_budget() (at least 1).
 int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, int64_t element_size,

@@ -16,18 +16,29 @@ namespace tttlab {
 
 namespace {
 
-// The fused CUDA step serves float32 heads on CUDA (unless cfg.fused is off).
-bool uses_fused_step(const LocalFitConfig& cfg, int64_t element_size) {
-  return cfg.fused && cfg.device.is_cuda() && element_size == 4 && have_fused_step();
+LocalFitPath batched_path(const LocalFitConfig& cfg, int64_t element_size) {
+  if (!cfg.device.is_cuda()) return LocalFitPath::BatchedCpu;
+  // The fused CUDA step serves float32 heads on CUDA (unless cfg.fused is off) ...
+  if (!cfg.fused || element_size != 4 || !have_fused_step()) return LocalFitPath::BatchedCuda;
+  // ... and keeps W's first moment in the row space of the neighbours (k x C coefficients instead of
+  // C x d moments) when every step sees the same rows and there is no weight decay (fused_step.hpp).
+  return cfg.mode == LocalFitMode::Erm && cfg.weight_decay == 0 ? LocalFitPath::FusedRowSpace : LocalFitPath::Fused;
 }
 
-// ... and keeps W's first moment in the row space of the neighbours (k x C coefficients instead of
-// C x d moments) when every step sees the same rows and there is no weight decay (fused_step.hpp).
+bool uses_fused_step(const LocalFitConfig& cfg, int64_t element_size) {
+  const LocalFitPath path = batched_path(cfg, element_size);
+  return path == LocalFitPath::Fused || path == LocalFitPath::FusedRowSpace;
+}
+
 bool uses_row_space_moment(const LocalFitConfig& cfg, int64_t element_size) {
-  return uses_fused_step(cfg, element_size) && cfg.mode == LocalFitMode::Erm && cfg.weight_decay == 0;
+  return batched_path(cfg, element_size) == LocalFitPath::FusedRowSpace;
 }
 
 }  // namespace
+
+LocalFitPath local_fit_path(const LocalFitConfig& cfg, torch::ScalarType dtype) {
+  return batched_path(cfg, static_cast<int64_t>(c10::elementSize(dtype)));
+}
 
 int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, int64_t element_size,
                                    const LocalFitConfig& cfg) {

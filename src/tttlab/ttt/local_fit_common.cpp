@@ -17,6 +17,17 @@ LocalFitMode local_fit_mode_from_string(const std::string& name) {
   throw_input_error("TTT mode '{}' is unknown (expected 'erm' or 'sequential')", name);
 }
 
+std::string to_string(LocalFitPath path) {
+  switch (path) {
+    case LocalFitPath::Reference: return "reference";
+    case LocalFitPath::BatchedCpu: return "batched-cpu";
+    case LocalFitPath::BatchedCuda: return "batched-cuda";
+    case LocalFitPath::Fused: return "fused";
+    case LocalFitPath::FusedRowSpace: return "fused-rowspace";
+  }
+  return "unknown";
+}
+
 void LocalFitConfig::validate() const {
   require_input(k >= 1, "k={} (expected at least 1 neighbour)", k);
   require_input(steps >= 0, "steps={} (expected >= 0)", steps);
