@@ -139,6 +139,10 @@ void add_sae_command(CLI::App& app) {
       ->capture_default_str()->group(op);
   train->add_option("--dead-threshold", c.dead_threshold,
                     "Units active in at most this share of samples get the ghost loss")->capture_default_str()->group(op);
+  train->add_option("--dead-window", c.dead_window,
+                    "Samples over which a unit's activation frequency is measured for --dead-threshold: an "
+                    "exponential moving average over about the last N (0 = every sample since the start)")
+      ->capture_default_str()->group(op);
   train->add_option("--checkpoint-every", c.checkpoint_every, "Epochs between checkpoints")->capture_default_str();
   train->add_option("--eval-rows", c.eval_rows, "Training rows scored after each epoch (0 = all)")->capture_default_str();
   train->callback([t] { run_train(*t); });

@@ -140,3 +140,11 @@ TEST_F(SaeCli, BadInputExitsWith2) {
                 "raw");
   EXPECT_FALSE(fs::exists(root_ / "t1" / "results.json"));
 }
+
+TEST_F(SaeCli, DeadWindowIsAnOptionAndReachesTheConfig) {
+  const CliRun r = tttlab(train_args(root_ / "w", "--dead-window 300"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(tttlab::test::read_bytes(root_ / "w" / "sae.json"));
+  EXPECT_EQ(j["config"]["dead_window"], 300);
+  expect_exit_2(train_args(root_ / "w2", "--dead-window -1"), "dead window=-1");
+}
