@@ -212,3 +212,13 @@ TEST_F(Cli, HelpAndModelInfo) {
   r = tttlab("");
   EXPECT_EQ(r.code, 2);
 }
+
+// `theory export` writes a world folder, not results.json and plots; its help says so.
+TEST_F(Cli, TheoryExportHelpDescribesTheWorldFolder) {
+  const CliRun r = tttlab("theory export --help");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("results.json"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("plots"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("world.json"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("embedding folder"), std::string::npos) << r.out;
+}
