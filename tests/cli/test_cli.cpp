@@ -222,3 +222,48 @@ TEST_F(Cli, TheoryExportHelpDescribesTheWorldFolder) {
   EXPECT_NE(r.out.find("world.json"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("embedding folder"), std::string::npos) << r.out;
 }
+
+// An unknown key in a config file names the file and the key (CLI11 alone would only say that
+// `--bogus=1` was not expected).
+TEST_F(Cli, UnknownConfigKeyNamesTheFileAndTheKey) {
+  const fs::path cfg = root_ / "x.toml";
+  std::ofstream(cfg) << "k = 12\nbogus = 1\n";
+  const fs::path out = root_ / "bogus_out";
+  expect_input_error(small_run(data_, out, "--config " + cfg.string()),
+                     cfg.string() + ": unknown key 'bogus' (no option --bogus in `tttlab run`", out);
+  // Inside the command's table, and for a command of two words.
+  std::ofstream(cfg, std::ios::trunc) << "[train]\nepochs = 2\nbogus = 1\n";
+  expect_input_error("sae train --config " + cfg.string(), cfg.string() + ": unknown key 'bogus'", out);
+}
+
+// A config file reaches a command of two words (`sae train`): its keys follow both words.
+TEST_F(Cli, ConfigFileReachesATwoWordCommand) {
+  const fs::path cfg = root_ / "sae.toml";
+  const fs::path out = root_ / "sae_out";
+  std::ofstream(cfg) << "data = \"npy:" << data_.string() << "\"\nout = \"" << out.string() << "\"\nquiet = true\n"
+                     << "latent-dim = 16\nk = 2\nk-start = 4\nepochs = 2\nbatch-size = 100\nwarmup-steps = 2\n";
+  const CliRun r = tttlab("sae train --device cpu --config " + cfg.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(slurp(out / "sae.json"));
+  EXPECT_EQ(j["latent_dim"], 16);
+  EXPECT_EQ(j["config"]["epochs"], 2);
+}
+
+// A mistyped command is named, with the list of commands, exit 2, with and without --help.
+TEST_F(Cli, UnknownCommandIsNamedWithTheCommandList) {
+  for (const std::string args : {"embed", "embed --help", "embed --data npy:x"}) {
+    const CliRun r = tttlab(args);
+    EXPECT_EQ(r.code, 2) << args << "\nstdout: " << r.out;
+    EXPECT_NE(r.err.find("unknown command 'embed'"), std::string::npos) << args << "\nstderr: " << r.err;
+    EXPECT_NE(r.err.find("run, model, lm, theory, sae, reproduce, scale"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "") << args;
+  }
+  const CliRun nested = tttlab("sae trian --help");
+  EXPECT_EQ(nested.code, 2);
+  EXPECT_NE(nested.err.find("unknown command 'trian' for `tttlab sae`; the commands are: train, encode"),
+            std::string::npos) << nested.err;
+  // Known commands still print their help.
+  EXPECT_EQ(tttlab("sae train --help").code, 0);
+  EXPECT_EQ(tttlab("--help").code, 0);
+}
