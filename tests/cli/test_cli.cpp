@@ -223,6 +223,35 @@ TEST_F(Cli, TheoryExportHelpDescribesTheWorldFolder) {
   EXPECT_NE(r.out.find("embedding folder"), std::string::npos) << r.out;
 }
 
+// Labels {0, 10, ..., 90} make 91 classes, 81 of them without a training example: the run goes on,
+// with one warning line on stderr and the empty classes in results.json.
+TEST_F(Cli, ClassesWithoutTrainingExamplesAreWarnedAbout) {
+  const fs::path sparse = root_ / "sparse_labels";
+  make_folder(sparse);
+  for (const char* split : {"train", "test"}) {
+    const fs::path file = sparse / (std::string(split) + "_labels.npy");
+    auto y = tttlab::read_npy(file);
+    y = (y + 2 * (torch::arange(y.size(0), torch::kLong) % 5)) * 10;  // 0, 10, ..., 90
+    tttlab::write_npy(file, y);
+  }
+  const fs::path out = root_ / "sparse_out";
+  const CliRun r = tttlab(small_run(sparse, out));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("warning: 81 of 91 classes have no training examples (1, 2, 3"), std::string::npos) << r.err;
+  const json j = json::parse(slurp(out / "results.json"));
+  EXPECT_EQ(j["dataset"]["num_classes"], 91);
+  ASSERT_EQ(j["dataset"]["classes_without_training_examples"].size(), 81u);
+  EXPECT_EQ(j["dataset"]["classes_without_training_examples"][0], 1);
+  EXPECT_EQ(j["dataset"]["classes_without_training_examples"][80], 89);
+
+  const CliRun plain = tttlab(small_run(data_, root_ / "plain_out"));
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("warning"), std::string::npos) << plain.err;
+  EXPECT_EQ(json::parse(slurp(root_ / "plain_out" / "results.json"))["dataset"]["classes_without_training_examples"],
+            json::array());
+}
+
 // An unknown key in a config file names the file and the key (CLI11 alone would only say that
 // `--bogus=1` was not expected).
 TEST_F(Cli, UnknownConfigKeyNamesTheFileAndTheKey) {

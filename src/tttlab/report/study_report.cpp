@@ -55,7 +55,8 @@ json study_results_json(const StudyConfig& cfg, const StudyResult& result, const
   json j;
   j["tttlab_version"] = TTTLAB_VERSION;
   j["dataset"] = {{"name", result.dataset_name}, {"num_train", result.num_train}, {"num_test", result.num_test},
-                  {"dim", result.dim}, {"num_classes", result.num_classes}};
+                  {"dim", result.dim}, {"num_classes", result.num_classes},
+                  {"classes_without_training_examples", result.classes_without_training_examples}};
   json methods = json::object();
   for (const auto& m : summary.methods) {
     methods[m.name] = {{"accuracy", m.accuracy},
