@@ -296,3 +296,22 @@ TEST_F(Cli, UnknownCommandIsNamedWithTheCommandList) {
   EXPECT_EQ(tttlab("sae train --help").code, 0);
   EXPECT_EQ(tttlab("--help").code, 0);
 }
+
+// A reused --out folder keeps nothing of the earlier run that this run does not write again (here a
+// network and a method an earlier run left), and nothing else is touched.
+TEST_F(Cli, ReusedOutFolderLosesTheEarlierRunsFiles) {
+  const fs::path out = root_ / "reused";
+  fs::create_directories(out);
+  tttlab::write_safetensors(out / "model.safetensors", {{"conv1.weight", torch::zeros({1})}});
+  tttlab::write_npy(out / "pred_old_method.npy", torch::zeros({3}, torch::kLong));
+  std::ofstream(out / "notes.txt") << "mine";
+  const CliRun r = tttlab(small_run(data_, out));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(out / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(out / "pred_old_method.npy"));
+  EXPECT_EQ(slurp(out / "notes.txt"), "mine");
+  EXPECT_TRUE(fs::exists(out / "pred_ttt.npy"));
+  EXPECT_TRUE(fs::exists(out / "head.safetensors"));
+  const json j = json::parse(slurp(out / "results.json"));
+  EXPECT_FALSE(j["outputs"].contains("model"));
+}
