@@ -4,6 +4,7 @@
 //   lm tokenize  text -> ids, or ids -> text
 //   lm score     bits per byte of a text file (sliding window)
 //   lm lora      LoRA steps on a text (one per chunk), bits per byte before and after, then reset
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -89,6 +90,28 @@ int64_t resolve_prefix(const std::string& prefix, const lm::Qwen2Config& c) {
     return id;
   } catch (const std::logic_error&) {
     throw_input_error("--prefix-token {} (expected eos, none or a token id)", prefix);
+  }
+}
+
+// A window (or training chunk) of `option`'s tokens must fit the model's positions: beyond
+// max_position_embeddings the rotary embeddings run on positions the model never saw, without any
+// error, so a value given on the command line is refused. A default that does not fit is lowered to
+// the model's length instead, since the user did not ask for it. Returns whether it was lowered.
+bool fit_to_positions(const CLI::Option* option, int64_t& tokens, const lm::Qwen2Config& c,
+                      const std::string& model) {
+  const int64_t limit = c.max_position_embeddings;
+  if (tokens <= limit) return false;
+  require_input(option->count() == 0, "{} {}: longer than the {} positions of {} (max_position_embeddings in its "
+                "config.json); use {} {} or less", option->get_name(), tokens, limit, model, option->get_name(), limit);
+  tokens = limit;
+  return true;
+}
+
+// The scoring window fitted to the model; a default stride is kept below the window it slides.
+void fit_window_to_positions(lm::BpbConfig& bpb, const CLI::Option* context, const CLI::Option* stride,
+                             const lm::Qwen2Config& c, const std::string& model) {
+  if (fit_to_positions(context, bpb.context, c, model) && stride->count() == 0) {
+    bpb.stride = std::min(bpb.stride, std::max<int64_t>(1, bpb.context / 2));
   }
 }
 
@@ -197,21 +220,25 @@ void add_score(CLI::App* lm_cmd) {
     ModelOptions m;
     std::string file, out, prefix = "eos";
     lm::BpbConfig bpb;
+    const CLI::Option *context = nullptr, *stride = nullptr;
   };
   auto o = std::make_shared<Opts>();
   add_model_options(cmd, o->m, true);
   cmd->add_option("--file", o->file, "Text file (UTF-8; invalid bytes count as bytes, tokenized as U+FFFD)")->required();
-  cmd->add_option("--context", o->bpb.context, "Tokens per window")->capture_default_str();
-  cmd->add_option("--stride", o->bpb.stride, "New tokens scored per window after the first (< context)")
+  o->context = cmd->add_option("--context", o->bpb.context,
+                               "Tokens per window, at most the model's max_position_embeddings (the default is "
+                               "lowered to it)")->capture_default_str();
+  o->stride = cmd->add_option("--stride", o->bpb.stride, "New tokens scored per window after the first (< context)")
       ->capture_default_str();
   cmd->add_option("--prefix-token", o->prefix, "Token the first token is predicted from: eos, none or an id")
       ->capture_default_str();
   cmd->add_option("--out", o->out, "Folder for results.json");
   cmd->callback([o] {
     auto m = load_model(o->m);
+    auto cfg = o->bpb;
+    fit_window_to_positions(cfg, o->context, o->stride, m.model->config, o->m.model);
     const std::string text = read_text_file(o->file);
     require_input(!text.empty(), "{}: the text file is empty", o->file);
-    auto cfg = o->bpb;
     cfg.prefix_token = resolve_prefix(o->prefix, m.model->config);
     const auto ids = m.tokenizer.encode(text);
     double seconds = 0;
@@ -241,6 +268,7 @@ void add_lora(CLI::App* lm_cmd) {
     lm::LoraConfig lora;
     lm::LoraTrainConfig train_cfg;
     lm::BpbConfig bpb;
+    const CLI::Option *max_length = nullptr, *context = nullptr, *stride = nullptr;
   };
   auto o = std::make_shared<Opts>();
   add_model_options(cmd, o->m, true);
@@ -255,17 +283,22 @@ void add_lora(CLI::App* lm_cmd) {
   cmd->add_option("--eps", o->train_cfg.eps, "Adam epsilon (E.7: 1e-8)")->capture_default_str();
   cmd->add_option("--max-grad-norm", o->train_cfg.max_grad_norm, "Clip the adapters' gradient norm (0: off)")
       ->capture_default_str();
-  cmd->add_option("--max-length", o->train_cfg.max_length, "Tokens per training chunk (E.7: 1024)")
-      ->capture_default_str();
+  o->max_length = cmd->add_option("--max-length", o->train_cfg.max_length,
+                                  "Tokens per training chunk (E.7: 1024), at most the model's max_position_embeddings "
+                                  "(the default is lowered to it)")->capture_default_str();
   cmd->add_option("--seed", o->train_cfg.seed, "Adapter initialisation seed")->capture_default_str();
-  cmd->add_option("--context", o->bpb.context, "Tokens per scoring window")->capture_default_str();
-  cmd->add_option("--stride", o->bpb.stride, "New tokens scored per window")->capture_default_str();
+  o->context = cmd->add_option("--context", o->bpb.context,
+                               "Tokens per scoring window, at most the model's max_position_embeddings (the default "
+                               "is lowered to it)")->capture_default_str();
+  o->stride = cmd->add_option("--stride", o->bpb.stride, "New tokens scored per window")->capture_default_str();
   cmd->add_option("--prefix-token", o->prefix, "eos, none or a token id")->capture_default_str();
   cmd->add_option("--out", o->out, "Folder for results.json");
   cmd->callback([o] {
     require_input(o->epochs >= 1, "--epochs={} (expected >= 1)", o->epochs);
     auto m = load_model(o->m);
+    fit_to_positions(o->max_length, o->train_cfg.max_length, m.model->config, o->m.model);
     auto bpb_cfg = o->bpb;
+    fit_window_to_positions(bpb_cfg, o->context, o->stride, m.model->config, o->m.model);
     bpb_cfg.prefix_token = resolve_prefix(o->prefix, m.model->config);
     bpb_cfg.validate();
     const std::string train_text = read_text_file(o->train);
