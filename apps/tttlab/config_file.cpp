@@ -1,6 +1,7 @@
 #include "config_file.hpp"
 
 #include <filesystem>
+#include <sstream>
 
 #include <fmt/format.h>
 #include <toml++/toml.h>
@@ -19,23 +20,36 @@ std::string value_text(const toml::node& node, const std::string& file, const st
   throw_input_error("{}: key '{}' must be a string, number or boolean", file, key);
 }
 
-void append_table(const toml::table& table, const std::string& file, const std::string& subcommand,
+bool names_the_command(const std::string& table, const CommandLineCommand& command) {
+  std::istringstream words(command.path);
+  std::string word;
+  while (words >> word) {
+    if (word == table) return true;
+  }
+  return false;
+}
+
+void append_table(const toml::table& table, const std::string& file, const CommandLineCommand& command,
                   std::vector<std::string>& out) {
   for (const auto& [key, node] : table) {
     const std::string name(key.str());
     if (const auto* sub = node.as_table()) {
-      require_input(name == subcommand, "{}: table [{}] does not belong to the '{}' command", file, name, subcommand);
-      append_table(*sub, file, subcommand, out);
+      require_input(names_the_command(name, command), "{}: table [{}] does not belong to the '{}' command", file, name,
+                    command.path);
+      append_table(*sub, file, command, out);
       continue;
     }
+    // Checked here, where the file is known: CLI11 would only report an unexpected `--name=value`.
+    require_input(command.app->get_option_no_throw("--" + name) != nullptr,
+                  "{}: unknown key '{}' (no option --{} in `tttlab {}`; see `tttlab {} --help`)", file, name, name,
+                  command.path, command.path);
     out.push_back(fmt::format("--{}={}", name, value_text(node, file, name)));
   }
 }
 
 }  // namespace
 
-std::vector<std::string> expand_config_file(int argc, const char* const* argv) {
-  std::vector<std::string> args(argv, argv + argc);
+std::vector<std::string> expand_config_file(std::vector<std::string> args, const CommandLineCommand& command) {
   std::string config;
   size_t position = 0;
   for (size_t i = 1; i < args.size(); ++i) {
@@ -56,7 +70,8 @@ std::vector<std::string> expand_config_file(int argc, const char* const* argv) {
   if (config.empty() && position == 0) return args;
   require_input(!config.empty(), "--config needs a file name");
   require_input(std::filesystem::is_regular_file(config), "{}: config file not found", config);
-  require_input(args.size() >= 2 && args[1].rfind("-", 0) != 0, "--config goes after a command, e.g. `tttlab run --config {}`", config);
+  require_input(command.words >= 1 && command.app != nullptr,
+                "--config goes after a command, e.g. `tttlab run --config {}`", config);
   toml::table table;
   try {
     table = toml::parse_file(config);
@@ -64,8 +79,9 @@ std::vector<std::string> expand_config_file(int argc, const char* const* argv) {
     throw_input_error("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column, e.description());
   }
   std::vector<std::string> from_file;
-  append_table(table, config, args[1], from_file);
-  args.insert(args.begin() + 2, from_file.begin(), from_file.end());
+  append_table(table, config, command, from_file);
+  const auto after_command = args.begin() + static_cast<std::ptrdiff_t>(1 + command.words);
+  args.insert(after_command, from_file.begin(), from_file.end());
   return args;
 }
 

@@ -120,13 +120,16 @@ void add_score(CLI::App* lm_cmd) {
     ModelOptions m;
     studies::LmScoreConfig cfg;
     std::string out;
+    const CLI::Option *context = nullptr, *stride = nullptr;
   };
   auto o = std::make_shared<Opts>();
   add_model_options(cmd, o->m, true);
   cmd->add_option("--file", o->cfg.file, "Text file (UTF-8; invalid bytes count as bytes, tokenized as U+FFFD)")
       ->required();
-  cmd->add_option("--context", o->cfg.bpb.context, "Tokens per window")->capture_default_str();
-  cmd->add_option("--stride", o->cfg.bpb.stride, "New tokens scored per window after the first (< context)")
+  o->context = cmd->add_option("--context", o->cfg.bpb.context,
+                               "Tokens per window, at most the model's max_position_embeddings (the default is "
+                               "lowered to it)")->capture_default_str();
+  o->stride = cmd->add_option("--stride", o->cfg.bpb.stride, "New tokens scored per window after the first (< context)")
       ->capture_default_str();
   cmd->add_option("--prefix-token", o->cfg.prefix, "Token the first token is predicted from: eos, none or an id")
       ->capture_default_str();
@@ -134,6 +137,7 @@ void add_score(CLI::App* lm_cmd) {
   cmd->callback([o] {
     apply_threads(o->m.threads);
     o->cfg.model = o->m.spec;
+    o->cfg.given = {o->context->count() > 0, o->stride->count() > 0, false};
     const auto r = studies::run_lm_score(o->cfg);
     const auto& b = r.score.bpb;
     fmt::print("{}: {} bytes, {} tokens; {:.4f} bits per byte ({:.4f} bits per token); {:.0f} tokens/s on {}\n",
@@ -152,6 +156,7 @@ void add_lora(CLI::App* lm_cmd) {
     ModelOptions m;
     studies::LmLoraConfig cfg;
     std::string out;
+    const CLI::Option *max_length = nullptr, *context = nullptr, *stride = nullptr;
   };
   auto o = std::make_shared<Opts>();
   studies::LmLoraConfig& c = o->cfg;
@@ -167,16 +172,20 @@ void add_lora(CLI::App* lm_cmd) {
   cmd->add_option("--eps", c.train.eps, "Adam epsilon (E.7: 1e-8)")->capture_default_str();
   cmd->add_option("--max-grad-norm", c.train.max_grad_norm, "Clip the adapters' gradient norm (0: off)")
       ->capture_default_str();
-  cmd->add_option("--max-length", c.train.max_length, "Tokens per training chunk (E.7: 1024)")
-      ->capture_default_str();
+  o->max_length = cmd->add_option("--max-length", c.train.max_length,
+                                  "Tokens per training chunk (E.7: 1024), at most the model's max_position_embeddings "
+                                  "(the default is lowered to it)")->capture_default_str();
   cmd->add_option("--seed", c.train.seed, "Adapter initialisation seed")->capture_default_str();
-  cmd->add_option("--context", c.bpb.context, "Tokens per scoring window")->capture_default_str();
-  cmd->add_option("--stride", c.bpb.stride, "New tokens scored per window")->capture_default_str();
+  o->context = cmd->add_option("--context", c.bpb.context,
+                               "Tokens per scoring window, at most the model's max_position_embeddings (the default "
+                               "is lowered to it)")->capture_default_str();
+  o->stride = cmd->add_option("--stride", c.bpb.stride, "New tokens scored per window")->capture_default_str();
   cmd->add_option("--prefix-token", c.prefix, "eos, none or a token id")->capture_default_str();
   cmd->add_option("--out", o->out, "Folder for results.json");
   cmd->callback([o] {
     apply_threads(o->m.threads);
     o->cfg.model = o->m.spec;
+    o->cfg.given = {o->context->count() > 0, o->stride->count() > 0, o->max_length->count() > 0};
     const auto r = studies::run_lm_lora(o->cfg);
     const auto& c = o->cfg;
     fmt::print("LoRA rank {} on {} projections: {} trainable parameters; {} steps over {} tokens, {:.0f} tokens/s\n",

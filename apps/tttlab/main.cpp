@@ -4,11 +4,13 @@
 #include <exception>
 #include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <CLI/CLI.hpp>
 #include <c10/util/Exception.h>
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "commands.hpp"
 #include "config_file.hpp"
@@ -18,6 +20,31 @@
 namespace {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+// The command the leading words of the command line name (`sae train`). Where a command needs a
+// subcommand, the next word must be one of its subcommands: CLI11 would answer a mistyped one with
+// "A subcommand is required", or with --help print the parent's help and exit 0, never naming it.
+tttlab::cli::CommandLineCommand find_command(const CLI::App& app, const std::vector<std::string>& args) {
+  tttlab::cli::CommandLineCommand command;
+  const CLI::App* current = &app;
+  for (size_t i = 1; i < args.size() && !args[i].empty() && args[i][0] != '-'; ++i) {
+    if (current->get_require_subcommand_min() == 0) break;  // the word is this command's business
+    std::vector<std::string> names;
+    const CLI::App* next = nullptr;
+    for (const CLI::App* sub : current->get_subcommands([](const CLI::App*) { return true; })) {
+      names.push_back(sub->get_name());
+      if (sub->check_name(args[i])) next = sub;
+    }
+    const std::string where = command.path.empty() ? "tttlab" : "tttlab " + command.path;
+    tttlab::require_input(next != nullptr, "unknown command '{}' for `{}`; the commands are: {}", args[i], where,
+                          fmt::join(names, ", "));
+    current = next;
+    command.app = next;
+    command.words = i;
+    command.path += (command.path.empty() ? "" : " ") + args[i];
+  }
+  return command;
+}
 
 }  // namespace
 
@@ -34,8 +61,10 @@ int main(int argc, char** argv) {
   tttlab::cli::add_reproduce_table1_command(app);
   tttlab::cli::add_scale_command(app);
   try {
+    std::vector<std::string> args(argv, argv + argc);
+    const tttlab::cli::CommandLineCommand command = find_command(app, args);
     // --config FILE becomes --key=value arguments before the command line's own flags.
-    const std::vector<std::string> args = tttlab::cli::expand_config_file(argc, argv);
+    args = tttlab::cli::expand_config_file(std::move(args), command);
     std::vector<const char*> c_args;
     for (const auto& a : args) c_args.push_back(a.c_str());
     app.parse(static_cast<int>(c_args.size()), c_args.data());

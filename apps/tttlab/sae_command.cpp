@@ -1,6 +1,10 @@
 // tttlab sae train | encode: a top-k sparse autoencoder on an embedding folder (paper section 3,
 // Appendix E.3), and its concept vectors Phi-hat and reconstructions Psi-hat.
+#include <filesystem>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -22,7 +26,33 @@ struct SaeTrainOptionsCli {
   bool resume = false, quiet = false, normalize = false;
   int64_t stop_after_epochs = 0;
   int threads = 0;
+  // Each option that sets a field of SaeConfig, with the field's key in SaeConfig::to_json().
+  std::vector<std::pair<const CLI::Option*, std::string>> config_options;
+  const CLI::Option* normalize_option = nullptr;
 };
+
+// --resume takes the settings from the checkpoint, so that only --data and --out need repeating.
+// A setting given again must equal the checkpoint's: a different one would not continue that run.
+void adopt_checkpoint_settings(SaeTrainOptionsCli& o) {
+  const auto saved = read_checkpoint_settings(o.out);
+  if (!saved) return;  // nothing to resume: a fresh run with the flags given
+  const std::string ckpt = (std::filesystem::path(o.out) / "checkpoint.safetensors").string();
+  const nlohmann::json given = o.cfg.to_json(), kept = saved->config.to_json();
+  for (const auto& [option, key] : o.config_options) {
+    if (option->count() == 0 || given.at(key) == kept.at(key)) continue;
+    throw_input_error("{} {}: the checkpoint was trained with {}={}; --resume continues its settings (leave {} out, "
+                      "or start afresh in another --out)", option->get_name(), given.at(key).dump(), ckpt,
+                      kept.at(key).dump(), option->get_name());
+  }
+  const auto normalized = saved->extra.find("input_normalized");
+  if (normalized != saved->extra.end() && normalized->is_boolean()) {
+    require_input(!(o.normalize_option->count() > 0 && !normalized->get<bool>()),
+                  "--normalize: the checkpoint {} was trained on raw features; --resume continues its settings "
+                  "(leave --normalize out, or start afresh in another --out)", ckpt);
+    o.normalize = normalized->get<bool>();
+  }
+  o.cfg = saved->config;
+}
 
 Dataset load_feature_data(const std::string& spec) {
   require_input(!spec.empty(), "--data is required (an embedding folder: npy:DIR)");
@@ -36,6 +66,7 @@ void run_train(SaeTrainOptionsCli& o) {
   set_progress_enabled(!o.quiet);
   apply_threads(o.threads);
   require_input(!o.out.empty(), "--out is required (the folder for the SAE and its checkpoints)");
+  if (o.resume) adopt_checkpoint_settings(o);
   const torch::Device device = resolve_device(o.device);
   Dataset data = load_feature_data(o.data);
   if (o.normalize) normalize_rows_(data);
@@ -103,44 +134,65 @@ void add_sae_command(CLI::App& app) {
   train->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   train->add_option("--data", t->data, "Embedding folder (npy:DIR) whose train_features.npy is used");
   train->add_option("--out", t->out, "Output folder");
-  train->add_flag("--resume", t->resume, "Continue from --out/checkpoint.safetensors (same settings)");
+  train->add_flag("--resume", t->resume,
+                  "Continue from --out/checkpoint.safetensors with the settings stored in it (settings given again "
+                  "must match them)");
   train->add_option("--stop-after-epochs", t->stop_after_epochs,
                     "Stop after this many epochs in this call, checkpointed (0 = run to the end)")->capture_default_str();
-  train->add_option("--seed", c.seed, "Seed of the init, shuffles and dropout")->capture_default_str();
+  // Options that set a SaeConfig field are recorded with its key, for --resume's comparison.
+  auto knob = [t](CLI::Option* option, const char* key) {
+    t->config_options.emplace_back(option, key);
+    return option;
+  };
+  knob(train->add_option("--seed", c.seed, "Seed of the init, shuffles and dropout")->capture_default_str(), "seed");
   train->add_option("--threads", t->threads, "CPU threads (0 = all cores)")->capture_default_str();
   add_device_option(train, t->device);
   train->add_flag("--quiet", t->quiet, "No progress bar");
-  train->add_flag("--normalize", t->normalize,
-                  "Scale every feature row to unit L2 norm first (as `reproduce table1` does by default)");
+  t->normalize_option = train->add_flag(
+      "--normalize", t->normalize, "Scale every feature row to unit L2 norm first (as `reproduce table1` does by default)");
   const std::string s = "Shape";
-  train->add_option("--latent-dim", c.latent_dim, "d1 (0 = --expansion x input width)")->capture_default_str()->group(s);
-  train->add_option("--expansion", c.expansion, "d1 / d2 when --latent-dim is 0")->capture_default_str()->group(s);
-  train->add_option("--k", c.k, "s: active concepts per input")->capture_default_str()->group(s);
-  train->add_option("--k-start", c.k_start, "k at step 0, lowered linearly to --k")->capture_default_str()->group(s);
-  train->add_option("--k-anneal-steps", c.k_anneal_steps, "Steps of the k annealing (0 = none)")
+  knob(train->add_option("--latent-dim", c.latent_dim, "d1 (0 = --expansion x input width)"), "latent_dim")
       ->capture_default_str()->group(s);
-  train->add_flag("!--no-relu", c.relu, "Keep negative top-k values (default: only positive ones)")->group(s);
-  train->add_flag("--pre-bias", c.pre_bias, "Learn a pre-bias b (init: data mean): encode x - b, decode + b")
+  knob(train->add_option("--expansion", c.expansion, "d1 / d2 when --latent-dim is 0"), "expansion")
+      ->capture_default_str()->group(s);
+  knob(train->add_option("--k", c.k, "s: active concepts per input"), "k")->capture_default_str()->group(s);
+  knob(train->add_option("--k-start", c.k_start, "k at step 0, lowered linearly to --k"), "k_start")
+      ->capture_default_str()->group(s);
+  knob(train->add_option("--k-anneal-steps", c.k_anneal_steps, "Steps of the k annealing (0 = none)"), "k_anneal_steps")
+      ->capture_default_str()->group(s);
+  knob(train->add_flag("!--no-relu", c.relu, "Keep negative top-k values (default: only positive ones)"), "relu")
       ->group(s);
+  knob(train->add_flag("--pre-bias", c.pre_bias, "Learn a pre-bias b (init: data mean): encode x - b, decode + b"),
+       "pre_bias")->group(s);
   const std::string op = "Optimisation";
-  train->add_option("--epochs", c.epochs, "Epochs")->capture_default_str()->group(op);
-  train->add_option("--batch-size", c.batch_size, "Minibatch size")->capture_default_str()->group(op);
-  train->add_option("--lr", c.lr, "Peak Adam learning rate")->capture_default_str()->group(op);
-  train->add_option("--warmup-steps", c.warmup_steps, "Linear warm-up steps")->capture_default_str()->group(op);
-  train->add_option("--cosine-horizon", c.cosine_horizon, "Cosine decay horizon T in steps (0 = the run's steps)")
+  knob(train->add_option("--epochs", c.epochs, "Epochs"), "epochs")->capture_default_str()->group(op);
+  knob(train->add_option("--batch-size", c.batch_size, "Minibatch size"), "batch_size")->capture_default_str()->group(op);
+  knob(train->add_option("--lr", c.lr, "Peak Adam learning rate"), "lr")->capture_default_str()->group(op);
+  knob(train->add_option("--warmup-steps", c.warmup_steps, "Linear warm-up steps"), "warmup_steps")
       ->capture_default_str()->group(op);
-  train->add_option("--beta1", c.beta1, "Adam beta1")->capture_default_str()->group(op);
-  train->add_option("--beta2", c.beta2, "Adam beta2")->capture_default_str()->group(op);
-  train->add_option("--eps", c.eps, "Adam eps")->capture_default_str()->group(op);
-  train->add_option("--wd", c.weight_decay, "Adam weight decay")->capture_default_str()->group(op);
-  train->add_option("--grad-clip", c.grad_clip, "Max gradient norm (0 = off)")->capture_default_str()->group(op);
-  train->add_option("--dropout", c.dropout, "Dropout on pre-activations")->capture_default_str()->group(op);
-  train->add_option("--ghost-weight", c.ghost_weight, "Weight of the ghost-gradient loss (0 = off)")
+  knob(train->add_option("--cosine-horizon", c.cosine_horizon, "Cosine decay horizon T in steps (0 = the run's steps)"),
+       "cosine_horizon")->capture_default_str()->group(op);
+  knob(train->add_option("--beta1", c.beta1, "Adam beta1"), "beta1")->capture_default_str()->group(op);
+  knob(train->add_option("--beta2", c.beta2, "Adam beta2"), "beta2")->capture_default_str()->group(op);
+  knob(train->add_option("--eps", c.eps, "Adam eps"), "eps")->capture_default_str()->group(op);
+  knob(train->add_option("--wd", c.weight_decay, "Adam weight decay"), "weight_decay")->capture_default_str()->group(op);
+  knob(train->add_option("--grad-clip", c.grad_clip, "Max gradient norm (0 = off)"), "grad_clip")
       ->capture_default_str()->group(op);
-  train->add_option("--dead-threshold", c.dead_threshold,
-                    "Units active in at most this share of samples get the ghost loss")->capture_default_str()->group(op);
-  train->add_option("--checkpoint-every", c.checkpoint_every, "Epochs between checkpoints")->capture_default_str();
-  train->add_option("--eval-rows", c.eval_rows, "Training rows scored after each epoch (0 = all)")->capture_default_str();
+  knob(train->add_option("--dropout", c.dropout, "Dropout on pre-activations"), "dropout")
+      ->capture_default_str()->group(op);
+  knob(train->add_option("--ghost-weight", c.ghost_weight, "Weight of the ghost-gradient loss (0 = off)"),
+       "ghost_weight")->capture_default_str()->group(op);
+  knob(train->add_option("--dead-threshold", c.dead_threshold,
+                         "Units active in at most this share of samples get the ghost loss"), "dead_threshold")
+      ->capture_default_str()->group(op);
+  knob(train->add_option("--dead-window", c.dead_window,
+                         "Samples over which a unit's activation frequency is measured for --dead-threshold: an "
+                         "exponential moving average over about the last N (0 = every sample since the start)"),
+       "dead_window")->capture_default_str()->group(op);
+  knob(train->add_option("--checkpoint-every", c.checkpoint_every, "Epochs between checkpoints"), "checkpoint_every")
+      ->capture_default_str();
+  knob(train->add_option("--eval-rows", c.eval_rows, "Training rows scored after each epoch (0 = all)"), "eval_rows")
+      ->capture_default_str();
   train->callback([t] { run_train(*t); });
 
   auto e = std::make_shared<SaeEncodeOptionsCli>();

@@ -1,6 +1,7 @@
 // tttlab theory: the theory lab (paper §5, Appendices A.2, B, C) on synthetic linear-representation
 // worlds. Subcommands: export (a world as an embedding folder with its true Φ), prop8, rate, classify.
 #include <memory>
+#include <string>
 
 #include <fmt/format.h>
 
@@ -23,8 +24,9 @@ struct Common {
   bool no_plots = false;
 };
 
-void add_common(CLI::App* cmd, Common& c, bool plots = true) {
-  cmd->add_option("--out", c.out, "Output folder (results.json and plots)")->required();
+void add_common(CLI::App* cmd, Common& c, bool plots = true,
+                const std::string& out_help = "Output folder (results.json and plots)") {
+  cmd->add_option("--out", c.out, out_help)->required();
   cmd->add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
   cmd->add_flag("--quiet", c.quiet, "No progress bars");
   if (plots) cmd->add_flag("--no-plots", c.no_plots, "Skip the gnuplot figures (results.json only)");
@@ -48,7 +50,9 @@ void add_export(CLI::App* theory) {
   auto spec = std::make_shared<std::string>();
   auto c = std::make_shared<Common>();
   cmd->add_option("--world", *spec, "The world, e.g. lrh:d1=4096,d2=512,s=16,classes=100,seed=1")->required();
-  add_common(cmd, *c, false);
+  add_common(cmd, *c, false,
+             "Output folder: the world as an embedding folder (train/test features and labels) with its ground "
+             "truth and world.json");
   cmd->callback([spec, c] {
     begin(*c);
     const LrhWorld world = make_lrh_world(parse_lrh_spec(*spec));

@@ -267,3 +267,106 @@ TEST_F(Cli, HelpAndModelInfo) {
   r = tttlab("");
   EXPECT_EQ(r.code, 2);
 }
+
+// `theory export` writes a world folder, not results.json and plots; its help says so.
+TEST_F(Cli, TheoryExportHelpDescribesTheWorldFolder) {
+  const CliRun r = tttlab("theory export --help");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("results.json"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("plots"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("world.json"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("embedding folder"), std::string::npos) << r.out;
+}
+
+// Labels {0, 10, ..., 90} make 91 classes, 81 of them without a training example: the run goes on,
+// with one warning line on stderr and the empty classes in results.json.
+TEST_F(Cli, ClassesWithoutTrainingExamplesAreWarnedAbout) {
+  const fs::path sparse = root_ / "sparse_labels";
+  make_folder(sparse);
+  for (const char* split : {"train", "test"}) {
+    const fs::path file = sparse / (std::string(split) + "_labels.npy");
+    auto y = tttlab::read_npy(file);
+    y = (y + 2 * (torch::arange(y.size(0), torch::kLong) % 5)) * 10;  // 0, 10, ..., 90
+    tttlab::write_npy(file, y);
+  }
+  const fs::path out = root_ / "sparse_out";
+  const CliRun r = tttlab(small_run(sparse, out));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("warning: 81 of 91 classes have no training examples (1, 2, 3"), std::string::npos) << r.err;
+  const json j = json::parse(slurp(out / "results.json"));
+  EXPECT_EQ(j["dataset"]["num_classes"], 91);
+  ASSERT_EQ(j["dataset"]["classes_without_training_examples"].size(), 81u);
+  EXPECT_EQ(j["dataset"]["classes_without_training_examples"][0], 1);
+  EXPECT_EQ(j["dataset"]["classes_without_training_examples"][80], 89);
+
+  const CliRun plain = tttlab(small_run(data_, root_ / "plain_out"));
+  ASSERT_EQ(plain.code, 0) << plain.err;
+  EXPECT_EQ(plain.err.find("warning"), std::string::npos) << plain.err;
+  EXPECT_EQ(json::parse(slurp(root_ / "plain_out" / "results.json"))["dataset"]["classes_without_training_examples"],
+            json::array());
+}
+
+// An unknown key in a config file names the file and the key (CLI11 alone would only say that
+// `--bogus=1` was not expected).
+TEST_F(Cli, UnknownConfigKeyNamesTheFileAndTheKey) {
+  const fs::path cfg = root_ / "x.toml";
+  std::ofstream(cfg) << "k = 12\nbogus = 1\n";
+  const fs::path out = root_ / "bogus_out";
+  expect_input_error(small_run(data_, out, "--config " + cfg.string()),
+                     cfg.string() + ": unknown key 'bogus' (no option --bogus in `tttlab run`", out);
+  // Inside the command's table, and for a command of two words.
+  std::ofstream(cfg, std::ios::trunc) << "[train]\nepochs = 2\nbogus = 1\n";
+  expect_input_error("sae train --config " + cfg.string(), cfg.string() + ": unknown key 'bogus'", out);
+}
+
+// A config file reaches a command of two words (`sae train`): its keys follow both words.
+TEST_F(Cli, ConfigFileReachesATwoWordCommand) {
+  const fs::path cfg = root_ / "sae.toml";
+  const fs::path out = root_ / "sae_out";
+  std::ofstream(cfg) << "data = \"npy:" << data_.string() << "\"\nout = \"" << out.string() << "\"\nquiet = true\n"
+                     << "latent-dim = 16\nk = 2\nk-start = 4\nepochs = 2\nbatch-size = 100\nwarmup-steps = 2\n";
+  const CliRun r = tttlab("sae train --device cpu --config " + cfg.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json j = json::parse(slurp(out / "sae.json"));
+  EXPECT_EQ(j["latent_dim"], 16);
+  EXPECT_EQ(j["config"]["epochs"], 2);
+}
+
+// A mistyped command is named, with the list of commands, exit 2, with and without --help.
+TEST_F(Cli, UnknownCommandIsNamedWithTheCommandList) {
+  for (const std::string args : {"embed", "embed --help", "embed --data npy:x"}) {
+    const CliRun r = tttlab(args);
+    EXPECT_EQ(r.code, 2) << args << "\nstdout: " << r.out;
+    EXPECT_NE(r.err.find("unknown command 'embed'"), std::string::npos) << args << "\nstderr: " << r.err;
+    EXPECT_NE(r.err.find("run, model, lm, theory, sae, reproduce, scale"), std::string::npos) << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_EQ(r.out, "") << args;
+  }
+  const CliRun nested = tttlab("sae trian --help");
+  EXPECT_EQ(nested.code, 2);
+  EXPECT_NE(nested.err.find("unknown command 'trian' for `tttlab sae`; the commands are: train, encode"),
+            std::string::npos) << nested.err;
+  // Known commands still print their help.
+  EXPECT_EQ(tttlab("sae train --help").code, 0);
+  EXPECT_EQ(tttlab("--help").code, 0);
+}
+
+// A reused --out folder keeps nothing of the earlier run that this run does not write again (here a
+// network and a method an earlier run left), and nothing else is touched.
+TEST_F(Cli, ReusedOutFolderLosesTheEarlierRunsFiles) {
+  const fs::path out = root_ / "reused";
+  fs::create_directories(out);
+  tttlab::write_safetensors(out / "model.safetensors", {{"conv1.weight", torch::zeros({1})}});
+  tttlab::write_npy(out / "pred_old_method.npy", torch::zeros({3}, torch::kLong));
+  std::ofstream(out / "notes.txt") << "mine";
+  const CliRun r = tttlab(small_run(data_, out));
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_FALSE(fs::exists(out / "model.safetensors"));
+  EXPECT_FALSE(fs::exists(out / "pred_old_method.npy"));
+  EXPECT_EQ(slurp(out / "notes.txt"), "mine");
+  EXPECT_TRUE(fs::exists(out / "pred_ttt.npy"));
+  EXPECT_TRUE(fs::exists(out / "head.safetensors"));
+  const json j = json::parse(slurp(out / "results.json"));
+  EXPECT_FALSE(j["outputs"].contains("model"));
+}

@@ -1,5 +1,6 @@
 // `tttlab lm` end to end on the fixture checkpoint: info, tokenize, score (results.json), lora
 // (bits per byte drop on the training text, reset restores the base), and bad input -> exit 2.
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -103,4 +104,24 @@ TEST_F(LmCli, BadInputExitsTwo) {
     EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\n" << r.err;
   }
+}
+
+// The fixture model has 256 positions (max_position_embeddings). A longer window given on the command
+// line is refused before scoring; the default window (1024) is lowered to fit.
+TEST_F(LmCli, ContextLongerThanTheModelsPositionsExitsTwo) {
+  const auto text = text_file("t.txt", kText).string();
+  for (const std::string args : {"lm score " + model_args() + " --file " + text + " --context 1024",
+                                 "lm lora " + model_args() + " --train " + text + " --rank 2 --context 257",
+                                 "lm lora " + model_args() + " --train " + text + " --rank 2 --max-length 300"}) {
+    const CliRun r = tttlab(args);
+    EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
+    EXPECT_NE(r.err.find("longer than the 256 positions"), std::string::npos) << args << "\n" << r.err;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  }
+  const auto out = dir_ / "default_context";
+  const CliRun r = tttlab("lm score " + model_args() + " --file " + text + " --out " + out.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = json::parse(tttlab::test::read_bytes(out / "results.json"));
+  EXPECT_EQ(j["config"]["context"], 256);
+  EXPECT_EQ(j["config"]["stride"], 128);
 }

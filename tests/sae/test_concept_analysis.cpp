@@ -10,6 +10,7 @@
 
 #include "test_support.hpp"
 #include "tttlab/io/npy.hpp"
+#include "tttlab/recipes/table1_report.hpp"
 #include "tttlab/sae/concept_analysis.hpp"
 #include "tttlab/sae/concept_recovery.hpp"
 
@@ -39,6 +40,34 @@ TEST(ConceptAnalysis, TemperatureRecoversAScaleFactor) {
   };
   EXPECT_LE(kl(best), kl(best * 1.01) + 1e-12);
   EXPECT_LE(kl(best), kl(best / 1.01) + 1e-12);
+}
+
+// A uniform reference is matched best at t -> infinity, so its fit ends at the search bound; such fits
+// are counted, and the report gives the median, which they cannot drag (their mean would be ~400 here).
+TEST(ConceptAnalysis, TemperaturesClampedAtTheSearchBoundAreCountedNotAveraged) {
+  torch::manual_seed(6);
+  const auto other = torch::randn({5, 6}, torch::kDouble);
+  auto reference = other / 0.8;
+  reference.slice(0, 0, 2).zero_();  // two uniform references
+  const auto t = calibrate_temperatures(reference, other);
+  EXPECT_NEAR(t[0].item<double>(), kMaxCalibrationTemperature, 1e-3);
+  EXPECT_NEAR(t[4].item<double>(), 0.8, 1e-6);
+  const TemperatureSummary s = summarize_temperatures(t);
+  EXPECT_EQ(s.n, 5);
+  EXPECT_EQ(s.at_upper_bound, 2);
+  EXPECT_EQ(s.at_lower_bound, 0);
+  EXPECT_NEAR(s.median, 0.8, 1e-6);
+
+  const nlohmann::json j = temperature_json(t);
+  EXPECT_EQ(j["clamped_at_upper_bound"], 2);
+  EXPECT_EQ(j["clamped_at_lower_bound"], 0);
+  EXPECT_NEAR(j["median"].get<double>(), 0.8, 1e-6);
+  EXPECT_FALSE(j.contains("mean"));
+  EXPECT_FALSE(j.contains("std"));
+  EXPECT_EQ(temperature_text(t), "temperature median 0.8 (2 of 5 fits clamped at the search bound 1000)");
+  EXPECT_EQ(temperature_text(t.slice(0, 2)), "temperature median 0.8");
+  const auto low = torch::tensor({kMinCalibrationTemperature, 0.5, 0.7}, torch::kDouble);
+  EXPECT_EQ(temperature_text(low), "temperature median 0.5 (1 of 3 fits clamped at the search bound 0.001)");
 }
 
 TEST(ConceptAnalysis, AgreementOfIdenticalAndOfScaledModels) {

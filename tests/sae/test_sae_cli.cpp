@@ -140,3 +140,41 @@ TEST_F(SaeCli, BadInputExitsWith2) {
                 "raw");
   EXPECT_FALSE(fs::exists(root_ / "t1" / "results.json"));
 }
+
+TEST_F(SaeCli, DeadWindowIsAnOptionAndReachesTheConfig) {
+  const CliRun r = tttlab(train_args(root_ / "w", "--dead-window 300"));
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto j = nlohmann::json::parse(tttlab::test::read_bytes(root_ / "w" / "sae.json"));
+  EXPECT_EQ(j["config"]["dead_window"], 300);
+  expect_exit_2(train_args(root_ / "w2", "--dead-window -1"), "dead window=-1");
+}
+
+// --resume needs only --data and --out: the settings come from the checkpoint, and the result is the
+// uninterrupted run's.
+TEST_F(SaeCli, ResumeTakesTheSettingsFromTheCheckpoint) {
+  ASSERT_EQ(tttlab(train_args(root_ / "a", "--normalize --dead-window 300")).code, 0);
+  ASSERT_EQ(tttlab(train_args(root_ / "b", "--normalize --dead-window 300 --stop-after-epochs 1")).code, 0);
+  ASSERT_FALSE(fs::exists(root_ / "b" / "sae.safetensors"));
+  const CliRun r = tttlab("sae train --quiet --threads 1 --device cpu --resume --data npy:" + data_.string() +
+                          " --out " + (root_ / "b").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(tttlab::test::read_bytes(root_ / "a" / "sae.safetensors"),
+            tttlab::test::read_bytes(root_ / "b" / "sae.safetensors"));
+  const auto j = nlohmann::json::parse(tttlab::test::read_bytes(root_ / "b" / "sae.json"));
+  EXPECT_EQ(j["input_normalized"], true);
+  EXPECT_EQ(j["config"]["dead_window"], 300);
+}
+
+TEST_F(SaeCli, ResumeRefusesASettingThatDiffersFromTheCheckpoint) {
+  ASSERT_EQ(tttlab(train_args(root_ / "b", "--stop-after-epochs 1")).code, 0);
+  const std::string resume = "sae train --quiet --threads 1 --device cpu --resume --data npy:" + data_.string() +
+                             " --out " + (root_ / "b").string();
+  expect_exit_2(resume + " --lr 0.02", "--lr 0.02: the checkpoint");
+  expect_exit_2(resume + " --wd 0.5", "weight_decay=0.0");
+  expect_exit_2(resume + " --normalize", "--normalize: the checkpoint");
+  EXPECT_FALSE(fs::exists(root_ / "b" / "sae.safetensors"));
+  // The same value given again is no conflict.
+  const CliRun r = tttlab(resume + " --lr 0.01 --k 2");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(root_ / "b" / "sae.safetensors"));
+}

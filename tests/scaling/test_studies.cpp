@@ -2,6 +2,7 @@
 // and `tttlab scale` end to end on a small embedding folder (resume, tables, bad options).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
@@ -82,6 +83,13 @@ TEST(Plot, WritesPngAndSvg) {
   const std::string dat = tttlab::test::read_bytes(dir / "fig.dat");
   EXPECT_NE(dat.find("\n5 10.0000 8.0000 12.0000 9.9500"), std::string::npos) << dat;
   expect_input_error([&] { plot_sweep(dir / "none", rows, {"q", "q", "t", true, {"global"}}); }, "numeric 'q'");
+  // k = 5 and k = 500 and their error bars lie inside the frame: 5% of the two decades beyond each.
+  const std::string gp = tttlab::test::read_bytes(dir / "fig.gp");
+  const auto at = gp.find("set xrange [");
+  ASSERT_NE(at, std::string::npos) << gp;
+  const auto colon = gp.find(':', at), close = gp.find(']', at);
+  EXPECT_NEAR(std::stod(gp.substr(at + 12, colon - at - 12)), 5 / std::pow(10.0, 0.1), 1e-4) << gp;
+  EXPECT_NEAR(std::stod(gp.substr(colon + 1, close - colon - 1)), 500 * std::pow(10.0, 0.1), 1e-3) << gp;
 }
 
 namespace {

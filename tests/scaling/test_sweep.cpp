@@ -2,7 +2,9 @@
 // configuration that was running, and refusals of mixed settings and damaged files.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
+#include <string>
 #include <stdexcept>
 
 #include "test_support.hpp"
@@ -58,6 +60,24 @@ TEST(Sweep, SavesEachResultAndSkipsThemOnARerun) {
     EXPECT_EQ(calls, 4);
     EXPECT_EQ(runs2[3].result["square"], 16);
   }
+}
+
+TEST(Sweep, ARerunSaysHowManyConfigurationsItSkips) {
+  TempDir dir;
+  const SweepStore store(dir.path(), kSettings);
+  auto compute = [](const SweepPoint& p) { return json{{"k", p.params["k"]}}; };
+  auto points = three_points();
+  points.resize(2);
+  testing::internal::CaptureStdout();
+  run_sweep(store, points, compute, "test");
+  EXPECT_EQ(testing::internal::GetCapturedStdout(), "") << "a fresh sweep has nothing to skip";
+  points = three_points();
+  for (int k = 4; k <= 6; ++k) points.push_back({"k=" + std::to_string(k) + ",seed=0", {{"k", k}, {"seed", 0}}});
+  testing::internal::CaptureStdout();
+  run_sweep(store, points, compute, "test");
+  const std::string out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("test: 2 of 6 configurations done, skipping them"), std::string::npos) << out;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
 TEST(Sweep, ACrashLosesOnlyTheRunningConfiguration) {

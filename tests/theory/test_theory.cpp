@@ -1,6 +1,8 @@
 // The theory lab: Proposition 8 against its closed form, the regression estimators against their
 // references and hand-worked cases, the TTT rate on a small world, plots, and the `tttlab theory`
 // commands end to end (including bad input: exit code 2, one line, no results.json).
+#include <tuple>
+#include <utility>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -281,6 +283,76 @@ TEST(TheoryPlot, WritesDataScriptPngAndSvg) {
   }
   EXPECT_EQ(slurp(dir / "fig.png").substr(1, 3), "PNG");
   EXPECT_NE(slurp(dir / "fig.svg").find("<svg"), std::string::npos);
+}
+
+namespace {
+
+// The [a:b] of the first "set xrange [a:b]" line of a gnuplot script; NaNs when there is none.
+std::pair<double, double> xrange_of(const std::string& script) {
+  const auto at = script.find("set xrange [");
+  if (at == std::string::npos) return {NAN, NAN};
+  const auto colon = script.find(':', at), close = script.find(']', at);
+  return {std::stod(script.substr(at + 12, colon - at - 12)), std::stod(script.substr(colon + 1, close - colon - 1))};
+}
+
+// The x values of block `index` of a line plot's .dat file (blocks are separated by two blank lines).
+std::vector<double> block_xs(const std::string& dat, int index) {
+  std::vector<double> xs;
+  std::istringstream in(dat);
+  std::string line;
+  int block = 0, blanks = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      if (++blanks == 2) ++block, blanks = 0;
+      continue;
+    }
+    blanks = 0;
+    if (block == index && line[0] != '#') xs.push_back(std::stod(line));
+  }
+  return xs;
+}
+
+}  // namespace
+
+// The end points and their error bars sit inside the frame: the x range reaches past the data by a
+// margin, on a log axis in decades and on a linear one in units.
+TEST(TheoryPlot, XRangeIsPaddedBeyondTheData) {
+  if (!have_gnuplot()) GTEST_SKIP() << "gnuplot not installed";
+  tttlab::test::TempDir dir;
+  PlotSpec spec;
+  spec.logx = true;
+  PlotSeries s;
+  s.x = {1, 10, 100};
+  s.y = {1, 0.5, 0.25};
+  s.err = {0.1, 0.1, 0.1};
+  spec.series.push_back(s);
+  write_plot(dir / "log", spec);
+  auto [lo, hi] = xrange_of(slurp(dir / "log.gp"));
+  EXPECT_NEAR(lo, std::pow(10.0, -0.1), 1e-6);  // 5% of the two decades on each side
+  EXPECT_NEAR(hi, std::pow(10.0, 2.1), 1e-4);
+  spec.logx = false;
+  spec.series[0].x = {0, 5, 20};
+  write_plot(dir / "lin", spec);
+  std::tie(lo, hi) = xrange_of(slurp(dir / "lin.gp"));
+  EXPECT_NEAR(lo, -1.0, 1e-9);
+  EXPECT_NEAR(hi, 21.0, 1e-9);
+  EXPECT_EQ(padded_xrange({3.0}, false), "set xrange [1.5:4.5]");  // one point: a range around it
+  EXPECT_EQ(padded_xrange({-1.0, NAN}, true), "");                // nothing drawable on a log axis
+}
+
+// prop8's closed-form line spans the grid's d2/d1, not a fixed 1e-4..1, and the frame is padded.
+TEST(TheoryCli, Prop8ClosedFormSpansTheGrid) {
+  if (!have_gnuplot()) GTEST_SKIP() << "gnuplot not installed";
+  tttlab::test::TempDir dir;
+  const CliRun r = tttlab_cli(dir.path(), "theory prop8 --quiet --d1 32 --d2 4,16 --draws 3 --out " + (dir / "out").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::vector<double> closed = block_xs(slurp(dir / "out" / "prop8.dat"), 1);  // after the one d1 block
+  ASSERT_GE(closed.size(), 2u);
+  EXPECT_NEAR(closed.front(), 4.0 / 32, 1e-9);
+  EXPECT_NEAR(closed.back(), 16.0 / 32, 1e-9);
+  const auto [lo, hi] = xrange_of(slurp(dir / "out" / "prop8.gp"));
+  EXPECT_LT(lo, 4.0 / 32);
+  EXPECT_GT(hi, 16.0 / 32);
 }
 
 TEST(TheoryCli, Prop8WritesResultsAndPlots) {

@@ -1,5 +1,7 @@
 #include "tttlab/report/gnuplot.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <stdexcept>
 #include <system_error>
@@ -46,6 +48,27 @@ std::string gnuplot_string(const std::string& s) {
     out += c;
   }
   return out + "\"";
+}
+
+std::string padded_xrange(const std::vector<double>& xs, bool log_x, double fraction) {
+  double lo = INFINITY, hi = -INFINITY;
+  for (const double x : xs) {
+    if (!std::isfinite(x) || (log_x && x <= 0)) continue;
+    lo = std::min(lo, x);
+    hi = std::max(hi, x);
+  }
+  if (lo > hi) return "";
+  double a = 0, b = 0;
+  if (log_x) {
+    const double decades = std::log10(hi / lo);
+    const double factor = decades > 0 ? std::pow(10.0, fraction * decades) : 2.0;
+    a = lo / factor, b = hi * factor;
+  } else {
+    const double span = hi - lo;
+    const double pad = span > 0 ? fraction * span : (lo != 0 ? 0.5 * std::abs(lo) : 1.0);
+    a = lo - pad, b = hi + pad;
+  }
+  return fmt::format("set xrange [{:.8g}:{:.8g}]", a, b);
 }
 
 void draw_gnuplot(const fs::path& stem, const std::string& script, int width, int height) {

@@ -6,6 +6,7 @@
 // Every figure-drawing module (line plots, sweep plots, the Table 1 report) goes through here.
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace tttlab {
 
@@ -14,6 +15,13 @@ bool have_gnuplot();
 
 // `s` as a double-quoted gnuplot string (quotes and backslashes escaped).
 std::string gnuplot_string(const std::string& s);
+
+// "set xrange [a:b]" for data with x values `xs`, widened on each side by `fraction` of their span
+// (on a log axis, of their span in decades), so that the points at the ends and their error bars sit
+// inside the frame rather than on its edge, where gnuplot's autoscaling puts them. A single x value
+// gets a range around it. Values that cannot be drawn (not finite; <= 0 on a log axis) are ignored;
+// "" when none is left.
+std::string padded_xrange(const std::vector<double>& xs, bool log_x, double fraction = 0.05);
 
 // Writes <stem>.gp (atomically) and draws <stem>.png and <stem>.svg of width x height pixels, each
 // into a temporary file renamed when gnuplot succeeds. Throws std::runtime_error naming the figure

@@ -1,6 +1,7 @@
 #include "tttlab/report/line_plot.hpp"
 
 #include <sstream>
+#include <vector>
 
 #include "tttlab/core/atomic_file.hpp"
 
@@ -31,6 +32,10 @@ void write_plot(const fs::path& stem, const PlotSpec& spec) {
   if (spec.logx) g << "set logscale x\n";
   if (spec.logy) g << "set logscale y\n";
   g << "set grid\nset key below maxrows 4 noenhanced\n";
+  std::vector<double> xs;
+  for (const auto& s : spec.series) xs.insert(xs.end(), s.x.begin(), s.x.end());
+  const std::string xrange = padded_xrange(xs, spec.logx);
+  if (!xrange.empty()) g << xrange << "\n";
   if (!spec.extra.empty()) g << spec.extra << "\n";
   g << "datafile = " << gnuplot_string(dat.filename().string()) << "\n";
   g << "plot ";

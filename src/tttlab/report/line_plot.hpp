@@ -31,7 +31,8 @@ struct PlotSpec {
   std::string title, xlabel, ylabel;
   bool logx = false, logy = false;
   std::vector<PlotSeries> series;
-  std::string extra;  // extra gnuplot commands before `plot` (e.g. "set yrange [0:1.05]")
+  std::string extra;  // extra gnuplot commands before `plot` (e.g. "set yrange [0:1.05]"); the x range is
+                      // the series' x values padded (padded_xrange) unless `extra` sets another
 };
 
 

@@ -57,7 +57,7 @@ torch::Tensor calibrate_temperatures(const torch::Tensor& reference_logits, cons
     for (int64_t i = 0; i < c; ++i) row[i] = la[j][i];
     // Golden-section search on log(beta) (KL is convex in beta, hence unimodal in log beta).
     const double phi = (std::sqrt(5.0) - 1) / 2;
-    double a = std::log(1e-3), b = std::log(1e3);
+    double a = std::log(1 / kMaxCalibrationTemperature), b = std::log(1 / kMinCalibrationTemperature);
     double x1 = b - phi * (b - a), x2 = a + phi * (b - a);
     double f1 = kl_at(pa[j], row, std::exp(x1)), f2 = kl_at(pa[j], row, std::exp(x2));
     while (b - a > 1e-9) {
@@ -74,6 +74,19 @@ torch::Tensor calibrate_temperatures(const torch::Tensor& reference_logits, cons
     out[j] = 1.0 / std::exp((a + b) / 2);
   }
   return out;
+}
+
+TemperatureSummary summarize_temperatures(const torch::Tensor& temperatures) {
+  require_input(temperatures.dim() == 1 && temperatures.numel() >= 1, "O3: no temperatures to summarise");
+  const auto t = temperatures.to(torch::kDouble);
+  // The search stops within 1e-9 (in log t) of an end it ran into; 1e-6 relative catches those only.
+  const double tolerance = 1e-6;
+  TemperatureSummary s;
+  s.n = t.numel();
+  s.median = torch::quantile(t, 0.5).item<double>();
+  s.at_lower_bound = t.le(kMinCalibrationTemperature * (1 + tolerance)).sum().item<int64_t>();
+  s.at_upper_bound = t.ge(kMaxCalibrationTemperature * (1 - tolerance)).sum().item<int64_t>();
+  return s;
 }
 
 ProbabilityAgreement probability_agreement(const torch::Tensor& reference_logits, const torch::Tensor& other_logits,

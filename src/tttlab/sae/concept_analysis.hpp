@@ -23,6 +23,20 @@ torch::Tensor mean_neighbor_cosine(const torch::Tensor& concepts_train, const to
 // (convex in 1/t; golden-section search on 1/t in [1e-3, 1e3], to 1e-9 relative): double [M].
 torch::Tensor calibrate_temperatures(const torch::Tensor& reference_logits, const torch::Tensor& logits);
 
+// The range that search covers. A fit that ends at either end is clamped there: the KL still fell
+// beyond it (e.g. a nearly uniform reference drives t to infinity), so the value is a bound and not an
+// estimate, and a few of them dominate a mean.
+inline constexpr double kMinCalibrationTemperature = 1e-3;
+inline constexpr double kMaxCalibrationTemperature = 1e3;
+
+// Temperatures summarised robustly: the median over all fits, and how many were clamped at each end.
+struct TemperatureSummary {
+  int64_t n = 0;
+  double median = 0;
+  int64_t at_lower_bound = 0, at_upper_bound = 0;
+};
+TemperatureSummary summarize_temperatures(const torch::Tensor& temperatures);
+
 // O3 for reference (Psi-hat TTT) vs other (masked Phi-hat TTT) logits [M, C]:
 //   ranks: for each point the top `top` classes of the calibrated other distribution,
 //   p_other[j, i] its calibrated probability at rank i, p_reference[j, i] the reference model's

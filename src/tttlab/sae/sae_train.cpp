@@ -105,7 +105,8 @@ torch::Tensor activation_frequency(const TrainState& st, const SaeConfig& cfg) {
   return st.counts.to(torch::kDouble) / static_cast<double>(std::max<int64_t>(1, st.samples_seen));
 }
 
-void write_checkpoint(const fs::path& path, const TrainState& st, const SaeConfig& cfg, int64_t rows) {
+void write_checkpoint(const fs::path& path, const TrainState& st, const SaeConfig& cfg, int64_t rows,
+                      const nlohmann::json& extra) {
   std::map<std::string, torch::Tensor> tensors;
   for (size_t i = 0; i < st.params.size(); ++i) {
     tensors[st.names[i]] = st.params[i].detach().to(torch::kCPU);
@@ -123,26 +124,42 @@ void write_checkpoint(const fs::path& path, const TrainState& st, const SaeConfi
                      {"samples_seen", std::to_string(st.samples_seen)},
                      {"rows", std::to_string(rows)},
                      {"config", cfg.to_json().dump()},
+                     {"extra", extra.dump()},
                      {"history", history.dump()}});
 }
 
-void read_checkpoint(const fs::path& path, TrainState& st, const SaeConfig& cfg, int64_t rows, int64_t d2,
-                     int64_t d1, torch::Device device) {
+// A checkpoint's JSON metadata entry `key`; `fallback` when an older checkpoint lacks it (absent:
+// InputError).
+nlohmann::json checkpoint_json(const SafetensorsFile& file, const fs::path& path, const std::string& key,
+                               const std::optional<nlohmann::json>& fallback = std::nullopt) {
+  const auto it = file.metadata.find(key);
+  if (it == file.metadata.end() && fallback) return *fallback;
+  require_input(it != file.metadata.end(), "{}: the checkpoint has no '{}' entry", path.string(), key);
+  nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
+  require_input(!j.is_discarded(), "{}: the checkpoint's {} is not valid JSON", path.string(), key);
+  return j;
+}
+
+void require_same_settings(const fs::path& path, const nlohmann::json& saved, const nlohmann::json& now) {
+  for (const auto& [key, value] : now.items()) {
+    require_input(saved.contains(key) && saved.at(key) == value,
+                  "{}: the checkpoint was trained with {}={}, this run asks for {} (resume needs the same "
+                  "settings)", path.string(), key, saved.contains(key) ? saved.at(key).dump() : "nothing",
+                  value.dump());
+  }
+}
+
+void read_checkpoint(const fs::path& path, TrainState& st, const SaeConfig& cfg, const nlohmann::json& extra,
+                     int64_t rows, int64_t d2, int64_t d1, torch::Device device) {
   const SafetensorsFile file = read_safetensors(path);
   auto meta = [&](const std::string& key) {
     const auto it = file.metadata.find(key);
     require_input(it != file.metadata.end(), "{}: the checkpoint has no '{}' entry", path.string(), key);
     return it->second;
   };
-  const nlohmann::json saved_cfg = nlohmann::json::parse(meta("config"), nullptr, false);
-  require_input(!saved_cfg.is_discarded(), "{}: the checkpoint's config is not valid JSON", path.string());
-  const nlohmann::json now_cfg = cfg.to_json();
-  for (const auto& [key, value] : now_cfg.items()) {
-    require_input(saved_cfg.contains(key) && saved_cfg.at(key) == value,
-                  "{}: the checkpoint was trained with {}={}, this run asks for {} (resume needs the same "
-                  "settings)", path.string(), key, saved_cfg.contains(key) ? saved_cfg.at(key).dump() : "nothing",
-                  value.dump());
-  }
+  require_same_settings(path, checkpoint_json(file, path, "config"), cfg.to_json());
+  // Checkpoints from before `extra` was recorded cannot be checked against it.
+  if (file.metadata.count("extra")) require_same_settings(path, checkpoint_json(file, path, "extra"), extra);
   require_input(std::stoll(meta("rows")) == rows, "{}: the checkpoint was trained on {} rows, the data has {}",
                 path.string(), meta("rows"), rows);
   st.sae.encoder = require_tensor(file, path, "encoder.weight", {d1, d2}).to(device).clone();
@@ -243,6 +260,7 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
   const int64_t total_steps = cfg.epochs * batches;
 
   const fs::path ckpt = opts.out_dir / "checkpoint.safetensors";
+  const nlohmann::json extra = opts.extra.is_object() ? opts.extra : nlohmann::json::object();
   const fs::path log_path = opts.out_dir / "train_log.txt";
   const bool resuming = opts.resume && fs::exists(ckpt);
   require_input(resuming || !fs::exists(ckpt),
@@ -252,7 +270,7 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
 
   TrainState st;
   if (resuming) {
-    read_checkpoint(ckpt, st, cfg, n, d2, d1, device);
+    read_checkpoint(ckpt, st, cfg, extra, n, d2, d1, device);
   } else {
     st.sae = init_sae(d2, d1, cfg.k, cfg.relu, cfg.seed,
                       cfg.pre_bias ? x_in.to(torch::kFloat).mean(0) : torch::Tensor());
@@ -394,7 +412,7 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
     ++epochs_this_call;
     const bool last = st.epoch == cfg.epochs;
     const bool stopping = opts.stop_after_epochs > 0 && epochs_this_call >= opts.stop_after_epochs;
-    if (last || stopping || st.epoch % cfg.checkpoint_every == 0) write_checkpoint(ckpt, st, cfg, n);
+    if (last || stopping || st.epoch % cfg.checkpoint_every == 0) write_checkpoint(ckpt, st, cfg, n, extra);
     if (stopping && !last) break;
   }
   bar.finish();
@@ -408,12 +426,23 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
   if (result.finished) {
     nlohmann::json history = nlohmann::json::array();
     for (const auto& m : st.history) history.push_back(m.to_json());
-    nlohmann::json info = opts.extra.is_object() ? opts.extra : nlohmann::json::object();
+    nlohmann::json info = extra;
     info.update({{"config", cfg.to_json()}, {"rows", n}, {"steps", st.step}, {"history", history},
                  {"final", st.history.empty() ? nlohmann::json() : st.history.back().to_json()}});
     save_sae(opts.out_dir, result.sae, info);
   }
   return result;
+}
+
+std::optional<SaeCheckpointSettings> read_checkpoint_settings(const fs::path& out_dir) {
+  const fs::path path = out_dir / "checkpoint.safetensors";
+  if (!fs::exists(path)) return std::nullopt;
+  const SafetensorsFile file = read_safetensors(path);
+  SaeCheckpointSettings settings;
+  settings.config = SaeConfig::from_json(checkpoint_json(file, path, "config"));
+  settings.extra = checkpoint_json(file, path, "extra", nlohmann::json::object());
+  require_input(settings.extra.is_object(), "{}: the checkpoint's extra is not a JSON object", path.string());
+  return settings;
 }
 
 }  // namespace tttlab

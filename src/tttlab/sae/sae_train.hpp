@@ -11,6 +11,7 @@
 // step number, so a run resumed from a checkpoint continues exactly as the uninterrupted run would.
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -59,6 +60,15 @@ struct SaeTrainResult {
 
 // x: float [N, d2] finite training features.
 SaeTrainResult train_sae(const torch::Tensor& x, const SaeConfig& cfg, const SaeTrainOptions& opts);
+
+// What the checkpoint in `out_dir` was trained with: its config and the `extra` entries of the run's
+// SaeTrainOptions (empty for checkpoints written before they were recorded); nothing when there is no
+// checkpoint. A resumed run must use exactly these, so a caller can take them instead of asking again.
+struct SaeCheckpointSettings {
+  SaeConfig config;
+  nlohmann::json extra = nlohmann::json::object();
+};
+std::optional<SaeCheckpointSettings> read_checkpoint_settings(const std::filesystem::path& out_dir);
 
 // One step's objective, exposed for tests. `inactive` is a bool [d1] mask of the units that get the
 // ghost loss (undefined or all false: none). dropout > 0 applies training-mode dropout.

@@ -67,6 +67,23 @@ std::string read_text_file(const std::string& path) {
   return s.str();
 }
 
+bool fit_to_positions(const std::string& flag, bool given, int64_t& tokens, const lm::Qwen2Config& c,
+                      const std::string& model) {
+  const int64_t limit = c.max_position_embeddings;
+  if (tokens <= limit) return false;
+  require_input(!given, "{} {}: longer than the {} positions of {} (max_position_embeddings in its config.json); "
+                "use {} {} or less", flag, tokens, limit, model, flag, limit);
+  tokens = limit;
+  return true;
+}
+
+void fit_window_to_positions(lm::BpbConfig& bpb, const LmLengthsGiven& given, const lm::Qwen2Config& c,
+                             const std::string& model) {
+  if (fit_to_positions("--context", given.context, bpb.context, c, model) && !given.stride) {
+    bpb.stride = std::min(bpb.stride, std::max<int64_t>(1, bpb.context / 2));
+  }
+}
+
 json TimedBpb::to_json() const {
   return {{"bits_per_byte", bpb.bits_per_byte()}, {"bits_per_token", bpb.bits_per_token()},
           {"nll_nats", bpb.nll_nats},            {"tokens_scored", bpb.tokens_scored},
@@ -90,10 +107,11 @@ TimedBpb score_tokens(LoadedLm& m, const std::vector<int64_t>& ids, int64_t byte
 
 LmScoreResult run_lm_score(const LmScoreConfig& cfg) {
   LoadedLm m = load_lm(cfg.model);
-  const std::string text = read_text_file(cfg.file);
-  require_input(!text.empty(), "{}: the text file is empty", cfg.file);
   LmScoreResult r;
   r.bpb = cfg.bpb;
+  fit_window_to_positions(r.bpb, cfg.given, m.model->config, cfg.model.model);
+  const std::string text = read_text_file(cfg.file);
+  require_input(!text.empty(), "{}: the text file is empty", cfg.file);
   r.bpb.prefix_token = resolve_prefix_token(cfg.prefix, m.model->config);
   r.device = describe_device(m.device);
   r.score = score_tokens(m, m.tokenizer.encode(text), static_cast<int64_t>(text.size()), r.bpb, "score");
@@ -115,7 +133,10 @@ json lm_score_json(const LmScoreConfig& cfg, const LmScoreResult& r) {
 LmLoraResult run_lm_lora(const LmLoraConfig& cfg) {
   require_input(cfg.epochs >= 1, "--epochs={} (expected >= 1)", cfg.epochs);
   LoadedLm m = load_lm(cfg.model);
+  lm::LoraTrainConfig train_cfg = cfg.train;
+  fit_to_positions("--max-length", cfg.given.max_length, train_cfg.max_length, m.model->config, cfg.model.model);
   lm::BpbConfig bpb = cfg.bpb;
+  fit_window_to_positions(bpb, cfg.given, m.model->config, cfg.model.model);
   bpb.prefix_token = resolve_prefix_token(cfg.prefix, m.model->config);
   bpb.validate();
   const std::string train_text = read_text_file(cfg.train_file);
@@ -126,9 +147,11 @@ LmLoraResult run_lm_lora(const LmLoraConfig& cfg) {
 
   LmLoraResult r;
   r.device = describe_device(m.device);
+  r.max_length = train_cfg.max_length;
+  r.bpb = bpb;
   r.before = score_tokens(m, eval_ids, bytes, bpb, "score (base)");
   lm::add_lora(m.model, cfg.lora, cfg.train.seed);
-  lm::LoraTrainer trainer(m.model, cfg.train);
+  lm::LoraTrainer trainer(m.model, train_cfg);
   r.trainable_parameters = lm::count_parameters(lm::lora_parameters(m.model));
   const auto t0 = std::chrono::steady_clock::now();
   {
@@ -159,7 +182,8 @@ json lm_lora_json(const LmLoraConfig& cfg, const LmLoraResult& r) {
           {"lora", {{"rank", cfg.lora.rank}, {"alpha", cfg.lora.alpha}, {"dropout", cfg.lora.dropout},
                     {"targets", cfg.lora.targets}, {"trainable_parameters", r.trainable_parameters}}},
           {"train_config", {{"lr", cfg.train.lr}, {"eps", cfg.train.eps}, {"max_grad_norm", cfg.train.max_grad_norm},
-                            {"max_length", cfg.train.max_length}, {"epochs", cfg.epochs}, {"seed", cfg.train.seed}}},
+                            {"max_length", r.max_length}, {"epochs", cfg.epochs}, {"seed", cfg.train.seed}}},
+          {"score_config", {{"context", r.bpb.context}, {"stride", r.bpb.stride}, {"prefix_token", r.bpb.prefix_token}}},
           {"losses", r.losses},
           {"train_seconds", r.train_seconds},
           {"train_tokens_per_second", r.trained_tokens / std::max(r.train_seconds, 1e-9)},

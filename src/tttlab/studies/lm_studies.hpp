@@ -51,13 +51,31 @@ struct TimedBpb {
 TimedBpb score_tokens(LoadedLm& lm, const std::vector<int64_t>& ids, int64_t bytes, const lm::BpbConfig& cfg,
                       const std::string& label);
 
+// A window (or training chunk) of `tokens` tokens must fit the model's positions: beyond
+// max_position_embeddings the rotary embeddings run on positions the model never saw, without any
+// error, so a length the user gave (`given`) is refused with one line naming `flag`; a default that
+// does not fit is lowered to the model's length instead. Returns whether it was lowered.
+bool fit_to_positions(const std::string& flag, bool given, int64_t& tokens, const lm::Qwen2Config& config,
+                      const std::string& model);
+
+// The scoring window fitted to the model; a default stride is kept below the window it slides.
+void fit_window_to_positions(lm::BpbConfig& bpb, const LmLengthsGiven& given, const lm::Qwen2Config& config,
+                             const std::string& model);
+
 // ---- lm score ----
+
+// Whether the user gave a window or chunk length: a given one longer than the model's
+// max_position_embeddings is refused, a default one is lowered to it (fit_to_positions).
+struct LmLengthsGiven {
+  bool context = false, stride = false, max_length = false;
+};
 
 struct LmScoreConfig {
   LmModelSpec model;
   std::string file;
   std::string prefix = "eos";
   lm::BpbConfig bpb;
+  LmLengthsGiven given;
 };
 
 struct LmScoreResult {
@@ -79,6 +97,7 @@ struct LmLoraConfig {
   lm::LoraConfig lora;
   lm::LoraTrainConfig train;
   lm::BpbConfig bpb;
+  LmLengthsGiven given;
 };
 
 struct LmLoraResult {
@@ -86,6 +105,8 @@ struct LmLoraResult {
   std::vector<double> losses;  // one per LoRA step
   int64_t trainable_parameters = 0;
   int64_t trained_tokens = 0;
+  int64_t max_length = 0;  // tokens per training chunk, as used (fit_to_positions)
+  lm::BpbConfig bpb;       // the scoring window, as used
   double train_seconds = 0;
   std::string device;
 };

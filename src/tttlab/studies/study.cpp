@@ -1,8 +1,11 @@
 #include "tttlab/studies/study.hpp"
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tttlab/baselines/majority_vote.hpp"
 #include "tttlab/core/device.hpp"
@@ -101,9 +104,33 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, torch::Dev
 
 }  // namespace
 
+std::vector<int64_t> classes_without_training_examples(const Dataset& data, int64_t num_classes) {
+  const int64_t c = std::max(data.num_classes, num_classes);
+  std::vector<int64_t> empty;
+  if (c <= 0) return empty;
+  const auto counts = torch::bincount(data.train.y.to(torch::kCPU, torch::kLong), {}, c).contiguous();
+  const auto a = counts.accessor<int64_t, 1>();
+  for (int64_t i = 0; i < c; ++i) {
+    if (a[i] == 0) empty.push_back(i);
+  }
+  return empty;
+}
+
+std::string empty_classes_warning(const std::vector<int64_t>& empty_classes, int64_t num_classes) {
+  if (empty_classes.empty()) return "";
+  const size_t shown = std::min<size_t>(empty_classes.size(), 8);
+  const std::vector<int64_t> head(empty_classes.begin(), empty_classes.begin() + static_cast<std::ptrdiff_t>(shown));
+  return fmt::format("warning: {} of {} classes have no training examples ({}{}); classes are 0..C-1 with C = 1 + "
+                     "the largest training label, so labels should be consecutive from 0",
+                     empty_classes.size(), num_classes, fmt::join(head, ", "),
+                     shown < empty_classes.size() ? ", ..." : "");
+}
+
 StudyResult run_study(const StudyConfig& cfg) {
   const auto start = std::chrono::steady_clock::now();
   const Dataset data = load_dataset(cfg.data);
+  const std::string warning = empty_classes_warning(classes_without_training_examples(data), data.num_classes);
+  if (!warning.empty()) fmt::print(stderr, "{}\n", warning);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   StudyResult out = run_study(cfg, data);
   out.timing.seconds.insert(out.timing.seconds.begin(), {"load_data", load_s});
@@ -128,6 +155,7 @@ StudyResult run_study(const StudyConfig& cfg, const Dataset& data) {
   out.num_test = test.size();
   out.dim = train.x.size(1);
   out.num_classes = std::max(data.num_classes, out.head.num_classes());
+  out.classes_without_training_examples = classes_without_training_examples(data, out.num_classes);
   out.test_labels = test.y;
 
   // neighbours

@@ -50,6 +50,9 @@ struct StudyResult {
   std::string device;         // where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
   std::string local_fit_path;  // the TTT computation that ran, to_string(LocalFitPath), e.g. "batched-cpu"
   int64_t num_train = 0, num_test = 0, dim = 0, num_classes = 0;
+  // Classes in 0..num_classes-1 with no training example (labels {0, 10, ..., 90} make 91 classes,
+  // 81 of them empty): usually a labelling mistake, so it is reported rather than silently absorbed.
+  std::vector<int64_t> classes_without_training_examples;
   torch::Tensor test_labels;  // int64 [M]
   torch::Tensor neighbors;    // int64 [M, k_max], nearest first
   LinearHead head;            // the global head TTT starts from
@@ -63,8 +66,17 @@ struct StudyResult {
 };
 
 // Runs everything in memory and writes nothing (report/ writes the results), so that a failure
-// leaves no partial output behind.
+// leaves no partial output behind. Right after loading, a one-line warning on stderr names the
+// classes without training examples, if any.
 StudyResult run_study(const StudyConfig& cfg);
+
+// The classes in 0..num_classes-1 (the larger of the data's and `num_classes`) that no training label
+// uses, in increasing order.
+std::vector<int64_t> classes_without_training_examples(const Dataset& data, int64_t num_classes = 0);
+
+// The warning for those classes (one line, no newline), e.g. "warning: 81 of 91 classes have no
+// training examples (1, 2, 3, ...); ..."; empty when there are none.
+std::string empty_classes_warning(const std::vector<int64_t>& empty_classes, int64_t num_classes);
 
 // The same on a data set already in memory (cfg.data is then only its label): the scaling studies
 // load a data set once and run many studies on it or on subsets of it.

@@ -1,5 +1,7 @@
 #include "tttlab/studies/study_report.hpp"
 
+#include <set>
+
 #include <fmt/format.h>
 
 #include "tttlab/core/atomic_file.hpp"
@@ -56,7 +58,8 @@ json study_results_json(const StudyConfig& cfg, const StudyResult& result, const
   json j;
   j["tttlab_version"] = TTTLAB_VERSION;
   j["dataset"] = {{"name", result.dataset_name}, {"num_train", result.num_train}, {"num_test", result.num_test},
-                  {"dim", result.dim}, {"num_classes", result.num_classes}};
+                  {"dim", result.dim}, {"num_classes", result.num_classes},
+                  {"classes_without_training_examples", result.classes_without_training_examples}};
   json methods = json::object();
   for (const auto& m : summary.methods) {
     methods[m.name] = {{"accuracy", m.accuracy},
@@ -98,9 +101,50 @@ std::string summary_table(const Summary& summary, double level) {
   return s;
 }
 
+namespace {
+
+bool owned_by_a_run(const std::string& name) {
+  auto ends_with = [&](const std::string& tail) {
+    return name.size() >= tail.size() && name.compare(name.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  if (name == "results.json" || name == "test_labels.npy" || name == "neighbors.npy" || name == "head.safetensors" ||
+      name == "model.safetensors") {
+    return true;
+  }
+  return (name.rfind("pred_", 0) == 0 || name.rfind("ce_", 0) == 0) && ends_with(".npy");
+}
+
+bool same_file(const fs::path& a, const fs::path& b) {
+  std::error_code ec;
+  return !b.empty() && fs::equivalent(a, b, ec);
+}
+
+// Removes the files of an earlier run in out_dir that this run will not write. results.json goes
+// first: were the process killed midway, the folder would hold no results.json rather than one that
+// describes files of two runs.
+void clear_earlier_run(const fs::path& out_dir, const std::set<std::string>& will_write, const StudyConfig& cfg) {
+  fs::remove(out_dir / "results.json");
+  for (const auto& entry : fs::directory_iterator(out_dir)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file() || !owned_by_a_run(name) || will_write.count(name)) continue;
+    if (same_file(entry.path(), cfg.model_path) || same_file(entry.path(), cfg.head_path)) continue;
+    fs::remove(entry.path());
+  }
+}
+
+}  // namespace
+
 void write_study_outputs(const fs::path& out_dir, const StudyConfig& cfg, const StudyResult& result,
                          const Summary& summary, const fs::path& export_dir) {
   fs::create_directories(out_dir);
+  const bool writes_model = result.model && cfg.model_path.empty();
+  std::set<std::string> will_write{"test_labels.npy", "neighbors.npy", "head.safetensors"};
+  if (writes_model) will_write.insert("model.safetensors");
+  for (const auto& m : result.methods) {
+    will_write.insert("pred_" + m.name + ".npy");
+    if (m.ce.defined()) will_write.insert("ce_" + m.name + ".npy");
+  }
+  clear_earlier_run(out_dir, will_write, cfg);
   json outputs = json::object();
   auto record = [&](const std::string& key, const std::string& file) { outputs[key] = file; };
   for (const auto& m : result.methods) {
@@ -117,7 +161,7 @@ void write_study_outputs(const fs::path& out_dir, const StudyConfig& cfg, const 
   record("neighbors", "neighbors.npy");
   save_head(out_dir / "head.safetensors", result.head);
   record("head", "head.safetensors");
-  if (result.model && cfg.model_path.empty()) {
+  if (writes_model) {
     save_lenet(out_dir / "model.safetensors", result.model);
     record("model", "model.safetensors");
   }

@@ -20,6 +20,10 @@ std::string summary_table(const Summary& summary, double level);
 //   pred_<method>.npy (int64 [M]), ce_<method>.npy (float64 [M]), test_labels.npy, neighbors.npy
 //   (int64 [M, k]), head.safetensors (the global head), model.safetensors (if a network was trained),
 //   and, if export_dir is set, the features as an embedding folder there.
+// A reused out_dir keeps nothing of an earlier run: before writing, results.json and every other file
+// a run owns (the names above; pred_* and ce_* of any method) that this run will not write are
+// removed, so a stale model.safetensors cannot sit beside new results. Other files are left alone, as
+// is an input of this run (--model or --head) that lies in out_dir.
 void write_study_outputs(const std::filesystem::path& out_dir, const StudyConfig& cfg,
                          const StudyResult& result, const Summary& summary,
                          const std::filesystem::path& export_dir = {});

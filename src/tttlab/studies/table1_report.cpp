@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tttlab/core/atomic_file.hpp"
 #include "tttlab/core/versions.hpp"
@@ -96,7 +97,7 @@ json table1_json(const Table1Config& cfg, const Table1Result& r, const Summary& 
   }
   j["o3"] = {{"agreement", o3.agreement},
              {"agreement_ci90", interval(o3.agreement_ci)},
-             {"temperature", distribution(o3.temperatures)},
+             {"temperature", temperature_json(o3.temperatures)},
              {"ranks", ranks},
              {"note", "ranks: the top classes of the calibrated masked Phi-hat TTT distribution; p_psi_hat: the Psi-hat "
                       "TTT probability of the same class"}};
@@ -133,6 +134,30 @@ json table1_json(const Table1Config& cfg, const Table1Result& r, const Summary& 
   return j;
 }
 
+json temperature_json(const torch::Tensor& temperatures) {
+  const TemperatureSummary s = summarize_temperatures(temperatures);
+  const auto d = temperatures.to(torch::kDouble);
+  auto q = [&](double f) { return torch::quantile(d, f).item<double>(); };
+  return {{"n", s.n}, {"median", s.median}, {"q10", q(0.1)}, {"q25", q(0.25)}, {"q75", q(0.75)}, {"q90", q(0.9)},
+          {"search_range", json::array({kMinCalibrationTemperature, kMaxCalibrationTemperature})},
+          {"clamped_at_lower_bound", s.at_lower_bound}, {"clamped_at_upper_bound", s.at_upper_bound}};
+}
+
+std::string temperature_text(const torch::Tensor& temperatures) {
+  const TemperatureSummary s = summarize_temperatures(temperatures);
+  std::vector<std::string> clamped;
+  if (s.at_upper_bound > 0) {
+    clamped.push_back(fmt::format("{} of {} fits clamped at the search bound {:g}", s.at_upper_bound, s.n,
+                                  kMaxCalibrationTemperature));
+  }
+  if (s.at_lower_bound > 0) {
+    clamped.push_back(fmt::format("{} of {} fits clamped at the search bound {:g}", s.at_lower_bound, s.n,
+                                  kMinCalibrationTemperature));
+  }
+  const std::string text = fmt::format("temperature median {:.3g}", s.median);
+  return clamped.empty() ? text : fmt::format("{} ({})", text, fmt::join(clamped, "; "));
+}
+
 std::string table1_text(const Table1Result& r, const Summary& summary, double level) {
   std::ostringstream o;
   auto cell = [&](const std::string& name) {
@@ -161,11 +186,10 @@ std::string table1_text(const Table1Result& r, const Summary& summary, double le
                    mean_of(r.mask_stats.mask_size), mean_of(r.mask_stats.mask_in_neighborhood),
                    mean_of(r.mask_stats.neighborhood_concepts), mean_of(r.mask_stats.kept_test_concepts),
                    mean_of(r.mask_stats.test_concepts));
-  o << fmt::format("O3: Psi-hat TTT and masked Phi-hat TTT agree on {:.2f}% [{:.2f}, {:.2f}]; temperature {:.2f} "
-                   "(sd {:.2f}); rel. TV at rank 1 {:.3f}, rank 2 {:.3f}\n",
+  o << fmt::format("O3: Psi-hat TTT and masked Phi-hat TTT agree on {:.2f}% [{:.2f}, {:.2f}]; {}; rel. TV at "
+                   "rank 1 {:.3f}, rank 2 {:.3f}\n",
                    100 * r.o3.agreement, 100 * r.o3.agreement_ci.lo, 100 * r.o3.agreement_ci.hi,
-                   mean_of(r.o3.temperatures), r.o3.temperatures.std().item<double>(), r.o3.rel_tv.at(0),
-                   r.o3.rel_tv.size() > 1 ? r.o3.rel_tv[1] : 0.0);
+                   temperature_text(r.o3.temperatures), r.o3.rel_tv.at(0), r.o3.rel_tv.size() > 1 ? r.o3.rel_tv[1] : 0.0);
   return o.str();
 }
 

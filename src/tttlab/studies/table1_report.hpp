@@ -20,6 +20,12 @@ nlohmann::json table1_json(const Table1Config& cfg, const Table1Result& r, const
 // Table 1 as the paper lays it out (rows Phi-hat, Psi-hat[, Psi]; columns Global, TTT) plus O1-O3.
 std::string table1_text(const Table1Result& r, const Summary& summary, double level);
 
+// O3's calibrated temperatures, for results.json and for the terminal: the median and quantiles, and
+// how many fits were clamped at an end of the search range. No mean or sd: a clamped fit is a bound,
+// and two of them at 1000 would outweigh hundreds of fits near 1.
+nlohmann::json temperature_json(const torch::Tensor& temperatures);
+std::string temperature_text(const torch::Tensor& temperatures);
+
 // Writes every file into out_dir (created), results.json last.
 void write_table1_outputs(const std::filesystem::path& out_dir, const Table1Config& cfg, const Table1Result& r,
                           const Summary& summary);

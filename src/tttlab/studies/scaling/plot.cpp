@@ -48,11 +48,14 @@ void plot_sweep(const fs::path& prefix, const std::vector<SweepRow>& rows, const
                         i ? ", \\\n     " : "", gnuplot_string(dat_file.filename().string()), col, col + 1, col + 2,
                         gnuplot_string(colors[i % 7]), gnuplot_string(spec.metrics[i]));
   }
+  std::vector<double> xs;
+  for (const auto& [x, by_metric] : table) xs.push_back(x);
+  const std::string xrange = padded_xrange(xs, spec.log_x);
   draw_gnuplot(prefix,
                fmt::format("set title {} noenhanced\nset xlabel {} noenhanced\nset ylabel 'classification error (%)'\n"
-                           "{}set key top right noenhanced\nset grid\nset datafile missing 'NaN'\n{}",
+                           "{}{}set key top right noenhanced\nset grid\nset datafile missing 'NaN'\n{}",
                            gnuplot_string(spec.title), gnuplot_string(spec.x_label),
-                           spec.log_x ? "set logscale x\n" : "", plot),
+                           spec.log_x ? "set logscale x\n" : "", xrange.empty() ? "" : xrange + "\n", plot),
                800, 560);
 }
 

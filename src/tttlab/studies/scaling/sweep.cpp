@@ -1,5 +1,6 @@
 #include "tttlab/studies/scaling/sweep.hpp"
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 
@@ -106,12 +107,27 @@ std::vector<SweepRun> run_sweep(const SweepStore& store, const std::vector<Sweep
     require_input(file_safe(p.id), "sweep: configuration id '{}' is not a safe file name", p.id);
     require_input(ids.insert(p.id).second, "sweep: configuration id '{}' appears twice", p.id);
   }
+  // Every saved result is read before any work starts, so a damaged file is refused at once and the
+  // user learns how much of the sweep an earlier run already did.
+  std::vector<std::optional<json>> saved;
+  saved.reserve(points.size());
+  int64_t done = 0;
+  for (const auto& p : points) {
+    saved.push_back(store.load(p));
+    if (saved.back()) ++done;
+  }
+  if (done > 0) {
+    fmt::print("{}: {} of {} configurations done, skipping them (results in {})\n", label, done, points.size(),
+               (store.dir() / "runs").string());
+    std::fflush(stdout);
+  }
   std::vector<SweepRun> runs;
   runs.reserve(points.size());
   ProgressBar bar(label, static_cast<int64_t>(points.size()), "configs");
-  for (const auto& p : points) {
-    if (auto saved = store.load(p)) {
-      runs.push_back({p, std::move(*saved), true});
+  for (size_t i = 0; i < points.size(); ++i) {
+    const SweepPoint& p = points[i];
+    if (saved[i]) {
+      runs.push_back({p, std::move(*saved[i]), true});
     } else {
       json result = compute(p);
       store.save(p, result);

@@ -1,5 +1,6 @@
 #include "tttlab/studies/theory/theory_report.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
@@ -49,8 +50,17 @@ void write_prop8_outputs(const fs::path& dir, const Prop8Config& cfg, const std:
       const double r = static_cast<double>(p.d2) / static_cast<double>(p.d1);
       s.x.push_back(r), s.y.push_back(p.mean), s.err.push_back(p.std_error);
     }
-    for (double r = 1.0 / 4096; r <= 1.0 + 1e-12; r *= std::pow(2.0, 0.25))
+    // The closed form over the grid's range of d2/d1 (log-spaced), so it neither runs past the
+    // measured points nor stops short of them.
+    double r_min = INFINITY, r_max = 0;
+    for (const auto& [d1, s] : by_d1) {
+      for (const double r : s.x) r_min = std::min(r_min, r), r_max = std::max(r_max, r);
+    }
+    const int segments = 64;
+    for (int i = 0; i <= segments && r_min <= r_max; ++i) {
+      const double r = i == segments ? r_max : r_min * std::pow(r_max / r_min, static_cast<double>(i) / segments);
       closed.x.push_back(r), closed.y.push_back(1 - r);
+    }
     for (auto& [d1, s] : by_d1) spec.series.push_back(s);
     spec.series.push_back(closed);
     write_plot(dir / "prop8", spec);
