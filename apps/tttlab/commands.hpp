@@ -21,6 +21,17 @@ void add_scale_command(CLI::App& app);
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).
 void apply_threads(int threads);
 
+// The options most commands share are registered by these functions and nowhere else, so each flag
+// has one name, one meaning and one default everywhere. `what` says what the folder receives or the
+// seed seeds in that command; each returns the option for further settings (->required(), ...).
+CLI::Option* add_out_option(CLI::App* cmd, std::string& out, const std::string& what);
+CLI::Option* add_threads_option(CLI::App* cmd, int& threads);  // --threads N (0 = all cores)
+CLI::Option* add_quiet_flag(CLI::App* cmd, bool& quiet);        // --quiet: no progress bars
+template <class Seed>
+CLI::Option* add_seed_option(CLI::App* cmd, Seed& seed, const std::string& what) {
+  return cmd->add_option("--seed", seed, what)->capture_default_str();
+}
+
 // --head-epochs, --head-batch-size, --head-lr, --head-wd (a linear head trained with Adam) in `group`.
 void add_head_train_options(CLI::App* cmd, TrainConfig& train, const std::string& group);
 

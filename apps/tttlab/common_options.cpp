@@ -23,6 +23,16 @@ void apply_threads(int threads) {
 #endif
 }
 
+CLI::Option* add_out_option(CLI::App* cmd, std::string& out, const std::string& what) {
+  return cmd->add_option("--out", out, what);
+}
+
+CLI::Option* add_threads_option(CLI::App* cmd, int& threads) {
+  return cmd->add_option("--threads", threads, "CPU threads (0 = all cores)")->capture_default_str();
+}
+
+CLI::Option* add_quiet_flag(CLI::App* cmd, bool& quiet) { return cmd->add_flag("--quiet", quiet, "No progress bars"); }
+
 void add_head_train_options(CLI::App* cmd, TrainConfig& train, const std::string& group) {
   cmd->add_option("--head-epochs", train.epochs, "Epochs when training the head")->capture_default_str()->group(group);
   cmd->add_option("--head-batch-size", train.batch_size, "Minibatch size")->capture_default_str()->group(group);

@@ -36,7 +36,7 @@ void add_model_options(CLI::App* cmd, ModelOptions& o, bool with_tokenizer) {
   }
   add_device_option(cmd, o.spec.device);
   cmd->add_option("--dtype", o.spec.dtype, "Weights and activations: float32 or bfloat16")->capture_default_str();
-  cmd->add_option("--threads", o.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  add_threads_option(cmd, o.threads);
 }
 
 void print_written(const std::string& out) {
@@ -68,8 +68,8 @@ void add_init(CLI::App* lm_cmd) {
   auto out = std::make_shared<std::string>();
   auto seed = std::make_shared<uint64_t>(0);
   cmd->add_option("--config-json", *config, "A Hugging Face config.json of a Qwen2 model (its shape)")->required();
-  cmd->add_option("--out", *out, "Folder to write config.json and model.safetensors to")->required();
-  cmd->add_option("--seed", *seed, "Random seed")->capture_default_str();
+  add_out_option(cmd, *out, "Folder to write config.json and model.safetensors to")->required();
+  add_seed_option(cmd, *seed, "Random seed");
   cmd->callback([config, out, seed] {
     auto model = lm::make_random_qwen2(lm::read_qwen2_config(*config), *seed);
     lm::save_qwen2(*out, model);
@@ -133,7 +133,7 @@ void add_score(CLI::App* lm_cmd) {
       ->capture_default_str();
   cmd->add_option("--prefix-token", o->cfg.prefix, "Token the first token is predicted from: eos, none or an id")
       ->capture_default_str();
-  cmd->add_option("--out", o->out, "Folder for results.json");
+  add_out_option(cmd, o->out, "Folder for results.json");
   cmd->callback([o] {
     apply_threads(o->m.threads);
     o->cfg.model = o->m.spec;
@@ -175,13 +175,13 @@ void add_lora(CLI::App* lm_cmd) {
   o->max_length = cmd->add_option("--max-length", c.train.max_length,
                                   "Tokens per training chunk (E.7: 1024), at most the model's max_position_embeddings "
                                   "(the default is lowered to it)")->capture_default_str();
-  cmd->add_option("--seed", c.train.seed, "Adapter initialisation seed")->capture_default_str();
+  add_seed_option(cmd, c.train.seed, "Adapter initialisation seed");
   o->context = cmd->add_option("--context", c.bpb.context,
                                "Tokens per scoring window, at most the model's max_position_embeddings (the default "
                                "is lowered to it)")->capture_default_str();
   o->stride = cmd->add_option("--stride", c.bpb.stride, "New tokens scored per window")->capture_default_str();
   cmd->add_option("--prefix-token", c.prefix, "eos, none or a token id")->capture_default_str();
-  cmd->add_option("--out", o->out, "Folder for results.json");
+  add_out_option(cmd, o->out, "Folder for results.json");
   cmd->callback([o] {
     apply_threads(o->m.threads);
     o->cfg.model = o->m.spec;

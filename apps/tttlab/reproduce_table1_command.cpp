@@ -67,12 +67,12 @@ void add_reproduce_table1_command(CLI::App& app) {
       "masked Phi-hat TTT (O3, Figure 3). Defaults: the paper's ImageNet setting (E.3).");
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--data", c.data, "Embedding folder (npy:DIR)");
-  cmd->add_option("--out", o->out, "Output folder (results.json, figures, per-point .npy; the SAE in sae/)");
+  add_out_option(cmd, o->out, "Output folder (results.json, figures, per-point .npy; the SAE in sae/)");
   cmd->add_option("--sae", o->sae_dir, "Use this trained SAE instead of training one");
-  cmd->add_option("--seed", c.seed, "Seed of the SAE, heads, test subset and bootstrap")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  add_seed_option(cmd, c.seed, "Seed of the SAE, heads, test subset and bootstrap");
+  add_threads_option(cmd, o->threads);
   add_device_option(cmd, c.device);
-  cmd->add_flag("--quiet", o->quiet, "No progress bars");
+  add_quiet_flag(cmd, o->quiet);
   cmd->add_flag("--no-normalize", o->no_normalize,
                 "Use the features as they are (default: scale every row to unit L2 norm, as the paper's CLIP "
                 "embeddings; a given --sae must have been trained on the same)");

@@ -74,11 +74,11 @@ void add_run_command(CLI::App& app) {
                   "fashion-mnist | mnist | npy:DIR (embedding folder) | lrh:d1=..,d2=..,s=..,classes=..,seed=.. "
                   "(a synthetic world: `tttlab theory --help`)")
       ->capture_default_str();
-  cmd->add_option("--out", o->out, "Output folder (results.json, pred_*.npy, head.safetensors, ...)");
-  cmd->add_option("--seed", c.seed, "Seed of model init, minibatch order and bootstrap")->capture_default_str();
-  cmd->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  add_out_option(cmd, o->out, "Output folder (results.json, pred_*.npy, head.safetensors, ...)");
+  add_seed_option(cmd, c.seed, "Seed of model init, minibatch order and bootstrap");
+  add_threads_option(cmd, o->threads);
   add_device_option(cmd, c.device);
-  cmd->add_flag("--quiet", o->quiet, "No progress bars");
+  add_quiet_flag(cmd, o->quiet);
   cmd->add_option("--export-embeddings", o->export_embeddings,
                   "Also write the features (train/test) as an embedding folder here");
 

@@ -133,7 +133,7 @@ void add_sae_command(CLI::App& app) {
       "and train_log.txt (MSE, FVE, dead and near-dead units per epoch) to --out.");
   train->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   train->add_option("--data", t->data, "Embedding folder (npy:DIR) whose train_features.npy is used");
-  train->add_option("--out", t->out, "Output folder");
+  add_out_option(train, t->out, "Output folder");
   train->add_flag("--resume", t->resume,
                   "Continue from --out/checkpoint.safetensors with the settings stored in it (settings given again "
                   "must match them)");
@@ -144,10 +144,10 @@ void add_sae_command(CLI::App& app) {
     t->config_options.emplace_back(option, key);
     return option;
   };
-  knob(train->add_option("--seed", c.seed, "Seed of the init, shuffles and dropout")->capture_default_str(), "seed");
-  train->add_option("--threads", t->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  knob(add_seed_option(train, c.seed, "Seed of the init, shuffles and dropout"), "seed");
+  add_threads_option(train, t->threads);
   add_device_option(train, t->device);
-  train->add_flag("--quiet", t->quiet, "No progress bar");
+  add_quiet_flag(train, t->quiet);
   t->normalize_option = train->add_flag(
       "--normalize", t->normalize, "Scale every feature row to unit L2 norm first (as `reproduce table1` does by default)");
   const std::string s = "Shape";
@@ -204,10 +204,10 @@ void add_sae_command(CLI::App& app) {
   encode->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   encode->add_option("--sae", e->sae, "SAE folder (sae.safetensors + sae.json)");
   encode->add_option("--data", e->data, "Embedding folder (npy:DIR)");
-  encode->add_option("--out", e->out, "Output folder");
-  encode->add_option("--threads", e->threads, "CPU threads (0 = all cores)")->capture_default_str();
+  add_out_option(encode, e->out, "Output folder");
+  add_threads_option(encode, e->threads);
   add_device_option(encode, e->device);
-  encode->add_flag("--quiet", e->quiet, "No progress bar");
+  add_quiet_flag(encode, e->quiet);
   encode->add_flag("--normalize", e->normalize,
                    "Scale every row to unit L2 norm first (automatic for an SAE trained with --normalize)");
   encode->callback([e] { run_encode(*e); });

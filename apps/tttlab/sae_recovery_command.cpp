@@ -46,7 +46,7 @@ void add_sae_recovery_command(CLI::App& sae) {
   cmd->add_option("--true-test-codes", o->cfg.true_test_codes, ".npy true codes of the test split [M, T] (active = > 0)");
   cmd->add_option("--min-cosine", o->cfg.min_cosine, "Units mapped to a true concept only at this cosine or above")
       ->capture_default_str();
-  cmd->add_option("--out", o->out, "Output folder (recovery.json, best_cosine.npy, best_unit.npy)");
+  add_out_option(cmd, o->out, "Output folder (recovery.json, best_cosine.npy, best_unit.npy)");
   cmd->callback([o] { run_recovery(*o); });
 }
 

@@ -35,15 +35,15 @@ struct ScaleOptions {
 void add_common(CLI::App* cmd, ScaleOptions& o, bool per_size = false) {
   StudyConfig& c = o.scale.study;
   cmd->add_option("--data", c.data, "fashion-mnist | mnist | npy:DIR (embedding folder)")->capture_default_str();
-  cmd->add_option("--out", o.out, "Sweep folder: runs/<config>.json, tables (.csv/.json), figures (.png/.svg)")
+  add_out_option(cmd, o.out, "Sweep folder: runs/<config>.json, tables (.csv/.json), figures (.png/.svg)")
       ->required();
   cmd->add_option("--seeds", o.scale.seeds, "Seeds (network init, minibatches, subsamples, bootstrap)")
       ->capture_default_str()->delimiter(',')->expected(1, 1000);
   cmd->add_option("--bootstrap", o.scale.resamples_per_seed, "Bootstrap resamples of the test set per seed")
       ->capture_default_str();
-  cmd->add_option("--threads", o.threads, "CPU threads (0 = all cores)")->capture_default_str();
+  add_threads_option(cmd, o.threads);
   add_device_option(cmd, c.device);
-  cmd->add_flag("--quiet", o.quiet, "No progress bars");
+  add_quiet_flag(cmd, o.quiet);
   cmd->add_flag("--no-plot", o.no_plot, "Tables only, no gnuplot figures");
   const std::string t = "TTT";
   cmd->add_option("--wd", c.ttt.weight_decay, "Adam weight decay (L2)")->capture_default_str()->group(t);

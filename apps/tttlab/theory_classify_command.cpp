@@ -32,10 +32,10 @@ void add_classify_command(CLI::App* theory) {
   cmd->add_option("--head-epochs", s.head_train.epochs, "Global head: epochs")->capture_default_str();
   cmd->add_option("--head-lr", s.head_train.lr, "Global head: Adam learning rate")->capture_default_str();
   cmd->add_option("--bootstrap", s.bootstrap.resamples, "Bootstrap resamples")->capture_default_str();
-  cmd->add_option("--seed", s.seed, "Seed of the head's training and the bootstrap")->capture_default_str();
-  cmd->add_option("--out", *out, "Output folder (results.json and plots)")->required();
-  cmd->add_option("--threads", *threads, "CPU threads (0 = all cores)")->capture_default_str();
-  cmd->add_flag("--quiet", *quiet, "No progress bars");
+  add_seed_option(cmd, s.seed, "Seed of the head's training and the bootstrap");
+  add_out_option(cmd, *out, "Output folder (results.json and plots)")->required();
+  add_threads_option(cmd, *threads);
+  add_quiet_flag(cmd, *quiet);
   cmd->add_flag("--no-plots", *no_plots, "Skip the gnuplot figures");
   cmd->callback([=] {
     set_progress_enabled(!*quiet);

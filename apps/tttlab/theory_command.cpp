@@ -26,9 +26,9 @@ struct Common {
 
 void add_common(CLI::App* cmd, Common& c, bool plots = true,
                 const std::string& out_help = "Output folder (results.json and plots)") {
-  cmd->add_option("--out", c.out, out_help)->required();
-  cmd->add_option("--threads", c.threads, "CPU threads (0 = all cores)")->capture_default_str();
-  cmd->add_flag("--quiet", c.quiet, "No progress bars");
+  add_out_option(cmd, c.out, out_help)->required();
+  add_threads_option(cmd, c.threads);
+  add_quiet_flag(cmd, c.quiet);
   if (plots) cmd->add_flag("--no-plots", c.no_plots, "Skip the gnuplot figures (results.json only)");
 }
 
@@ -74,7 +74,7 @@ void add_prop8(CLI::App* theory) {
   cmd->add_option("--d1", cfg->d1s, "Concept dimensions (comma-separated)")->delimiter(',')->capture_default_str();
   cmd->add_option("--d2", cfg->d2s, "Feature dimensions (default: 8, 16, ... up to d1, and d1)")->delimiter(',');
   cmd->add_option("--draws", cfg->draws, "Draws of P per grid point")->capture_default_str();
-  cmd->add_option("--seed", cfg->seed, "Seed")->capture_default_str();
+  add_seed_option(cmd, cfg->seed, "Seed");
   add_common(cmd, *c);
   cmd->callback([cfg, c] {
     begin(*c);
