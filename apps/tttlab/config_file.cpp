@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "tttlab/core/error.hpp"
+#include "tttlab/core/printable.hpp"
 
 namespace tttlab::cli {
 
@@ -16,7 +17,7 @@ std::string value_text(const toml::node& node, const std::string& file, const st
   if (const auto* i = node.as_integer()) return std::to_string(i->get());
   if (const auto* f = node.as_floating_point()) return fmt::format("{}", f->get());
   if (const auto* b = node.as_boolean()) return b->get() ? "true" : "false";
-  throw_input_error("{}: key '{}' must be a string, number or boolean", file, key);
+  throw_input_error("{}: key '{}' must be a string, number or boolean", file, printable(key));
 }
 
 void append_table(const toml::table& table, const std::string& file, const std::string& subcommand,
@@ -24,7 +25,7 @@ void append_table(const toml::table& table, const std::string& file, const std::
   for (const auto& [key, node] : table) {
     const std::string name(key.str());
     if (const auto* sub = node.as_table()) {
-      require_input(name == subcommand, "{}: table [{}] does not belong to the '{}' command", file, name, subcommand);
+      require_input(name == subcommand, "{}: table [{}] does not belong to the '{}' command", file, printable(name), subcommand);
       append_table(*sub, file, subcommand, out);
       continue;
     }
@@ -61,7 +62,7 @@ std::vector<std::string> expand_config_file(int argc, const char* const* argv) {
   try {
     table = toml::parse_file(config);
   } catch (const toml::parse_error& e) {
-    throw_input_error("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column, e.description());
+    throw_input_error("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column, printable(e.description()));
   }
   std::vector<std::string> from_file;
   append_table(table, config, args[1], from_file);
