@@ -36,6 +36,21 @@ TEST(TokenizerFileErrors, TheByteTokenizerLoads) {
   EXPECT_EQ(tok.decode(tok.encode("ab c")), "ab c");
 }
 
+// The check for unsupported model fields (dropout, ...) dereferenced find()'s end() when the field
+// was absent, the usual case: out of bounds for an object (ASan heap-buffer-overflow, found by
+// fuzz_tokenizer; not visible without ASan), and an exception for a model that is not an object,
+// which hid the real problem behind "cannot get value".
+TEST(TokenizerFileErrors, AbsentModelFieldsAreNotDereferenced) {
+  json j = byte_tokenizer();
+  j["model"] = 5;
+  test::expect_input_error([&] { BpeTokenizer::from_json_text(j.dump(), "t.json"); }, "t.json",
+                           {"model.vocab must be an object"});
+  json dropout = byte_tokenizer();
+  dropout["model"]["dropout"] = 0.1;
+  test::expect_input_error([&] { BpeTokenizer::from_json_text(dropout.dump(), "t.json"); }, "t.json",
+                           {"model.dropout=0.1 is not supported"});
+}
+
 // A vocabulary id near 2^31 made the reader allocate a table of 2^31 strings (tens of GB) for a
 // file of a few KB; ids are now bounded by the number of tokens in the file plus 65,536.
 TEST(TokenizerFileErrors, IdsFarBeyondTheTokenCountAreRefused) {

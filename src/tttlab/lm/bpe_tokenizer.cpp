@@ -166,8 +166,12 @@ struct BpeTokenizer::Impl {
     const auto type = get_field<std::string>(m, "type", where, "BPE");
     require_input(type == "BPE", "{}: model type '{}' is not supported (BPE only)", where, printable(type));
     for (const char* unsupported : {"continuing_subword_prefix", "end_of_word_suffix", "dropout"}) {
+      // Not require_input: its message arguments are evaluated first, and it->dump() on end() reads
+      // past the object (ASan: heap-buffer-overflow, found by fuzz_tokenizer).
       const auto it = m.find(unsupported);
-      require_input(it == m.end() || it->is_null(), "{}: model.{}={} is not supported", where, unsupported, printable(it->dump()));
+      if (it != m.end() && !it->is_null()) {
+        throw_input_error("{}: model.{}={} is not supported", where, unsupported, printable(it->dump()));
+      }
     }
     ignore_merges = get_field<bool>(m, "ignore_merges", where, false);
     byte_fallback = get_field<bool>(m, "byte_fallback", where, false);
