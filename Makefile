@@ -10,7 +10,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 endif
 
-.PHONY: setup build run test bench clean gpu-build gpu-test gpu-bench gpu-bench-sae
+.PHONY: setup build run test bench clean gpu-build gpu-test gpu-bench gpu-bench-sae fuzz-build fuzz fuzz-smoke
 
 setup:
 	@scripts/setup
@@ -30,6 +30,26 @@ test: build
 
 bench: build
 	$(BUILD)/bench_ttt_cpu
+
+# libFuzzer targets for the readers of outside files (fuzz/README.md), built with clang in their own
+# folder so that the gcc build above is untouched. `make fuzz` runs each target FUZZ_SECONDS seconds
+# and prints its executions; `make fuzz-smoke` is the short run CI does.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 120
+FUZZ_SMOKE_SECONDS ?= 25
+
+$(FUZZ_BUILD)/CMakeCache.txt:
+	cmake -S fuzz -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ $(CMAKE_FLAGS)
+
+fuzz-build: setup $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	python3 fuzz/make_seeds.py $(FUZZ_BUILD)/seeds
+
+fuzz: fuzz-build
+	BUILD=$(FUZZ_BUILD) fuzz/run.sh $(FUZZ_SECONDS)
+
+fuzz-smoke: fuzz-build
+	BUILD=$(FUZZ_BUILD) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 # The GPU machine (LibTorch 2.x with CUDA from its Python, no FAISS, no GoogleTest or header
 # packages, no internet): `scripts/gpu-deps` fills .deps/ here (header-only libraries, zlib's headers,
@@ -74,4 +94,4 @@ gpu-bench-sae: $(GPU_BUILD)/CMakeCache.txt
 	$(GPU_BUILD)/bench_sae_train --device cuda --epochs $(SAE_BENCH_EPOCHS) --pytorch-s $$(awk '/^s_per_epoch/ {print $$2}' $(GPU_BUILD)/sae_pytorch.txt)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)

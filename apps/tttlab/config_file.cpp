@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "tttlab/core/error.hpp"
+#include "tttlab/core/printable.hpp"
 
 namespace tttlab::cli {
 
@@ -17,7 +18,7 @@ std::string value_text(const toml::node& node, const std::string& file, const st
   if (const auto* i = node.as_integer()) return std::to_string(i->get());
   if (const auto* f = node.as_floating_point()) return fmt::format("{}", f->get());
   if (const auto* b = node.as_boolean()) return b->get() ? "true" : "false";
-  throw_input_error("{}: key '{}' must be a string, number or boolean", file, key);
+  throw_input_error("{}: key '{}' must be a string, number or boolean", file, printable(key));
 }
 
 bool names_the_command(const std::string& table, const CommandLineCommand& command) {
@@ -34,8 +35,8 @@ void append_table(const toml::table& table, const std::string& file, const Comma
   for (const auto& [key, node] : table) {
     const std::string name(key.str());
     if (const auto* sub = node.as_table()) {
-      require_input(names_the_command(name, command), "{}: table [{}] does not belong to the '{}' command", file, name,
-                    command.path);
+      require_input(names_the_command(name, command), "{}: table [{}] does not belong to the '{}' command", file,
+                    printable(name), command.path);
       append_table(*sub, file, command, out);
       continue;
     }
@@ -76,7 +77,7 @@ std::vector<std::string> expand_config_file(std::vector<std::string> args, const
   try {
     table = toml::parse_file(config);
   } catch (const toml::parse_error& e) {
-    throw_input_error("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column, e.description());
+    throw_input_error("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column, printable(e.description()));
   }
   std::vector<std::string> from_file;
   append_table(table, config, command, from_file);

@@ -1,5 +1,7 @@
+#include <cmath>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -280,6 +282,55 @@ TEST(EmbeddingFolderErrors, NonFiniteFeaturesNameTheRow) {
   write_npy(dir / "test_features.npy", d);
   expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "test_features.npy").string(),
                      {"row 2 column 1", "does not fit in float32"});
+}
+
+// A corrupt label of about 1e18 made C = 1 + max label, and the run died allocating a [C, d] head
+// ("Storage size calculation overflowed", exit 1); the class count is bounded at 1,000,000.
+TEST(EmbeddingFolderErrors, HugeLabelIsRejectedWithTheClassBound) {
+  TempDir dir;
+  write_valid_folder(dir.path());
+  torch::Tensor y = torch::arange(12, torch::kLong) % 3;
+  y[5] = 1'000'000'000'000'000'000;
+  write_npy(dir / "train_labels.npy", y);
+  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "train_labels.npy").string(),
+                     {"row 5 has label 1000000000000000000", "C <= 1000000"});
+  y[5] = std::numeric_limits<int64_t>::max();
+  write_npy(dir / "train_labels.npy", y);
+  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "train_labels.npy").string(),
+                     {"2^63 classes"});
+  // The bound itself is accepted: 1,000,000 classes (largest label 999,999).
+  y[5] = 999'999;
+  write_npy(dir / "train_labels.npy", y);
+  EXPECT_EQ(load_embedding_folder(dir.path()).num_classes, 1'000'000);
+}
+
+// Finite features of about 1e30 overflowed float32 squared distances to inf, and the neighbour
+// search returned too few neighbours (exit 1). The bound is sqrt(FLT_MAX) / (2 sqrt(d)).
+TEST(EmbeddingFolderErrors, FeaturesTooLargeForSquaredDistances) {
+  TempDir dir;
+  write_valid_folder(dir.path());
+  torch::Tensor x = torch::randn({12, 4});
+  x[3][1] = 1e30f;
+  write_npy(dir / "train_features.npy", x);
+  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "train_features.npy").string(),
+                     {"row 3 column 1 has value 1e+30", "too large for float32 squared distances", "4.61e+18",
+                      "d = 4"});
+  // float64 input below float32's range but above the bound is caught too, on the test side as well.
+  write_valid_folder(dir.path());
+  torch::Tensor t = torch::zeros({6, 4}, torch::kDouble);
+  t[4][0] = -1e20;
+  write_npy(dir / "test_features.npy", t);
+  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "test_features.npy").string(),
+                     {"row 4 column 0 has value -1e+20"});
+  // Values at the bound load: every squared distance stays finite.
+  const double bound = std::sqrt(static_cast<double>(std::numeric_limits<float>::max())) / 4.0;
+  write_valid_folder(dir.path());
+  torch::Tensor edge = torch::full({12, 4}, static_cast<float>(bound) * 0.999f);
+  edge.index_put_({torch::indexing::Slice(0, 6)}, -static_cast<float>(bound) * 0.999f);
+  write_npy(dir / "train_features.npy", edge);
+  const Dataset ds = load_embedding_folder(dir.path());
+  const torch::Tensor d2 = (ds.train.x.unsqueeze(1) - ds.train.x.unsqueeze(0)).pow(2).sum(-1);
+  EXPECT_TRUE(torch::isfinite(d2).all().item<bool>());
 }
 
 TEST(EmbeddingFolderErrors, WidthMismatch) {

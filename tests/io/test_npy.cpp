@@ -223,6 +223,38 @@ TEST(NpyErrors, CorruptHeader) {
   expect_input_error([&] { read_npy(p); }, p.string(), {"truncated .npy file", "header claims 32767 bytes"});
 }
 
+// Bytes of a corrupt header reach the message escaped: before, a key, a descr or the header excerpt
+// was echoed raw (invalid UTF-8, a NUL or a control character in the terminal).
+TEST(NpyErrors, HeaderBytesInMessagesAreEscaped) {
+  TempDir dir;
+  const fs::path p = dir / "c.npy";
+  write_bytes(p, npy_bytes(std::string("{'desc\xe9\x01' 5, 'fortran_order': False, 'shape': (1,)}"), floats({1})));
+  std::string msg = input_error_message([&] { read_npy(p); });
+  EXPECT_NE(msg.find("after key 'desc\\xe9\\x01'"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("in \"{'desc\\xe9\\x01' 5, 'fortran_order'"), std::string::npos) << msg;
+  static constexpr char kDescrWithNul[] = "{'descr': '<f\xc3\x28\x00', 'fortran_order': False, 'shape': (1,)}";
+  write_bytes(p, npy_bytes(std::string(kDescrWithNul, sizeof kDescrWithNul - 1), floats({1})));
+  msg = input_error_message([&] { read_npy(p); });
+  EXPECT_NE(msg.find("unsupported dtype '<f\\xc3(\\x00'"), std::string::npos) << msg;
+  // Well-formed UTF-8 stays as it is.
+  write_bytes(p, npy_bytes("{'descr': '<f\xc3\xa9', 'fortran_order': False, 'shape': (1,)}", floats({1})));
+  msg = input_error_message([&] { read_npy(p); });
+  EXPECT_NE(msg.find("unsupported dtype '<f\xc3\xa9'"), std::string::npos) << msg;
+}
+
+// The header parser is recursive: a header of nested sequences (here 200,000 '[' in a 200 KB file)
+// used to overflow the stack and crash; it is refused past 64 levels.
+TEST(NpyErrors, DeeplyNestedHeaderIsRefused) {
+  TempDir dir;
+  const fs::path p = dir / "nested.npy";
+  write_bytes(p, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': " + std::string(200000, '[') + "}", "", 2));
+  expect_input_error([&] { read_npy(p); }, p.string(), {"corrupt .npy header", "at most 64 nested sequences"});
+  // 64 levels (the dict's value and 63 inside it) still parse, and then fail on the shape's meaning.
+  write_bytes(p, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': " + std::string(63, '[') + "1" +
+                           std::string(63, ']') + "}", floats({1})));
+  expect_input_error([&] { read_npy(p); }, p.string(), {"'shape' must be a tuple of integers"});
+}
+
 TEST(NpyErrors, BigEndianDtype) {
   TempDir dir;
   const fs::path p = dir / "be.npy";

@@ -11,6 +11,7 @@
 
 namespace fs = std::filesystem;
 using tttlab::read_safetensors;
+using tttlab::SafetensorsFile;
 using tttlab::require_tensor;
 using tttlab::write_safetensors;
 using namespace tttlab::test;
@@ -133,6 +134,29 @@ TEST(SafetensorsErrors, InvalidJson) {
   expect_input_error([&] { read_safetensors(p); }, p.string(), {"not valid JSON"});
   write_bytes(p, st_bytes(R"([1, 2])", ""));
   expect_input_error([&] { read_safetensors(p); }, p.string(), {"not a JSON object"});
+}
+
+// Header bytes reach messages escaped. Before, a JSON syntax error echoed the offending bytes raw
+// (nlohmann's "last read: '...'"), and a name written with JSON escapes (\u0001, \u0085) put control
+// characters into the message.
+TEST(SafetensorsErrors, HeaderBytesInMessagesAreEscaped) {
+  TempDir dir;
+  const fs::path p = dir / "x.safetensors";
+  write_bytes(p, st_bytes("{\"w\": \xff\xfe}", ""));
+  std::string msg = input_error_message([&] { read_safetensors(p); });
+  EXPECT_NE(msg.find("not valid JSON"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("\\xff"), std::string::npos) << msg;
+  EXPECT_EQ(msg.find('\xff'), std::string::npos) << msg;
+  write_bytes(p, st_bytes(R"({"w\u0001\u0085\u00e9":{"dtype":"F32","shape":[1]}})", f32({1})));
+  expect_input_error([&] { read_safetensors(p); }, p.string(), {"tensor 'w\\x01\\xc2\\x85\xc3\xa9'", "data_offsets"});
+  write_bytes(p, st_bytes(R"({"w":{"dtype":"F\u001b[31m","shape":[1],"data_offsets":[0,4]}})", f32({1})));
+  expect_input_error([&] { read_safetensors(p); }, p.string(), {"unsupported dtype 'F\\x1b[31m'"});
+  write_bytes(p, st_bytes(R"({"__metadata__":{"a\nb":3}})", ""));
+  expect_input_error([&] { read_safetensors(p); }, p.string(), {"__metadata__ value for 'a\\x0ab'"});
+  // require_tensor lists the names present, escaped as well.
+  write_bytes(p, st_bytes(R"({"\u0007bell":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", f32({1})));
+  const SafetensorsFile file = read_safetensors(p);
+  expect_input_error([&] { require_tensor(file, p, "weight", {1}); }, p.string(), {"tensors present: '\\x07bell'"});
 }
 
 TEST(SafetensorsErrors, BadEntries) {

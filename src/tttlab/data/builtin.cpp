@@ -101,6 +101,30 @@ fs::path mnist_dir(const std::optional<fs::path>& dir) {
 
 // ---- embedding folder ----
 
+// The neighbour search computes squared L2 distances in float32, and |a - b|^2 <= (|a| + |b|)^2 <=
+// 4 max|x|^2 <= 4 d max|x_ij|^2. Values up to sqrt(FLT_MAX) / (2 sqrt(d)) therefore keep every distance
+// finite; beyond it a distance can become inf and FAISS returns fewer neighbours than asked for.
+double max_distance_safe_value(int64_t d) {
+  return std::sqrt(static_cast<double>(std::numeric_limits<float>::max())) / (2.0 * std::sqrt(static_cast<double>(d)));
+}
+
+// Throws if a value of x (finite float32 [N, d]) is too large for float32 squared distances.
+void check_distance_range(const torch::Tensor& x, const std::string& what) {
+  const double bound = max_distance_safe_value(x.size(1));
+  const torch::Tensor too_large = x.abs() > bound;
+  if (!too_large.any().item<bool>()) return;
+  const torch::Tensor at = too_large.nonzero();  // row-major order
+  const int64_t row = at[0][0].item<int64_t>(), col = at[0][1].item<int64_t>();
+  throw_input_error("{}: row {} column {} has value {:.6g}, too large for float32 squared distances (expected "
+                    "|x| <= sqrt(3.4e38) / (2 sqrt(d)) = {:.3g} for d = {})",
+                    what, row, col, x[row][col].item<double>(), bound, x.size(1));
+}
+
+// 1 + the largest training label is the class count, and the head and every TTT batch hold C rows
+// per feature: a corrupt label must not make it astronomically large.
+constexpr int64_t kMaxClasses = 1'000'000;
+
+
 struct FolderSplit {
   Split split;
   fs::path features_path, labels_path;
@@ -143,6 +167,7 @@ FolderSplit load_folder_split(const fs::path& dir, const std::string& prefix) {
   } else {
     x = x.to(torch::kFloat);
   }
+  check_distance_range(x, fp);
   y = y.to(torch::kLong);
   // Negative labels only: the upper bound (1 + the largest training label) is checked by the caller.
   check_label_range(y, std::numeric_limits<int64_t>::max(), lp, "");
@@ -215,7 +240,16 @@ Dataset load_embedding_folder(const fs::path& dir) {
   if (has_vf) val = load_folder_split(dir, "val");
 
   const int64_t d = train.split.x.size(1);
-  const int64_t num_classes = train.split.y.max().item<int64_t>() + 1;
+  const int64_t largest_label = train.split.y.max().item<int64_t>();
+  if (largest_label >= kMaxClasses) {
+    const int64_t row = train.split.y.argmax().item<int64_t>();
+    throw_input_error("{}: row {} has label {}, which would make {} classes (expected labels 0..C-1 with C <= {})",
+                      train.labels_path.string(), row, largest_label,
+                      largest_label == std::numeric_limits<int64_t>::max() ? std::string("2^63")
+                                                                           : std::to_string(largest_label + 1),
+                      kMaxClasses);
+  }
+  const int64_t num_classes = largest_label + 1;
   std::vector<const FolderSplit*> others{&test};
   if (val) others.push_back(&*val);
   for (const FolderSplit* s : others) {

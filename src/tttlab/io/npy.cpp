@@ -1,6 +1,5 @@
 #include "tttlab/io/npy.hpp"
 
-#include <bit>
 #include <charconv>
 #include <cstring>
 #include <fstream>
@@ -14,6 +13,7 @@
 
 #include "tttlab/core/atomic_file.hpp"
 #include "tttlab/core/error.hpp"
+#include "tttlab/core/printable.hpp"
 #include "tttlab/io/binary_io.hpp"
 
 namespace tttlab {
@@ -21,7 +21,9 @@ namespace tttlab {
 namespace fs = std::filesystem;
 using namespace io_detail;
 
-static_assert(std::endian::native == std::endian::little, "tttlab's .npy code assumes a little-endian host");
+// The compiler's macro rather than C++20's std::endian: fuzz/ compiles this file as C++17 (clang 14
+// cannot compile LibTorch 1.13's headers as C++20 against libstdc++ 12).
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "tttlab's .npy code assumes a little-endian host");
 
 namespace {
 
@@ -56,7 +58,7 @@ class HeaderParser {
       if (peek() != '\'' && peek() != '"') fail("a quoted key or '}'");
       std::string key = parse_string();
       skip_ws();
-      expect(':', fmt::format("':' after key '{}'", key));
+      expect(':', fmt::format("':' after key '{}'", printable(key)));
       PyValue v = parse_value();
       out.emplace_back(std::move(key), std::move(v));
       skip_ws();
@@ -106,7 +108,12 @@ class HeaderParser {
     }
     return out;
   }
-  PyValue parse_value() {
+  // Plain arrays nest two deep (the dict, the shape tuple); structured dtypes a few more. The bound
+  // keeps a header of many thousand '[' from exhausting the stack in this recursive parser.
+  static constexpr int kMaxDepth = 64;
+
+  PyValue parse_value(int depth = 1) {
+    if (depth > kMaxDepth) fail(fmt::format("at most {} nested sequences", kMaxDepth));
     skip_ws();
     PyValue v;
     const char c = peek();
@@ -128,7 +135,7 @@ class HeaderParser {
       while (true) {
         skip_ws();
         if (peek() == close) { ++pos_; break; }
-        v.items.push_back(parse_value());
+        v.items.push_back(parse_value(depth + 1));
         skip_ws();
         if (peek() == ',') { ++pos_; continue; }
         if (peek() == close) { ++pos_; break; }
@@ -159,7 +166,7 @@ struct DtypeInfo {
 DtypeInfo dtype_from_descr(const fs::path& path, const std::string& descr) {
   if (descr.size() < 3) {
     throw_input_error("{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
-                      path.string(), descr);
+                      path.string(), printable(descr));
   }
   const char order = descr[0];
   const std::string code = descr.substr(1);
@@ -175,7 +182,7 @@ DtypeInfo dtype_from_descr(const fs::path& path, const std::string& descr) {
   }
   if (found == nullptr || (order != '<' && order != '>' && order != '|' && order != '=')) {
     throw_input_error("{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
-                      path.string(), descr);
+                      path.string(), printable(descr));
   }
   if (order == '>' && found->size > 1) {
     throw_input_error("{}: big-endian dtype '{}' is not supported (expected little-endian '<{}'; "
@@ -194,17 +201,10 @@ std::string shape_tuple(const std::vector<int64_t>& shape) {
   return fmt::format("({})", fmt::join(shape, ", "));
 }
 
+// The header for a message: its padding (spaces and the final newline) dropped, the rest escaped.
 std::string printable_header(std::string_view h) {
-  std::string out;
-  for (char c : h) {
-    if (out.size() >= 120) { out += "..."; break; }
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '\n') out += "\\n";
-    else if (u < 0x20 || u == 0x7f) out += fmt::format("\\x{:02x}", u);
-    else out.push_back(c);
-  }
-  while (!out.empty() && (out.back() == ' ')) out.pop_back();
-  return out;
+  while (!h.empty() && (h.back() == ' ' || h.back() == '\n')) h.remove_suffix(1);
+  return printable(h, 120);
 }
 
 }  // namespace

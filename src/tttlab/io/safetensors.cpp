@@ -11,6 +11,7 @@
 
 #include "tttlab/core/atomic_file.hpp"
 #include "tttlab/core/error.hpp"
+#include "tttlab/core/printable.hpp"
 #include "tttlab/io/binary_io.hpp"
 
 namespace tttlab {
@@ -103,7 +104,7 @@ SafetensorsFile read_safetensors(const fs::path& path) {
   try {
     j = json::parse(header);
   } catch (const json::exception& e) {
-    throw_input_error("{}: the header is not valid JSON ({})", p, e.what());
+    throw_input_error("{}: the header is not valid JSON ({})", p, printable(e.what()));
   }
   if (!j.is_object()) throw_input_error("{}: the header is not a JSON object (expected {{\"name\": {{...}}, ...}})", p);
 
@@ -114,33 +115,34 @@ SafetensorsFile read_safetensors(const fs::path& path) {
       if (!v.is_object()) throw_input_error("{}: __metadata__ must be an object of strings", p);
       for (const auto& [k, mv] : v.items()) {
         if (!mv.is_string()) {
-          throw_input_error("{}: __metadata__ value for '{}' is {} (expected a string)", p, k, mv.type_name());
+          throw_input_error("{}: __metadata__ value for '{}' is {} (expected a string)", p, printable(k), mv.type_name());
         }
         out.metadata[k] = mv.get<std::string>();
       }
       continue;
     }
     if (!v.is_object()) {
-      throw_input_error("{}: tensor '{}': entry is {} (expected an object with dtype, shape and data_offsets)", p, name,
+      throw_input_error("{}: tensor '{}': entry is {} (expected an object with dtype, shape and data_offsets)", p, printable(name),
                         v.type_name());
     }
     Entry e{name, nullptr, {}, 0, 0};
+    const std::string shown = printable(name);  // the name as messages quote it
     const auto dt = v.find("dtype");
     if (dt == v.end() || !dt->is_string()) {
-      throw_input_error("{}: tensor '{}': missing or non-string 'dtype' (expected one of {})", p, name, kDtypeList);
+      throw_input_error("{}: tensor '{}': missing or non-string 'dtype' (expected one of {})", p, shown, kDtypeList);
     }
     e.dtype = dtype_by_name(dt->get<std::string>());
     if (e.dtype == nullptr) {
-      throw_input_error("{}: tensor '{}': unsupported dtype '{}' (expected {})", p, name, dt->get<std::string>(), kDtypeList);
+      throw_input_error("{}: tensor '{}': unsupported dtype '{}' (expected {})", p, shown, printable(dt->get<std::string>()), kDtypeList);
     }
     const auto sh = v.find("shape");
     if (sh == v.end() || !sh->is_array()) {
-      throw_input_error("{}: tensor '{}': missing 'shape' (expected an array of sizes)", p, name);
+      throw_input_error("{}: tensor '{}': missing 'shape' (expected an array of sizes)", p, shown);
     }
     for (const json& d : *sh) {
       int64_t s = 0;
       if (!json_size(d, s)) {
-        throw_input_error("{}: tensor '{}': bad shape entry {} (expected a non-negative integer)", p, name, d.dump());
+        throw_input_error("{}: tensor '{}': bad shape entry {} (expected a non-negative integer)", p, shown, printable(d.dump()));
       }
       e.shape.push_back(s);
     }
@@ -148,23 +150,23 @@ SafetensorsFile read_safetensors(const fs::path& path) {
     if (off == v.end() || !off->is_array() || off->size() != 2 || !json_size((*off)[0], e.begin) ||
         !json_size((*off)[1], e.end)) {
       throw_input_error("{}: tensor '{}': missing or bad 'data_offsets' (expected [begin, end], non-negative integers)",
-                        p, name);
+                        p, shown);
     }
     if (e.begin > e.end) {
-      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] end before they begin", p, name, e.begin, e.end);
+      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] end before they begin", p, shown, e.begin, e.end);
     }
     int64_t nbytes = 0;
     if (!checked_nbytes(e.shape, e.dtype->size, nbytes)) {
-      throw_input_error("{}: tensor '{}': shape {} is too large (its byte size overflows 64 bits)", p, name,
+      throw_input_error("{}: tensor '{}': shape {} is too large (its byte size overflows 64 bits)", p, shown,
                         shape_str(e.shape));
     }
     if (e.end - e.begin != nbytes) {
-      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] span {} bytes, but shape {} of {} needs {}", p, name,
+      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] span {} bytes, but shape {} of {} needs {}", p, shown,
                         e.begin, e.end, e.end - e.begin, shape_str(e.shape), e.dtype->name, nbytes);
     }
     if (static_cast<uint64_t>(e.end) > data_size) {
       throw_input_error("{}: tensor '{}': data_offsets [{}, {}] run past the end of the data ({} bytes; file truncated?)",
-                        p, name, e.begin, e.end, data_size);
+                        p, shown, e.begin, e.end, data_size);
     }
     entries.push_back(std::move(e));
   }
@@ -177,11 +179,11 @@ SafetensorsFile read_safetensors(const fs::path& path) {
   const Entry* prev = nullptr;
   for (const Entry& e : entries) {
     if (e.begin < pos) {
-      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] overlap tensor '{}' (which ends at {})", p, e.name,
-                        e.begin, e.end, prev->name, pos);
+      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] overlap tensor '{}' (which ends at {})", p, printable(e.name),
+                        e.begin, e.end, printable(prev->name), pos);
     }
     if (e.begin > pos) {
-      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] leave a gap of {} unused bytes before it", p, e.name,
+      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] leave a gap of {} unused bytes before it", p, printable(e.name),
                         e.begin, e.end, e.begin - pos);
     }
     pos = e.end;
@@ -198,13 +200,13 @@ SafetensorsFile read_safetensors(const fs::path& path) {
     if (nbytes > 0) {
       in.seekg(static_cast<std::streamoff>(8 + header_len + static_cast<uint64_t>(e.begin)));
       if (!read_exact(in, t.data_ptr(), static_cast<uint64_t>(nbytes))) {
-        throw_input_error("{}: tensor '{}': cannot read its {} bytes", p, e.name, nbytes);
+        throw_input_error("{}: tensor '{}': cannot read its {} bytes", p, printable(e.name), nbytes);
       }
     }
     if (e.dtype->type == torch::kBool) {
       const auto* b = static_cast<const unsigned char*>(t.data_ptr());
       for (int64_t i = 0; i < nbytes; ++i) {
-        if (b[i] > 1) throw_input_error("{}: tensor '{}': BOOL element {} has byte value {} (expected 0 or 1)", p, e.name, i, int{b[i]});
+        if (b[i] > 1) throw_input_error("{}: tensor '{}': BOOL element {} has byte value {} (expected 0 or 1)", p, printable(e.name), i, int{b[i]});
       }
     }
     out.tensors.emplace(e.name, std::move(t));
@@ -263,7 +265,7 @@ torch::Tensor require_tensor(const SafetensorsFile& file, const fs::path& path, 
   const auto it = file.tensors.find(name);
   if (it == file.tensors.end()) {
     std::vector<std::string> names;
-    for (const auto& [n, t] : file.tensors) names.push_back("'" + n + "'");
+    for (const auto& [n, t] : file.tensors) names.push_back("'" + printable(n) + "'");
     throw_input_error("{}: the file has no tensor '{}' (tensors present: {})", path.string(), name,
                       names.empty() ? std::string("none") : fmt::format("{}", fmt::join(names, ", ")));
   }

@@ -12,6 +12,7 @@
 #include <unicode/unistr.h>
 
 #include "tttlab/core/error.hpp"
+#include "tttlab/core/printable.hpp"
 
 namespace tttlab::lm {
 
@@ -69,7 +70,7 @@ T get_field(const json& j, const char* name, const std::string& where, T fallbac
   try {
     return it->get<T>();
   } catch (const json::exception&) {
-    throw_input_error("{}: field '{}' has the wrong type ({})", where, name, it->dump());
+    throw_input_error("{}: field '{}' has the wrong type ({})", where, name, printable(it->dump()));
   }
 }
 
@@ -92,6 +93,17 @@ struct BpeTokenizer::Impl {
   std::array<std::string, 256> byte_chars = byte_alphabet();
   std::unordered_map<UChar32, uint8_t> char_to_byte;
 
+  // How far ids may run past the number of tokens in the file (real files are dense; some leave a
+  // few reserved ids unused).
+  static constexpr int64_t kIdSlack = 65536;
+
+  // An integer id in [0, max_id). Checked before get<int64_t>(), which casts floats (1e30: undefined).
+  static bool valid_id(const json& id, int64_t max_id) {
+    if (!id.is_number_integer()) return false;
+    if (id.is_number_unsigned()) return id.get<uint64_t>() < static_cast<uint64_t>(max_id);
+    return id.get<int64_t>() >= 0 && id.get<int64_t>() < max_id;
+  }
+
   static uint64_t pair_key(int64_t a, int64_t b) { return (static_cast<uint64_t>(a) << 32) | static_cast<uint64_t>(b); }
 
   void add_split(const std::string& pattern) {
@@ -100,7 +112,7 @@ struct BpeTokenizer::Impl {
     std::unique_ptr<icu::RegexPattern> re(
         icu::RegexPattern::compile(to_unicode(icu_regex_syntax(pattern)), 0, parse_error, status));
     require_input(U_SUCCESS(status) && re, "{}: pre-tokenizer regex {} does not compile ({})", where,
-                  json(pattern).dump(), u_errorName(status));
+                  printable(json(pattern).dump()), u_errorName(status));
     splits.push_back(std::move(re));
   }
 
@@ -117,7 +129,7 @@ struct BpeTokenizer::Impl {
     else if (type == "NFD") norm = icu::Normalizer2::getNFDInstance(status);
     else if (type == "NFKC") norm = icu::Normalizer2::getNFKCInstance(status);
     else if (type == "NFKD") norm = icu::Normalizer2::getNFKDInstance(status);
-    else throw_input_error("{}: normalizer '{}' is not supported (NFC, NFD, NFKC, NFKD or a Sequence of them)", where, type);
+    else throw_input_error("{}: normalizer '{}' is not supported (NFC, NFD, NFKC, NFKD or a Sequence of them)", where, printable(type));
     require_input(U_SUCCESS(status) && norm, "{}: ICU has no {} normalizer ({})", where, type, u_errorName(status));
     normalizers.push_back(norm);
   }
@@ -130,7 +142,7 @@ struct BpeTokenizer::Impl {
       for (const auto& inner : p.value("pretokenizers", json::array())) read_pre_tokenizer(inner);
     } else if (type == "Split") {
       const auto behavior = get_field<std::string>(p, "behavior", where, "");
-      require_input(behavior == "Isolated", "{}: Split behaviour '{}' is not supported (Isolated only)", where, behavior);
+      require_input(behavior == "Isolated", "{}: Split behaviour '{}' is not supported (Isolated only)", where, printable(behavior));
       require_input(!get_field<bool>(p, "invert", where, false), "{}: Split with invert=true is not supported", where);
       const json& pat = p.at("pattern");
       if (pat.contains("Regex")) {
@@ -144,7 +156,7 @@ struct BpeTokenizer::Impl {
       add_prefix_space = get_field<bool>(p, "add_prefix_space", where, false);
       if (get_field<bool>(p, "use_regex", where, true)) add_split(kGpt2Pattern);
     } else {
-      throw_input_error("{}: pre-tokenizer '{}' is not supported (Split, ByteLevel or a Sequence of them)", where, type);
+      throw_input_error("{}: pre-tokenizer '{}' is not supported (Split, ByteLevel or a Sequence of them)", where, printable(type));
     }
   }
 
@@ -152,18 +164,28 @@ struct BpeTokenizer::Impl {
     require_input(j.is_object() && j.contains("model"), "{}: expected a Hugging Face tokenizer.json with a 'model'", where);
     const json& m = j["model"];
     const auto type = get_field<std::string>(m, "type", where, "BPE");
-    require_input(type == "BPE", "{}: model type '{}' is not supported (BPE only)", where, type);
+    require_input(type == "BPE", "{}: model type '{}' is not supported (BPE only)", where, printable(type));
     for (const char* unsupported : {"continuing_subword_prefix", "end_of_word_suffix", "dropout"}) {
+      // Not require_input: its message arguments are evaluated first, and it->dump() on end() reads
+      // past the object (ASan: heap-buffer-overflow, found by fuzz_tokenizer).
       const auto it = m.find(unsupported);
-      require_input(it == m.end() || it->is_null(), "{}: model.{}={} is not supported", where, unsupported, it->dump());
+      if (it != m.end() && !it->is_null()) {
+        throw_input_error("{}: model.{}={} is not supported", where, unsupported, printable(it->dump()));
+      }
     }
     ignore_merges = get_field<bool>(m, "ignore_merges", where, false);
     byte_fallback = get_field<bool>(m, "byte_fallback", where, false);
     require_input(m.contains("vocab") && m["vocab"].is_object(), "{}: model.vocab must be an object", where);
+    // Ids index a dense table (id_to_token), so they are bounded by the number of tokens the file
+    // holds, with room for gaps: a 100-byte file must not ask for gigabytes.
+    const json& added_json = j.value("added_tokens", json::array());
+    const int64_t max_id = static_cast<int64_t>(m["vocab"].size() + (added_json.is_array() ? added_json.size() : 0)) +
+                           kIdSlack;
     for (const auto& [token, id_json] : m["vocab"].items()) {
-      require_input(id_json.is_number_integer() && id_json.get<int64_t>() >= 0 &&
-                        id_json.get<int64_t>() < std::numeric_limits<int32_t>::max(),
-                    "{}: vocab entry {} has a bad id {}", where, json(token).dump(), id_json.dump());
+      require_input(valid_id(id_json, max_id),
+                    "{}: vocab entry {} has a bad id {} (expected an integer 0 <= id < {}: the number of tokens "
+                    "in the file plus {})",
+                    where, printable(json(token).dump()), printable(id_json.dump()), max_id, kIdSlack);
       set_token(id_json.get<int64_t>(), token);
       vocab[token] = id_json.get<int64_t>();
     }
@@ -176,23 +198,26 @@ struct BpeTokenizer::Impl {
       if (entry.is_string()) {  // "a b" (older files)
         const auto s = entry.get<std::string>();
         const auto space = s.find(' ', 1);
-        require_input(space != std::string::npos, "{}: merge {} is not 'left right'", where, entry.dump());
+        require_input(space != std::string::npos, "{}: merge {} is not 'left right'", where, printable(entry.dump()));
         left = s.substr(0, space), right = s.substr(space + 1);
       } else {
-        require_input(entry.is_array() && entry.size() == 2, "{}: merge {} is not a pair", where, entry.dump());
+        require_input(entry.is_array() && entry.size() == 2, "{}: merge {} is not a pair", where, printable(entry.dump()));
         left = entry[0].get<std::string>(), right = entry[1].get<std::string>();
       }
       const int64_t a = token_id(left), b = token_id(right), merged = token_id(left + right);
       require_input(a >= 0 && b >= 0 && merged >= 0, "{}: merge {} uses a token that is not in the vocabulary", where,
-                    entry.dump());
+                    printable(entry.dump()));
       merges.emplace(pair_key(a, b), std::make_pair(rank++, merged));
     }
 
-    for (const auto& t : j.value("added_tokens", json::array())) {
-      AddedToken a{t.at("id").get<int64_t>(), t.at("content").get<std::string>(), t.value("special", false),
+    for (const auto& t : added_json) {
+      require_input(t.is_object() && t.contains("id") && valid_id(t["id"], max_id),
+                    "{}: added token {} has a bad id (expected an integer 0 <= id < {}: the number of tokens in "
+                    "the file plus {})",
+                    where, printable(t.dump()), max_id, kIdSlack);
+      AddedToken a{t["id"].get<int64_t>(), t.at("content").get<std::string>(), t.value("special", false),
                    t.value("lstrip", false), t.value("rstrip", false)};
-      require_input(a.id >= 0 && a.id < std::numeric_limits<int32_t>::max() && !a.content.empty(),
-                    "{}: added token {} has a bad id or empty content", where, t.dump());
+      require_input(!a.content.empty(), "{}: added token {} has empty content", where, printable(t.dump()));
       set_token(a.id, a.content);
       added_by_id[a.id] = added.size();
       added.push_back(a);
@@ -327,14 +352,14 @@ BpeTokenizer BpeTokenizer::from_json_text(const std::string& json_text, const st
   try {
     j = json::parse(json_text);
   } catch (const json::exception& e) {
-    throw_input_error("{}: not valid JSON ({})", where, e.what());
+    throw_input_error("{}: not valid JSON ({})", where, printable(e.what()));
   }
   BpeTokenizer t;
   t.impl_->where = where;
   try {
     t.impl_->read(j);
   } catch (const json::exception& e) {
-    throw_input_error("{}: malformed tokenizer ({})", where, e.what());
+    throw_input_error("{}: malformed tokenizer ({})", where, printable(e.what()));
   }
   return t;
 }

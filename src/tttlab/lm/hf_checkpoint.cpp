@@ -8,6 +8,7 @@
 
 #include "tttlab/core/atomic_file.hpp"
 #include "tttlab/core/error.hpp"
+#include "tttlab/core/printable.hpp"
 #include "tttlab/core/shape.hpp"
 #include "tttlab/io/safetensors.hpp"
 
@@ -37,26 +38,26 @@ std::map<std::string, SourcedTensor> read_checkpoint_tensors(const fs::path& dir
     std::ifstream in(index);
     j = json::parse(in);
   } catch (const json::exception& e) {
-    throw_input_error("{}: not valid JSON ({})", index.string(), e.what());
+    throw_input_error("{}: not valid JSON ({})", index.string(), printable(e.what()));
   }
   const auto map = j.find("weight_map");
   require_input(map != j.end() && map->is_object(), "{}: missing object 'weight_map'", index.string());
   std::map<std::string, std::set<std::string>> by_shard;
   for (const auto& [name, shard] : map->items()) {
-    require_input(shard.is_string(), "{}: weight_map['{}'] is not a file name", index.string(), name);
+    require_input(shard.is_string(), "{}: weight_map['{}'] is not a file name", index.string(), printable(name));
     const std::string file = shard.get<std::string>();
     require_input(file.find('/') == std::string::npos && file.find("..") == std::string::npos,
-                  "{}: shard name '{}' must be a file in the same folder", index.string(), file);
+                  "{}: shard name '{}' must be a file in the same folder", index.string(), printable(file));
     by_shard[file].insert(name);
   }
   for (const auto& [file, names] : by_shard) {
     const fs::path path = dir / file;
-    require_input(fs::exists(path), "{}: shard {} is missing", index.string(), path.string());
+    require_input(fs::exists(path), "{}: shard {} is missing", index.string(), printable(path.string()));
     auto shard = read_safetensors(path);
     for (const auto& name : names) {
       const auto it = shard.tensors.find(name);
       require_input(it != shard.tensors.end(), "{}: missing tensor '{}' (the index puts it in this shard)",
-                    path.string(), name);
+                    printable(path.string()), printable(name));
       out[name] = {it->second, path};
     }
   }
@@ -93,7 +94,8 @@ Qwen2ForCausalLM load_qwen2(const fs::path& dir, const LoadOptions& options) {
   }
   for (const auto& [name, t] : tensors) {
     require_input(ignorable(name, config.tie_word_embeddings),
-                  "{}: unexpected tensor '{}' (not part of a Qwen2 model with this config.json)", t.file.string(), name);
+                  "{}: unexpected tensor '{}' (not part of a Qwen2 model with this config.json)", printable(t.file.string()),
+                  printable(name));
   }
   model->to(options.device, options.dtype.value_or(torch::kFloat));
   model->eval();

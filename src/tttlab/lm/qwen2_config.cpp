@@ -1,8 +1,11 @@
 #include "tttlab/lm/qwen2_config.hpp"
 
+#include <cstdint>
 #include <fstream>
+#include <type_traits>
 
 #include "tttlab/core/error.hpp"
+#include "tttlab/core/printable.hpp"
 
 namespace tttlab::lm {
 
@@ -14,10 +17,17 @@ template <typename T>
 T field(const json& j, const char* name, const std::string& where) {
   const auto it = j.find(name);
   require_input(it != j.end() && !it->is_null(), "{}: missing field '{}'", where, name);
+  if constexpr (std::is_same_v<T, int64_t>) {
+    // nlohmann converts a float such as 1e30 to int64 by a cast, which is undefined out of range.
+    const bool fits = it->is_number_integer() &&
+                      !(it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX));
+    require_input(fits, "{}: field '{}' is {} (expected an integer that fits in 64 bits)", where, name,
+                  printable(it->dump()));
+  }
   try {
     return it->get<T>();
   } catch (const json::exception&) {
-    throw_input_error("{}: field '{}' has the wrong type ({})", where, name, it->dump());
+    throw_input_error("{}: field '{}' has the wrong type ({})", where, name, printable(it->dump()));
   }
 }
 
@@ -66,9 +76,9 @@ Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
   require_input(model_type == "qwen2" || qwen2_arch,
                 "{}: unsupported architecture (model_type '{}', architectures {}); expected model_type 'qwen2' / "
                 "Qwen2ForCausalLM",
-                where, model_type, archs == j.end() ? "none" : archs->dump());
+                where, printable(model_type), archs == j.end() ? "none" : printable(archs->dump()));
   const auto act = field_or<std::string>(j, "hidden_act", "silu", where);
-  require_input(act == "silu", "{}: hidden_act '{}' is not supported (Qwen2 uses 'silu')", where, act);
+  require_input(act == "silu", "{}: hidden_act '{}' is not supported (Qwen2 uses 'silu')", where, printable(act));
   require_input(!field_or<bool>(j, "use_sliding_window", false, where),
                 "{}: use_sliding_window=true is not supported (full causal attention only)", where);
   // Rotary settings: transformers 4 writes rope_theta (and rope_scaling, null for plain RoPE),
@@ -77,16 +87,16 @@ Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
   for (const char* key : {"rope_scaling", "rope_parameters"}) {
     const auto it = j.find(key);
     if (it == j.end() || it->is_null()) continue;
-    require_input(it->is_object(), "{}: field '{}' must be an object, got {}", where, key, it->dump());
+    require_input(it->is_object(), "{}: field '{}' must be an object, got {}", where, key, printable(it->dump()));
     const auto type = field_or<std::string>(*it, "rope_type", field_or<std::string>(*it, "type", "default", where), where);
-    require_input(type == "default", "{}: {} of type '{}' is not supported (plain RoPE only)", where, key, type);
+    require_input(type == "default", "{}: {} of type '{}' is not supported (plain RoPE only)", where, key, printable(type));
     theta_from_parameters = field_or<double>(*it, "rope_theta", theta_from_parameters, where);
   }
   const auto layer_types = j.find("layer_types");
   if (layer_types != j.end() && layer_types->is_array()) {
     for (const auto& t : *layer_types) {
       require_input(t == "full_attention", "{}: layer type {} is not supported (full causal attention only)",
-                    where, t.dump());
+                    where, printable(t.dump()));
     }
   }
 
@@ -106,9 +116,11 @@ Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
   c.torch_dtype = field_or<std::string>(j, "torch_dtype", field_or<std::string>(j, "dtype", "float32", where), where);
   const auto head_dim = j.find("head_dim");
   if (head_dim != j.end() && !head_dim->is_null()) {
+    // Compared by division: head_dim * num_attention_heads can overflow int64.
     require_input(c.num_attention_heads > 0 && head_dim->is_number_integer() &&
-                      head_dim->get<int64_t>() * c.num_attention_heads == c.hidden_size,
-                  "{}: head_dim {} must equal hidden_size / num_attention_heads", where, head_dim->dump());
+                      c.hidden_size % c.num_attention_heads == 0 &&
+                      head_dim->get<int64_t>() == c.hidden_size / c.num_attention_heads,
+                  "{}: head_dim {} must equal hidden_size / num_attention_heads", where, printable(head_dim->dump()));
   }
   c.validate(where);
   return c;
@@ -121,7 +133,7 @@ Qwen2Config read_qwen2_config(const std::filesystem::path& config_json) {
   try {
     j = json::parse(in);
   } catch (const json::exception& e) {
-    throw_input_error("{}: not valid JSON ({})", config_json.string(), e.what());
+    throw_input_error("{}: not valid JSON ({})", config_json.string(), printable(e.what()));
   }
   return qwen2_config_from_json(j, config_json.string());
 }
