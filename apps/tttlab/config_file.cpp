@@ -42,7 +42,7 @@ void append_table(const toml::table& table, const std::string& file, const Comma
     }
     // Checked here, where the file is known: CLI11 would only report an unexpected `--name=value`.
     require_input(command.app->get_option_no_throw("--" + name) != nullptr,
-                  "{}: unknown key '{}' (no option --{} in `tttlab {}`; see `tttlab {} --help`)", file, name, name,
+                  "{}: unknown key '{}' (no option --{} in `tttlab {}`; see `tttlab {} --help`)", file, printable(name), printable(name),
                   command.path, command.path);
     out.push_back(fmt::format("--{}={}", name, value_text(node, file, name)));
   }
