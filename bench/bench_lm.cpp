@@ -45,15 +45,22 @@ int main(int argc, char** argv) {
   int64_t tokens = 512, reps = 3, rank = 64;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string flag = argv[i], value = argv[i + 1];
-    if (flag == "--shape") shape = value;
-    else if (flag == "--device") device_name = value;
-    else if (flag == "--dtype") dtype = value;
-    else if (flag == "--tokens") tokens = std::stoll(value);
-    else if (flag == "--reps") reps = std::stoll(value);
-    else if (flag == "--rank") rank = std::stoll(value);
+    if (flag == "--shape")
+      shape = value;
+    else if (flag == "--device")
+      device_name = value;
+    else if (flag == "--dtype")
+      dtype = value;
+    else if (flag == "--tokens")
+      tokens = std::stoll(value);
+    else if (flag == "--reps")
+      reps = std::stoll(value);
+    else if (flag == "--rank")
+      rank = std::stoll(value);
     else {
-      fmt::print(stderr, "usage: bench_lm [--shape tiny|qwen2.5-0.5b] [--device cpu|cuda] [--dtype float32|bfloat16] "
-                         "[--tokens T] [--reps R] [--rank 64]\n");
+      fmt::print(stderr,
+                 "usage: bench_lm [--shape tiny|qwen2.5-0.5b] [--device cpu|cuda] [--dtype float32|bfloat16] "
+                 "[--tokens T] [--reps R] [--rank 64]\n");
       return 2;
     }
   }

@@ -40,7 +40,8 @@ void sweep_decode(int64_t dim, torch::Device device) {
   auto sync = [&] {
     if (device.is_cuda()) (void)pre.sum().item<float>();
   };
-  fmt::print("decode forward + backward, {} rows, d2 {} d1 {}, ms per step\n  k     gather   dense\n", rows, dim, latent);
+  fmt::print("decode forward + backward, {} rows, d2 {} d1 {}, ms per step\n  k     gather   dense\n", rows, dim,
+             latent);
   for (int64_t k : {16, 32, 48, 64, 80, 96, 112, 128}) {
     double ms[2];
     for (int gather = 0; gather < 2; ++gather) {
@@ -70,12 +71,18 @@ int main(int argc, char** argv) {
   bool decode_sweep = false;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--device") device_name = argv[i + 1];
-    else if (a == "--rows") rows = std::atoll(argv[i + 1]);
-    else if (a == "--dim") dim = std::atoll(argv[i + 1]);
-    else if (a == "--epochs") epochs = std::atoll(argv[i + 1]);
-    else if (a == "--pytorch-s") pytorch_s = std::atof(argv[i + 1]);
-    else if (a == "--decode-sweep") decode_sweep = std::atoll(argv[i + 1]) != 0;
+    if (a == "--device")
+      device_name = argv[i + 1];
+    else if (a == "--rows")
+      rows = std::atoll(argv[i + 1]);
+    else if (a == "--dim")
+      dim = std::atoll(argv[i + 1]);
+    else if (a == "--epochs")
+      epochs = std::atoll(argv[i + 1]);
+    else if (a == "--pytorch-s")
+      pytorch_s = std::atof(argv[i + 1]);
+    else if (a == "--decode-sweep")
+      decode_sweep = std::atoll(argv[i + 1]) != 0;
     else {
       fmt::print(stderr, "unknown option {}\n", a);
       return 2;
@@ -106,8 +113,9 @@ int main(int argc, char** argv) {
   trace.save();
   // POSIX nftw, not std::filesystem::remove_all: PyTorch's libtorch.so exports its own copy of the
   // latter, which crashed on the GPU machine (see tests/test_support.hpp).
-  ::nftw(out.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
-         FTW_DEPTH | FTW_PHYS);
+  ::nftw(
+      out.c_str(), [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+      FTW_DEPTH | FTW_PHYS);
   // With several epochs, s_per_epoch is the mean over the epochs after the first (cuBLAS and the
   // allocator warmed up), as in bench/sae_pytorch.py.
   double steady_s = 0;
@@ -120,16 +128,17 @@ int main(int argc, char** argv) {
   const int64_t steps_per_epoch = r.history.front().step;
   fmt::print("device {}\nrows {} dim {} latent {} batch {} epochs {} steps {}\n", describe_device(device), rows, dim,
              cfg.latent_for(dim), cfg.batch_size, epochs, r.history.back().step);
-  fmt::print("epoch_s{}\ns_per_epoch {:.3f}\nms_per_step {:.3f}\ntotal_s {:.3f} (incl. data transfer, checkpoints, eval)\n",
-             epoch_s, steady_s / steady_epochs, 1e3 * steady_s / steady_epochs / static_cast<double>(steps_per_epoch),
-             total);
+  fmt::print(
+      "epoch_s{}\ns_per_epoch {:.3f}\nms_per_step {:.3f}\ntotal_s {:.3f} (incl. data transfer, checkpoints, eval)\n",
+      epoch_s, steady_s / steady_epochs, 1e3 * steady_s / steady_epochs / static_cast<double>(steps_per_epoch), total);
   fmt::print("final eval_mse {:.6g} fve {:.4f} dead {:.2f}%\n", r.history.back().eval_mse, r.history.back().eval_fve,
              100 * r.history.back().dead_share);
   std::string ghost_steps;
   for (const auto& m : r.history) ghost_steps += fmt::format(" {}", m.ghost_steps);
   fmt::print("ghost_steps{}\n", ghost_steps);
   if (pytorch_s > 0) {
-    fmt::print("pytorch_s_per_epoch {:.3f}\nspeedup_vs_pytorch {:.2f}x\n", pytorch_s, pytorch_s / (steady_s / steady_epochs));
+    fmt::print("pytorch_s_per_epoch {:.3f}\nspeedup_vs_pytorch {:.2f}x\n", pytorch_s,
+               pytorch_s / (steady_s / steady_epochs));
   }
   return 0;
 }

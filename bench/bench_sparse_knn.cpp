@@ -41,12 +41,18 @@ int main(int argc, char** argv) {
   int64_t n = 50000, m = 1000, d = 4096, s = 16, k = 50;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i];
-    if (a == "--device") device_name = argv[i + 1];
-    else if (a == "--train") n = std::atoll(argv[i + 1]);
-    else if (a == "--queries") m = std::atoll(argv[i + 1]);
-    else if (a == "--dim") d = std::atoll(argv[i + 1]);
-    else if (a == "--active") s = std::atoll(argv[i + 1]);
-    else if (a == "--k") k = std::atoll(argv[i + 1]);
+    if (a == "--device")
+      device_name = argv[i + 1];
+    else if (a == "--train")
+      n = std::atoll(argv[i + 1]);
+    else if (a == "--queries")
+      m = std::atoll(argv[i + 1]);
+    else if (a == "--dim")
+      d = std::atoll(argv[i + 1]);
+    else if (a == "--active")
+      s = std::atoll(argv[i + 1]);
+    else if (a == "--k")
+      k = std::atoll(argv[i + 1]);
     else {
       fmt::print(stderr, "unknown option {}\n", a);
       return 2;
@@ -62,8 +68,8 @@ int main(int argc, char** argv) {
   const auto train_dense = dense_rows(train, 0, n), query_dense = dense_rows(queries, 0, m);
   const std::string index = device.is_cuda() || !have_faiss() ? "torch" : "faiss";
   const double dense_s = seconds([&] { dense = knn_search(train_dense, query_dense, k, index, device); }, device);
-  const double agree = sparse.indices.eq(dense.indices.to(sparse.indices.device())).all(1).to(torch::kDouble)
-                           .mean().item<double>();
+  const double agree =
+      sparse.indices.eq(dense.indices.to(sparse.indices.device())).all(1).to(torch::kDouble).mean().item<double>();
   fmt::print("{}: {} training rows, {} queries, width {}, {} active, k={}\n", describe_device(device), n, m, d, s, k);
   fmt::print("  dense reference ({} index on the rows made dense)  {:8.3f} s\n", index, dense_s);
   fmt::print("  sparse search (embedding_bag)                        {:8.3f} s   {:.1f}x\n", sparse_s,

@@ -77,10 +77,10 @@ void run(const Setting& s) {
   const auto w = fast.weights.slice(0, 0, s.ref_points);
   const double rel = max_relative_difference(w, ref.weights);
   const int64_t per_batch = local_fit_points_per_batch(s.c, s.d, s.k, 4, cfg);
-  fmt::print("C={:<5} d={:<4} k={:<4} T={:<4} | reference {:9.3f} ms/pt ({} pts) | batched {:8.3f} ms/pt "
-             "({} pts, {} per batch) | speed-up {:6.1f}x | max rel diff {:.1e}\n",
-             s.c, s.d, s.k, s.steps, ref_ms, s.ref_points, fast_ms, s.batched_points, per_batch,
-             ref_ms / fast_ms, rel);
+  fmt::print(
+      "C={:<5} d={:<4} k={:<4} T={:<4} | reference {:9.3f} ms/pt ({} pts) | batched {:8.3f} ms/pt "
+      "({} pts, {} per batch) | speed-up {:6.1f}x | max rel diff {:.1e}\n",
+      s.c, s.d, s.k, s.steps, ref_ms, s.ref_points, fast_ms, s.batched_points, per_batch, ref_ms / fast_ms, rel);
 }
 
 }  // namespace

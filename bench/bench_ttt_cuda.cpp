@@ -129,7 +129,8 @@ void ttt_speed(double pytorch_ms, double bandwidth, bool quick) {
   fmt::print("\nTTT, C={} d={} k={} T={} lr=0.02 (float32, TF32 off)\n", c, d, k, steps);
   fmt::print("  (i)   reference per-point loop (LibTorch autograd + optim::Adam) {:9.3f} ms/pt  ({} pts)\n", ref_ms,
              ref_points);
-  if (pytorch_ms > 0) fmt::print("  (ii)  PyTorch per-point script                                 {:9.3f} ms/pt\n", pytorch_ms);
+  if (pytorch_ms > 0)
+    fmt::print("  (ii)  PyTorch per-point script                                 {:9.3f} ms/pt\n", pytorch_ms);
   fmt::print("  (iii) batched LibTorch path                                    {:9.3f} ms/pt  ({} pts)\n", batched_ms,
              points);
   fmt::print("  (iv)  fused CUDA path                                          {:9.3f} ms/pt  ({} pts, {} per batch)\n",
@@ -139,11 +140,13 @@ void ttt_speed(double pytorch_ms, double bandwidth, bool quick) {
     fmt::print("  speed-up over (ii): (i) {:.2f}x  (iii) {:.1f}x  (iv) {:.1f}x\n", pytorch_ms / ref_ms,
                pytorch_ms / batched_ms, pytorch_ms / fused_ms);
   }
-  fmt::print("  memory floor 16*C*d*T bytes at {:.0f} GB/s = {:.3f} ms/pt; (iv) runs at {:.0f}% of it ({:.2f}x the floor)\n",
-             bandwidth / 1e9, floor_ms, 100 * floor_ms / fused_ms, fused_ms / floor_ms);
-  fmt::print("  (iv) vs (iii): predictions agree on {:.4f}% of {} pts; heads (32 pts): max rel diff {:.2e}, "
-             "relative Frobenius diff {:.2e}\n",
-             100 * pred_agree, points, max_rel, fro_rel);
+  fmt::print(
+      "  memory floor 16*C*d*T bytes at {:.0f} GB/s = {:.3f} ms/pt; (iv) runs at {:.0f}% of it ({:.2f}x the floor)\n",
+      bandwidth / 1e9, floor_ms, 100 * floor_ms / fused_ms, fused_ms / floor_ms);
+  fmt::print(
+      "  (iv) vs (iii): predictions agree on {:.4f}% of {} pts; heads (32 pts): max rel diff {:.2e}, "
+      "relative Frobenius diff {:.2e}\n",
+      100 * pred_agree, points, max_rel, fro_rel);
 }
 
 void knn_and_end_to_end(bool quick) {
@@ -163,9 +166,10 @@ void knn_and_end_to_end(bool quick) {
   const auto dist = torch::cdist(q64, train.to(torch::kDouble));
   const auto exact = std::get<1>(dist.topk(k, 1, /*largest=*/false, /*sorted=*/true));
   const double same = knn.indices.slice(0, 0, 200).eq(exact).to(torch::kDouble).mean().item<double>();
-  fmt::print("\nexact k-NN on the GPU: {} x {} training vectors, {} queries, k={}: {:.2f} s "
-             "({:.1f} TFLOP/s of distance products); {:.2f}% of 200 queries' neighbour lists equal a float64 brute force\n",
-             n, d, m, k, knn_s, 2.0 * n * m * d / knn_s / 1e12, 100 * same);
+  fmt::print(
+      "\nexact k-NN on the GPU: {} x {} training vectors, {} queries, k={}: {:.2f} s "
+      "({:.1f} TFLOP/s of distance products); {:.2f}% of 200 queries' neighbour lists equal a float64 brute force\n",
+      n, d, m, k, knn_s, 2.0 * n * m * d / knn_s / 1e12, 100 * same);
 
   // End to end: labels from a random linear teacher, the global head a noisy copy of it.
   const auto teacher = torch::randn({c, d}, opts);
@@ -178,12 +182,15 @@ void knn_and_end_to_end(bool quick) {
   cfg.lr = 0.02;
   cfg.device = kCuda;
   LocalFitResult ttt;
-  const double ttt_s = timed([&] { ttt = local_fit_batched(head, {train, train_y, queries, test_y, knn.indices}, cfg); });
+  const double ttt_s = timed([&] {
+    ttt = local_fit_batched(head, {train, train_y, queries, test_y, knn.indices}, cfg);
+  });
   const double global_acc = head.logits(queries).argmax(1).cpu().eq(test_y).to(torch::kDouble).mean().item<double>();
   const double ttt_acc = ttt.pred.eq(test_y).to(torch::kDouble).mean().item<double>();
-  fmt::print("end to end over {} test points: k-NN {:.2f} s + fused TTT {:.2f} s = {:.2f} s ({:.3f} ms/pt); "
-             "accuracy global {:.2f}% -> TTT {:.2f}%\n",
-             m, knn_s, ttt_s, knn_s + ttt_s, 1000 * (knn_s + ttt_s) / m, 100 * global_acc, 100 * ttt_acc);
+  fmt::print(
+      "end to end over {} test points: k-NN {:.2f} s + fused TTT {:.2f} s = {:.2f} s ({:.3f} ms/pt); "
+      "accuracy global {:.2f}% -> TTT {:.2f}%\n",
+      m, knn_s, ttt_s, knn_s + ttt_s, 1000 * (knn_s + ttt_s) / m, 100 * global_acc, 100 * ttt_acc);
 }
 
 // Each part of the fused step alone, T times over one batch, so that the sum shows where the time
@@ -201,7 +208,9 @@ void fused_breakdown(double bandwidth) {
   const cuda::AdamStepScalars s{0.02f, 1.f, 0.9f, 0.999f, 1e-8f, 0.f, 0.1f, 0.001f};
   auto gemm = [&] { torch::baddbmm_out(logits, b.unsqueeze(1), x, w.transpose(1, 2)); };
   auto m_coef = torch::zeros({bsz, k, c}, opts), m_coef_next = torch::zeros({bsz, k, c}, opts);
-  auto softmax = [&] { cuda::launch_softmax_delta(logits.data_ptr<float>(), labels.data_ptr<int64_t>(), bsz, k, c, k, stream); };
+  auto softmax = [&] {
+    cuda::launch_softmax_delta(logits.data_ptr<float>(), labels.data_ptr<int64_t>(), bsz, k, c, k, stream);
+  };
   auto softmax_row_space = [&] {
     cuda::launch_softmax_delta(logits.data_ptr<float>(), labels.data_ptr<int64_t>(), bsz, k, c, k, stream,
                                m_coef.data_ptr<float>(), m_coef_next.data_ptr<float>(), s.beta1, s.one_minus_beta1);
@@ -220,15 +229,16 @@ void fused_breakdown(double bandwidth) {
   auto per_point_ms = [&](auto&& f) {
     return 1000 * timed([&] {
              for (int64_t t = 0; t < steps; ++t) f();
-           }) / static_cast<double>(bsz);
+           }) /
+           static_cast<double>(bsz);
   };
   const double gemm_ms = per_point_ms(gemm), softmax_ms = per_point_ms(softmax), adam_ms = per_point_ms(adam);
   const double softmax_rs_ms = per_point_ms(softmax_row_space), adam_rs_ms = per_point_ms(adam_row_space);
   const double head = static_cast<double>(c * d) * steps, rows = static_cast<double>(k * c) * steps;
   auto gbps = [](double bytes, double ms) { return bytes / (ms / 1000) / 1e9; };
   auto tflops = [&](double flop, double ms) { return flop / (ms / 1000) / 1e12; };
-  fmt::print("\nfused step, parts alone ({} points, C={} d={} k={} T={}), ms per point; bytes counted once each way\n", bsz,
-             c, d, k, steps);
+  fmt::print("\nfused step, parts alone ({} points, C={} d={} k={} T={}), ms per point; bytes counted once each way\n",
+             bsz, c, d, k, steps);
   fmt::print("  logits product (cuBLAS baddbmm, reads W)        {:.3f} ms/pt  {:6.0f} GB/s  {:5.1f} TFLOP/s\n", gemm_ms,
              gbps(4 * head + 4 * rows, gemm_ms), tflops(2 * head * k, gemm_ms));
   fmt::print("  softmax - onehot (in place)                     {:.3f} ms/pt  {:6.0f} GB/s\n", softmax_ms,
@@ -270,12 +280,17 @@ int main(int argc, char** argv) {
   bool quick = false, breakdown_only = false;
   std::string profile;
   for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--quick") == 0) quick = true;
-    else if (std::strcmp(argv[i], "--breakdown-only") == 0) breakdown_only = true;
-    else if (std::strcmp(argv[i], "--pytorch-ms") == 0 && i + 1 < argc) pytorch_ms = std::stod(argv[++i]);
-    else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc) profile = argv[++i];
+    if (std::strcmp(argv[i], "--quick") == 0)
+      quick = true;
+    else if (std::strcmp(argv[i], "--breakdown-only") == 0)
+      breakdown_only = true;
+    else if (std::strcmp(argv[i], "--pytorch-ms") == 0 && i + 1 < argc)
+      pytorch_ms = std::stod(argv[++i]);
+    else if (std::strcmp(argv[i], "--profile") == 0 && i + 1 < argc)
+      profile = argv[++i];
     else {
-      fmt::print(stderr, "usage: bench_ttt_cuda [--pytorch-ms X] [--quick] [--breakdown-only] [--profile trace.json]\n");
+      fmt::print(stderr,
+                 "usage: bench_ttt_cuda [--pytorch-ms X] [--quick] [--breakdown-only] [--profile trace.json]\n");
       return 2;
     }
   }

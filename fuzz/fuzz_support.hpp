@@ -60,10 +60,14 @@ inline size_t first_unprintable(std::string_view s) {
     }
     int len = 0;
     uint32_t cp = 0, min = 0;
-    if (b0 >= 0xC2 && b0 <= 0xDF) len = 2, cp = b0 & 0x1F, min = 0x80;
-    else if (b0 >= 0xE0 && b0 <= 0xEF) len = 3, cp = b0 & 0x0F, min = 0x800;
-    else if (b0 >= 0xF0 && b0 <= 0xF4) len = 4, cp = b0 & 0x07, min = 0x10000;
-    else return i;
+    if (b0 >= 0xC2 && b0 <= 0xDF)
+      len = 2, cp = b0 & 0x1F, min = 0x80;
+    else if (b0 >= 0xE0 && b0 <= 0xEF)
+      len = 3, cp = b0 & 0x0F, min = 0x800;
+    else if (b0 >= 0xF0 && b0 <= 0xF4)
+      len = 4, cp = b0 & 0x07, min = 0x10000;
+    else
+      return i;
     if (i + static_cast<size_t>(len) > s.size()) return i;
     for (int k = 1; k < len; ++k) {
       const auto b = static_cast<unsigned char>(s[i + static_cast<size_t>(k)]);
@@ -77,7 +81,8 @@ inline size_t first_unprintable(std::string_view s) {
 }
 
 [[noreturn]] inline void finding(const char* what, std::string_view detail) {
-  std::fprintf(stderr, "\n*** tttlab fuzz finding: %s\n*** %.*s\n", what, static_cast<int>(detail.size()), detail.data());
+  std::fprintf(stderr, "\n*** tttlab fuzz finding: %s\n*** %.*s\n", what, static_cast<int>(detail.size()),
+               detail.data());
   std::abort();
 }
 
@@ -94,8 +99,10 @@ void expect_success_or_input_error(Read&& read) {
       std::string escaped;
       for (const char c : message) {
         const auto u = static_cast<unsigned char>(c);
-        if (u >= 0x20 && u < 0x7f) escaped.push_back(c);
-        else escaped += "\\x" + std::string(1, "0123456789abcdef"[u >> 4]) + "0123456789abcdef"[u & 15];
+        if (u >= 0x20 && u < 0x7f)
+          escaped.push_back(c);
+        else
+          escaped += "\\x" + std::string(1, "0123456789abcdef"[u >> 4]) + "0123456789abcdef"[u & 15];
       }
       finding("InputError message is not printable UTF-8 (shown with bytes escaped)",
               escaped + " [first bad byte at offset " + std::to_string(bad) + "]");

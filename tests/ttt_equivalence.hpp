@@ -24,10 +24,14 @@ enum class FitSetting { Erm, Sequential, WeightDecay, LargeEps };
 
 inline std::string setting_name(FitSetting s) {
   switch (s) {
-    case FitSetting::Erm: return "erm";
-    case FitSetting::Sequential: return "sequential";
-    case FitSetting::WeightDecay: return "weight_decay";
-    case FitSetting::LargeEps: return "large_eps";
+    case FitSetting::Erm:
+      return "erm";
+    case FitSetting::Sequential:
+      return "sequential";
+    case FitSetting::WeightDecay:
+      return "weight_decay";
+    case FitSetting::LargeEps:
+      return "large_eps";
   }
   return "unknown";
 }
@@ -45,7 +49,8 @@ inline LocalFitConfig equivalence_config(const PathCase& pc) {
   cfg.keep_heads = true;
   cfg.points_per_batch = 5;  // 13 points: batches of 5, 5 and 3
   switch (pc.setting) {
-    case FitSetting::Erm: break;
+    case FitSetting::Erm:
+      break;
     case FitSetting::Sequential:
       cfg.mode = LocalFitMode::Sequential;  // 30 steps wrap around the 12 neighbours 2.5 times
       cfg.lr = 0.03;
@@ -56,7 +61,9 @@ inline LocalFitConfig equivalence_config(const PathCase& pc) {
       cfg.beta2 = 0.99;
       cfg.eps = 1e-6;
       break;
-    case FitSetting::LargeEps: cfg.eps = 0.1; break;
+    case FitSetting::LargeEps:
+      cfg.eps = 0.1;
+      break;
   }
   if (pc.path == LocalFitPath::BatchedCuda || pc.path == LocalFitPath::Fused ||
       pc.path == LocalFitPath::FusedRowSpace) {
@@ -71,7 +78,8 @@ inline LocalFitConfig equivalence_config(const PathCase& pc) {
 inline std::vector<PathCase> local_fit_equivalence_cases(const std::vector<LocalFitPath>& paths) {
   std::vector<PathCase> cases;
   for (const LocalFitPath path : paths) {
-    for (const FitSetting s : {FitSetting::Erm, FitSetting::Sequential, FitSetting::WeightDecay, FitSetting::LargeEps}) {
+    for (const FitSetting s :
+         {FitSetting::Erm, FitSetting::Sequential, FitSetting::WeightDecay, FitSetting::LargeEps}) {
       const PathCase pc{path, s};
       if (path == LocalFitPath::Reference || local_fit_path(equivalence_config(pc), torch::kFloat) == path) {
         cases.push_back(pc);
@@ -113,8 +121,8 @@ class LocalFitEquivalence : public ::testing::TestWithParam<PathCase> {
       ASSERT_EQ(to_string(local_fit_path(cfg, dtype)), to_string(pc.path));
     }
 
-    const LocalFitResult out = is_reference ? local_fit_reference(p.head, p.data, cfg)
-                                            : local_fit_batched(p.head, p.data, cfg);
+    const LocalFitResult out =
+        is_reference ? local_fit_reference(p.head, p.data, cfg) : local_fit_batched(p.head, p.data, cfg);
     LocalFitConfig cpu_cfg = cfg;
     cpu_cfg.device = torch::kCPU;
     const LocalFitResult ref = local_fit_reference(p.head, p.data, cpu_cfg);

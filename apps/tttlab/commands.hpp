@@ -11,10 +11,10 @@ namespace tttlab::cli {
 void add_run_command(CLI::App& app);
 void add_model_command(CLI::App& app);
 void add_lm_command(CLI::App& app);
-void add_theory_command(CLI::App& app);  // theory_command.cpp
+void add_theory_command(CLI::App& app);       // theory_command.cpp
 void add_classify_command(CLI::App* theory);  // theory_classify_command.cpp: `tttlab theory classify`
 void add_sae_command(CLI::App& app);
-void add_sae_recovery_command(CLI::App& sae);  // `sae recovery`, added by add_sae_command
+void add_sae_recovery_command(CLI::App& sae);      // `sae recovery`, added by add_sae_command
 void add_reproduce_table1_command(CLI::App& app);  // `reproduce table1` (creates `reproduce` if needed)
 void add_scale_command(CLI::App& app);
 
@@ -26,7 +26,7 @@ void apply_threads(int threads);
 // seed seeds in that command; each returns the option for further settings (->required(), ...).
 CLI::Option* add_out_option(CLI::App* cmd, std::string& out, const std::string& what);
 CLI::Option* add_threads_option(CLI::App* cmd, int& threads);  // --threads N (0 = all cores)
-CLI::Option* add_quiet_flag(CLI::App* cmd, bool& quiet);        // --quiet: no progress bars
+CLI::Option* add_quiet_flag(CLI::App* cmd, bool& quiet);       // --quiet: no progress bars
 template <class Seed>
 CLI::Option* add_seed_option(CLI::App* cmd, Seed& seed, const std::string& what) {
   return cmd->add_option("--seed", seed, what)->capture_default_str();

@@ -46,10 +46,12 @@ void add_ttt_options(CLI::App* cmd, LocalFitConfig& ttt, int64_t& memory_budget_
   cmd->add_option("--lr", ttt.lr, "Adam learning rate")->capture_default_str()->group(group);
   cmd->add_option("--wd", ttt.weight_decay, "Adam weight decay (L2)")->capture_default_str()->group(group);
   cmd->add_option("--points-per-batch", ttt.points_per_batch, "Test points trained at once (0 = from memory budget)")
-      ->capture_default_str()->group(group);
+      ->capture_default_str()
+      ->group(group);
   cmd->add_option("--memory-budget-mb", memory_budget_mb,
                   "Memory for one batch of test points (0 = automatic: 16 MB on the CPU, 70% of free GPU memory)")
-      ->capture_default_str()->group(group);
+      ->capture_default_str()
+      ->group(group);
 }
 
 void set_ttt_memory_budget(LocalFitConfig& ttt, int64_t memory_budget_mb) {
@@ -59,8 +61,8 @@ void set_ttt_memory_budget(LocalFitConfig& ttt, int64_t memory_budget_mb) {
 
 void add_device_option(CLI::App* cmd, std::string& device) {
   cmd->add_option("--device", device,
-                   "Where to compute: auto (CUDA when this build has it and a GPU is visible, else cpu), "
-                   "cpu, cuda or cuda:N")
+                  "Where to compute: auto (CUDA when this build has it and a GPU is visible, else cpu), "
+                  "cpu, cuda or cuda:N")
       ->capture_default_str();
 }
 

@@ -42,8 +42,8 @@ void append_table(const toml::table& table, const std::string& file, const Comma
     }
     // Checked here, where the file is known: CLI11 would only report an unexpected `--name=value`.
     require_input(command.app->get_option_no_throw("--" + name) != nullptr,
-                  "{}: unknown key '{}' (no option --{} in `tttlab {}`; see `tttlab {} --help`)", file, printable(name), printable(name),
-                  command.path, command.path);
+                  "{}: unknown key '{}' (no option --{} in `tttlab {}`; see `tttlab {} --help`)", file, printable(name),
+                  printable(name), command.path, command.path);
     out.push_back(fmt::format("--{}={}", name, value_text(node, file, name)));
   }
 }
@@ -77,7 +77,8 @@ std::vector<std::string> expand_config_file(std::vector<std::string> args, const
   try {
     table = toml::parse_file(config);
   } catch (const toml::parse_error& e) {
-    throw_input_error("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column, printable(e.description()));
+    throw_input_error("{}:{}:{}: {}", config, e.source().begin.line, e.source().begin.column,
+                      printable(e.description()));
   }
   std::vector<std::string> from_file;
   append_table(table, config, command, from_file);

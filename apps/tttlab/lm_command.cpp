@@ -62,8 +62,9 @@ void add_info(CLI::App* lm_cmd) {
 }
 
 void add_init(CLI::App* lm_cmd) {
-  auto* cmd = lm_cmd->add_subcommand("init", "Write a randomly initialised Qwen2 checkpoint (normal(0, 0.02)) "
-                                             "for a config.json");
+  auto* cmd = lm_cmd->add_subcommand("init",
+                                     "Write a randomly initialised Qwen2 checkpoint (normal(0, 0.02)) "
+                                     "for a config.json");
   auto config = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto seed = std::make_shared<uint64_t>(0);
@@ -109,8 +110,10 @@ void add_tokenize(CLI::App* lm_cmd) {
     require_input(!o->text.empty() || !o->file.empty(), "give --text, --file or --decode");
     const std::string text = o->file.empty() ? o->text : studies::read_text_file(o->file);
     const auto ids = tok.encode(text);
-    if (o->count) fmt::print("{} tokens, {} bytes\n", ids.size(), text.size());
-    else fmt::print("[{}]\n", fmt::join(ids, ", "));
+    if (o->count)
+      fmt::print("{} tokens, {} bytes\n", ids.size(), text.size());
+    else
+      fmt::print("[{}]\n", fmt::join(ids, ", "));
   });
 }
 
@@ -128,9 +131,10 @@ void add_score(CLI::App* lm_cmd) {
       ->required();
   o->context = cmd->add_option("--context", o->cfg.bpb.context,
                                "Tokens per window, at most the model's max_position_embeddings (the default is "
-                               "lowered to it)")->capture_default_str();
+                               "lowered to it)")
+                   ->capture_default_str();
   o->stride = cmd->add_option("--stride", o->cfg.bpb.stride, "New tokens scored per window after the first (< context)")
-      ->capture_default_str();
+                  ->capture_default_str();
   cmd->add_option("--prefix-token", o->cfg.prefix, "Token the first token is predicted from: eos, none or an id")
       ->capture_default_str();
   add_out_option(cmd, o->out, "Folder for results.json");
@@ -150,8 +154,9 @@ void add_score(CLI::App* lm_cmd) {
 
 void add_lora(CLI::App* lm_cmd) {
   auto* cmd = lm_cmd->add_subcommand(
-      "lora", "LoRA steps on a text (one Adam step per chunk of --max-length tokens), bits per byte of the "
-              "evaluation text before and after, then a reset to the base model (checked)");
+      "lora",
+      "LoRA steps on a text (one Adam step per chunk of --max-length tokens), bits per byte of the "
+      "evaluation text before and after, then a reset to the base model (checked)");
   struct Opts {
     ModelOptions m;
     studies::LmLoraConfig cfg;
@@ -174,11 +179,13 @@ void add_lora(CLI::App* lm_cmd) {
       ->capture_default_str();
   o->max_length = cmd->add_option("--max-length", c.train.max_length,
                                   "Tokens per training chunk (E.7: 1024), at most the model's max_position_embeddings "
-                                  "(the default is lowered to it)")->capture_default_str();
+                                  "(the default is lowered to it)")
+                      ->capture_default_str();
   add_seed_option(cmd, c.train.seed, "Adapter initialisation seed");
   o->context = cmd->add_option("--context", c.bpb.context,
                                "Tokens per scoring window, at most the model's max_position_embeddings (the default "
-                               "is lowered to it)")->capture_default_str();
+                               "is lowered to it)")
+                   ->capture_default_str();
   o->stride = cmd->add_option("--stride", c.bpb.stride, "New tokens scored per window")->capture_default_str();
   cmd->add_option("--prefix-token", c.prefix, "eos, none or a token id")->capture_default_str();
   add_out_option(cmd, o->out, "Folder for results.json");

@@ -49,8 +49,9 @@ tttlab::cli::CommandLineCommand find_command(const CLI::App& app, const std::vec
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"tttlab: test-time training (TTT) on nearest neighbours vs. a global head.\n"
-               "Run `tttlab <command> --help` for a command's options."};
+  CLI::App app{
+      "tttlab: test-time training (TTT) on nearest neighbours vs. a global head.\n"
+      "Run `tttlab <command> --help` for a command's options."};
   app.set_version_flag("--version", tttlab::version_line());
   app.require_subcommand(1);
   tttlab::cli::add_run_command(app);

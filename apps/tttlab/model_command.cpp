@@ -7,12 +7,12 @@
 namespace tttlab::cli {
 
 void add_model_command(CLI::App& app) {
-  auto* cmd = app.add_subcommand("model", "Show FlexibleLeNet's layer widths, feature dimension and "
-                                          "parameter count for a size_scale");
+  auto* cmd = app.add_subcommand("model",
+                                 "Show FlexibleLeNet's layer widths, feature dimension and "
+                                 "parameter count for a size_scale");
   auto scale = std::make_shared<double>(0.5);
   auto classes = std::make_shared<int64_t>(10);
-  cmd->add_option("--size-scale", *scale, "Width multiplier (0.5 = TinyLeNet: 50 features)")
-      ->capture_default_str();
+  cmd->add_option("--size-scale", *scale, "Width multiplier (0.5 = TinyLeNet: 50 features)")->capture_default_str();
   cmd->add_option("--classes", *classes, "Number of classes of the head")->capture_default_str();
   cmd->callback([scale, classes] {
     const auto s = LeNetShape::from_scale(*scale, *classes);

@@ -37,8 +37,8 @@ void run(Table1Options& o) {
   const Table1Result r = run_table1(cfg, o.out);
   const Summary summary = summarize_table1(r, cfg.bootstrap);
   write_table1_outputs(o.out, cfg, r, summary);
-  fmt::print("\n{}: {} train / {} test points, d2={} -> d1={} (k={}), {} classes, on {}\n", r.dataset_name,
-             r.num_train, r.num_test, r.input_dim, r.latent_dim, r.sparsity, r.num_classes, r.device);
+  fmt::print("\n{}: {} train / {} test points, d2={} -> d1={} (k={}), {} classes, on {}\n", r.dataset_name, r.num_train,
+             r.num_test, r.input_dim, r.latent_dim, r.sparsity, r.num_classes, r.device);
   fmt::print("SAE reconstruction: train FVE {:.4f}, test FVE {:.4f}\n\n", r.sae_quality.at("train_fve"),
              r.sae_quality.at("test_fve"));
   fmt::print("{}", table1_text(r, summary, cfg.bootstrap.level));
@@ -85,18 +85,25 @@ void add_reproduce_table1_command(CLI::App& app) {
   cmd->add_option("--sae-lr", c.sae.lr, "Peak learning rate")->capture_default_str()->group(s);
   cmd->add_option("--sae-warmup-steps", c.sae.warmup_steps, "Linear warm-up steps")->capture_default_str()->group(s);
   cmd->add_option("--sae-cosine-horizon", c.sae.cosine_horizon, "Cosine horizon (0 = the run's steps)")
-      ->capture_default_str()->group(s);
+      ->capture_default_str()
+      ->group(s);
   cmd->add_option("--sae-latent-dim", c.sae.latent_dim, "d1 (0 = expansion x d2)")->capture_default_str()->group(s);
   cmd->add_option("--sae-expansion", c.sae.expansion, "d1 / d2")->capture_default_str()->group(s);
   cmd->add_option("--sae-k", c.sae.k, "s, active concepts per input")->capture_default_str()->group(s);
   cmd->add_option("--sae-k-start", c.sae.k_start, "k at step 0")->capture_default_str()->group(s);
-  cmd->add_option("--sae-k-anneal-steps", c.sae.k_anneal_steps, "Steps of the k annealing")->capture_default_str()->group(s);
+  cmd->add_option("--sae-k-anneal-steps", c.sae.k_anneal_steps, "Steps of the k annealing")
+      ->capture_default_str()
+      ->group(s);
   cmd->add_option("--sae-dropout", c.sae.dropout, "Dropout on pre-activations")->capture_default_str()->group(s);
-  cmd->add_option("--sae-ghost-weight", c.sae.ghost_weight, "Ghost loss weight (0 = off)")->capture_default_str()->group(s);
+  cmd->add_option("--sae-ghost-weight", c.sae.ghost_weight, "Ghost loss weight (0 = off)")
+      ->capture_default_str()
+      ->group(s);
   cmd->add_option("--sae-dead-threshold", c.sae.dead_threshold, "Ghost loss for units at most this active")
-      ->capture_default_str()->group(s);
+      ->capture_default_str()
+      ->group(s);
   cmd->add_option("--sae-dead-window", c.sae.dead_window, "Samples of the activity average (0 = since the start)")
-      ->capture_default_str()->group(s);
+      ->capture_default_str()
+      ->group(s);
   cmd->add_option("--sae-grad-clip", c.sae.grad_clip, "Max gradient norm (0 = off)")->capture_default_str()->group(s);
   cmd->add_flag("--sae-pre-bias", c.sae.pre_bias, "Learn a pre-bias (init: data mean)")->group(s);
 
@@ -109,17 +116,23 @@ void add_reproduce_table1_command(CLI::App& app) {
 
   const std::string m = "Masked TTT (eq. 3)";
   cmd->add_option("--penalty", c.masked.penalty, "lambda of lambda ||m||^2 (ImageNet 0.2, MNIST 1e-3)")
-      ->capture_default_str()->group(m);
+      ->capture_default_str()
+      ->group(m);
   cmd->add_option("--temperature", c.masked.temperature, "tau of the straight-through gradient sigmoid(theta/tau)")
-      ->capture_default_str()->group(m);
+      ->capture_default_str()
+      ->group(m);
   cmd->add_option("--mask-init", c.masked.mask_init, "theta at the start (> 0: all concepts on)")
-      ->capture_default_str()->group(m);
+      ->capture_default_str()
+      ->group(m);
   cmd->add_option("--masked-steps", c.masked_steps, "Adam steps (0 = --steps)")->capture_default_str()->group(m);
   cmd->add_option("--masked-lr", c.masked_lr, "Adam learning rate (0 = --lr)")->capture_default_str()->group(m);
 
   const std::string b = "Statistics";
   cmd->add_option("--top", c.top, "Ranks compared in O3")->capture_default_str()->group(b);
-  cmd->add_option("--index", c.index, "Neighbour search in Psi and Psi-hat: auto | faiss | torch (Phi-hat: always the exact sparse search)")->capture_default_str()->group(b);
+  cmd->add_option("--index", c.index,
+                  "Neighbour search in Psi and Psi-hat: auto | faiss | torch (Phi-hat: always the exact sparse search)")
+      ->capture_default_str()
+      ->group(b);
   cmd->add_option("--bootstrap", c.bootstrap.resamples, "Bootstrap resamples")->capture_default_str()->group(b);
   cmd->callback([o] { run(*o); });
 }

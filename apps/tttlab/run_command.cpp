@@ -47,8 +47,8 @@ void run(RunOptions& o) {
   fmt::print("\n{}: {} train / {} test, d={}, {} classes, on {}", result.dataset_name, result.num_train,
              result.num_test, result.dim, result.num_classes, result.device);
   for (const auto& [key, note] : result.notes) fmt::print("; {}", note);
-  fmt::print("\nTTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={}\n\n", cfg.ttt.k, cfg.ttt.steps,
-             cfg.ttt.lr, to_string(cfg.ttt.mode), cfg.effective_majority_k());
+  fmt::print("\nTTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={}\n\n", cfg.ttt.k, cfg.ttt.steps, cfg.ttt.lr,
+             to_string(cfg.ttt.mode), cfg.effective_majority_k());
   fmt::print("{}", summary_table(summary, cfg.bootstrap.level));
   fmt::print("\nwrote {}/results.json ({:.1f} s in all)\n", o.out, result.timing.total());
 }
@@ -85,7 +85,8 @@ void add_run_command(CLI::App& app) {
   const std::string m = "Model (images)";
   cmd->add_option("--model", o->model_path, "Load this FlexibleLeNet (safetensors) instead of training")->group(m);
   cmd->add_option("--size-scale", c.size_scale, "FlexibleLeNet width multiplier (0.5: 50 features)")
-      ->capture_default_str()->group(m);
+      ->capture_default_str()
+      ->group(m);
   cmd->add_option("--epochs", c.model_train.epochs, "Training epochs")->capture_default_str()->group(m);
   cmd->add_option("--batch-size", c.model_train.batch_size, "Minibatch size")->capture_default_str()->group(m);
   cmd->add_option("--train-lr", c.model_train.lr, "Adam learning rate")->capture_default_str()->group(m);
@@ -100,15 +101,20 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--beta2", c.ttt.beta2, "Adam beta2")->capture_default_str()->group(t);
   cmd->add_option("--eps", c.ttt.eps, "Adam eps")->capture_default_str()->group(t);
   cmd->add_option("--mode", o->mode, "erm: full batch each step; sequential: step t uses neighbour t mod k")
-      ->capture_default_str()->group(t);
+      ->capture_default_str()
+      ->group(t);
   cmd->add_flag("!--no-fused", c.ttt.fused,
                 "On CUDA, use LibTorch's element-wise ops instead of the fused gradient + Adam kernel")
       ->group(t);
 
   const std::string b = "Baselines and statistics";
-  cmd->add_option("--majority-k", c.majority_k, "Neighbours for majority vote (0 = --k)")->capture_default_str()->group(b);
+  cmd->add_option("--majority-k", c.majority_k, "Neighbours for majority vote (0 = --k)")
+      ->capture_default_str()
+      ->group(b);
   cmd->add_option("--index", c.index, "Neighbour search: auto | faiss | torch")->capture_default_str()->group(b);
-  cmd->add_option("--bootstrap", c.bootstrap.resamples, "Bootstrap resamples for the CIs")->capture_default_str()->group(b);
+  cmd->add_option("--bootstrap", c.bootstrap.resamples, "Bootstrap resamples for the CIs")
+      ->capture_default_str()
+      ->group(b);
 
   cmd->callback([o] { run(*o); });
 }

@@ -40,15 +40,17 @@ void adopt_checkpoint_settings(SaeTrainOptionsCli& o) {
   const nlohmann::json given = o.cfg.to_json(), kept = saved->config.to_json();
   for (const auto& [option, key] : o.config_options) {
     if (option->count() == 0 || given.at(key) == kept.at(key)) continue;
-    throw_input_error("{} {}: the checkpoint was trained with {}={}; --resume continues its settings (leave {} out, "
-                      "or start afresh in another --out)", option->get_name(), given.at(key).dump(), ckpt,
-                      kept.at(key).dump(), option->get_name());
+    throw_input_error(
+        "{} {}: the checkpoint was trained with {}={}; --resume continues its settings (leave {} out, "
+        "or start afresh in another --out)",
+        option->get_name(), given.at(key).dump(), ckpt, kept.at(key).dump(), option->get_name());
   }
   const auto normalized = saved->extra.find("input_normalized");
   if (normalized != saved->extra.end() && normalized->is_boolean()) {
     require_input(!(o.normalize_option->count() > 0 && !normalized->get<bool>()),
                   "--normalize: the checkpoint {} was trained on raw features; --resume continues its settings "
-                  "(leave --normalize out, or start afresh in another --out)", ckpt);
+                  "(leave --normalize out, or start afresh in another --out)",
+                  ckpt);
     o.normalize = normalized->get<bool>();
   }
   o.cfg = saved->config;
@@ -57,8 +59,10 @@ void adopt_checkpoint_settings(SaeTrainOptionsCli& o) {
 Dataset load_feature_data(const std::string& spec) {
   require_input(!spec.empty(), "--data is required (an embedding folder: npy:DIR)");
   Dataset data = load_dataset(spec);
-  require_input(!data.is_images, "--data {}: the SAE needs feature vectors, not images (write them with "
-                "`tttlab run --data {} --export-embeddings DIR`, then use --data npy:DIR)", spec, spec);
+  require_input(!data.is_images,
+                "--data {}: the SAE needs feature vectors, not images (write them with "
+                "`tttlab run --data {} --export-embeddings DIR`, then use --data npy:DIR)",
+                spec, spec);
   return data;
 }
 
@@ -137,8 +141,10 @@ void add_sae_command(CLI::App& app) {
   train->add_flag("--resume", t->resume,
                   "Continue from --out/checkpoint.safetensors with the settings stored in it (settings given again "
                   "must match them)");
-  train->add_option("--stop-after-epochs", t->stop_after_epochs,
-                    "Stop after this many epochs in this call, checkpointed (0 = run to the end)")->capture_default_str();
+  train
+      ->add_option("--stop-after-epochs", t->stop_after_epochs,
+                   "Stop after this many epochs in this call, checkpointed (0 = run to the end)")
+      ->capture_default_str();
   // Options that set a SaeConfig field are recorded with its key, for --resume's comparison.
   auto knob = [t](CLI::Option* option, const char* key) {
     t->config_options.emplace_back(option, key);
@@ -148,47 +154,68 @@ void add_sae_command(CLI::App& app) {
   add_threads_option(train, t->threads);
   add_device_option(train, t->device);
   add_quiet_flag(train, t->quiet);
-  t->normalize_option = train->add_flag(
-      "--normalize", t->normalize, "Scale every feature row to unit L2 norm first (as `reproduce table1` does by default)");
+  t->normalize_option =
+      train->add_flag("--normalize", t->normalize,
+                      "Scale every feature row to unit L2 norm first (as `reproduce table1` does by default)");
   const std::string s = "Shape";
   knob(train->add_option("--latent-dim", c.latent_dim, "d1 (0 = --expansion x input width)"), "latent_dim")
-      ->capture_default_str()->group(s);
+      ->capture_default_str()
+      ->group(s);
   knob(train->add_option("--expansion", c.expansion, "d1 / d2 when --latent-dim is 0"), "expansion")
-      ->capture_default_str()->group(s);
+      ->capture_default_str()
+      ->group(s);
   knob(train->add_option("--k", c.k, "s: active concepts per input"), "k")->capture_default_str()->group(s);
   knob(train->add_option("--k-start", c.k_start, "k at step 0, lowered linearly to --k"), "k_start")
-      ->capture_default_str()->group(s);
+      ->capture_default_str()
+      ->group(s);
   knob(train->add_option("--k-anneal-steps", c.k_anneal_steps, "Steps of the k annealing (0 = none)"), "k_anneal_steps")
-      ->capture_default_str()->group(s);
+      ->capture_default_str()
+      ->group(s);
   knob(train->add_flag("!--no-relu", c.relu, "Keep negative top-k values (default: only positive ones)"), "relu")
       ->group(s);
   knob(train->add_flag("--pre-bias", c.pre_bias, "Learn a pre-bias b (init: data mean): encode x - b, decode + b"),
-       "pre_bias")->group(s);
+       "pre_bias")
+      ->group(s);
   const std::string op = "Optimisation";
   knob(train->add_option("--epochs", c.epochs, "Epochs"), "epochs")->capture_default_str()->group(op);
-  knob(train->add_option("--batch-size", c.batch_size, "Minibatch size"), "batch_size")->capture_default_str()->group(op);
+  knob(train->add_option("--batch-size", c.batch_size, "Minibatch size"), "batch_size")
+      ->capture_default_str()
+      ->group(op);
   knob(train->add_option("--lr", c.lr, "Peak Adam learning rate"), "lr")->capture_default_str()->group(op);
   knob(train->add_option("--warmup-steps", c.warmup_steps, "Linear warm-up steps"), "warmup_steps")
-      ->capture_default_str()->group(op);
+      ->capture_default_str()
+      ->group(op);
   knob(train->add_option("--cosine-horizon", c.cosine_horizon, "Cosine decay horizon T in steps (0 = the run's steps)"),
-       "cosine_horizon")->capture_default_str()->group(op);
+       "cosine_horizon")
+      ->capture_default_str()
+      ->group(op);
   knob(train->add_option("--beta1", c.beta1, "Adam beta1"), "beta1")->capture_default_str()->group(op);
   knob(train->add_option("--beta2", c.beta2, "Adam beta2"), "beta2")->capture_default_str()->group(op);
   knob(train->add_option("--eps", c.eps, "Adam eps"), "eps")->capture_default_str()->group(op);
-  knob(train->add_option("--wd", c.weight_decay, "Adam weight decay"), "weight_decay")->capture_default_str()->group(op);
+  knob(train->add_option("--wd", c.weight_decay, "Adam weight decay"), "weight_decay")
+      ->capture_default_str()
+      ->group(op);
   knob(train->add_option("--grad-clip", c.grad_clip, "Max gradient norm (0 = off)"), "grad_clip")
-      ->capture_default_str()->group(op);
+      ->capture_default_str()
+      ->group(op);
   knob(train->add_option("--dropout", c.dropout, "Dropout on pre-activations"), "dropout")
-      ->capture_default_str()->group(op);
+      ->capture_default_str()
+      ->group(op);
   knob(train->add_option("--ghost-weight", c.ghost_weight, "Weight of the ghost-gradient loss (0 = off)"),
-       "ghost_weight")->capture_default_str()->group(op);
+       "ghost_weight")
+      ->capture_default_str()
+      ->group(op);
   knob(train->add_option("--dead-threshold", c.dead_threshold,
-                         "Units active in at most this share of samples get the ghost loss"), "dead_threshold")
-      ->capture_default_str()->group(op);
+                         "Units active in at most this share of samples get the ghost loss"),
+       "dead_threshold")
+      ->capture_default_str()
+      ->group(op);
   knob(train->add_option("--dead-window", c.dead_window,
                          "Samples over which a unit's activation frequency is measured for --dead-threshold: an "
                          "exponential moving average over about the last N (0 = every sample since the start)"),
-       "dead_window")->capture_default_str()->group(op);
+       "dead_window")
+      ->capture_default_str()
+      ->group(op);
   knob(train->add_option("--checkpoint-every", c.checkpoint_every, "Epochs between checkpoints"), "checkpoint_every")
       ->capture_default_str();
   knob(train->add_option("--eval-rows", c.eval_rows, "Training rows scored after each epoch (0 = all)"), "eval_rows")

@@ -35,10 +35,11 @@ struct ScaleOptions {
 void add_common(CLI::App* cmd, ScaleOptions& o, bool per_size = false) {
   StudyConfig& c = o.scale.study;
   cmd->add_option("--data", c.data, "fashion-mnist | mnist | npy:DIR (embedding folder)")->capture_default_str();
-  add_out_option(cmd, o.out, "Sweep folder: runs/<config>.json, tables (.csv/.json), figures (.png/.svg)")
-      ->required();
+  add_out_option(cmd, o.out, "Sweep folder: runs/<config>.json, tables (.csv/.json), figures (.png/.svg)")->required();
   cmd->add_option("--seeds", o.scale.seeds, "Seeds (network init, minibatches, subsamples, bootstrap)")
-      ->capture_default_str()->delimiter(',')->expected(1, 1000);
+      ->capture_default_str()
+      ->delimiter(',')
+      ->expected(1, 1000);
   cmd->add_option("--bootstrap", o.scale.resamples_per_seed, "Bootstrap resamples of the test set per seed")
       ->capture_default_str();
   add_threads_option(cmd, o.threads);
@@ -65,7 +66,8 @@ void add_common(CLI::App* cmd, ScaleOptions& o, bool per_size = false) {
 void add_k_option(CLI::App* cmd, ScaleOptions& o) {
   cmd->add_option("--k", o.scale.study.ttt.k, "TTT neighbours")->capture_default_str()->group("TTT");
   cmd->add_option("--majority-k", o.scale.study.majority_k, "Majority-vote neighbours (0 = --k)")
-      ->capture_default_str()->group("TTT");
+      ->capture_default_str()
+      ->group("TTT");
 }
 
 void prepare(ScaleOptions& o) {
@@ -97,8 +99,10 @@ void add_scale_command(CLI::App& app) {
   auto* scale = app.add_subcommand(
       "scale",
       "Scaling studies as resumable sweeps over seeds (90% CIs across seeds, 200 bootstrap resamples per "
-      "seed):\n  model     network size (Figure 4)\n  k         neighbourhood size (Figure 5, right)\n  data      class-balanced fractions of the "
-      "training set (Figure 5, left)\n  experts   mixture of experts (Figure 7)\n  locality  Table 2: global, TTT on the test point, TTT heads on their "
+      "seed):\n  model     network size (Figure 4)\n  k         neighbourhood size (Figure 5, right)\n  data      "
+      "class-balanced fractions of the "
+      "training set (Figure 5, left)\n  experts   mixture of experts (Figure 7)\n  locality  Table 2: global, TTT on "
+      "the test point, TTT heads on their "
       "neighbourhoods, random TTT heads on the whole test set\nEvery configuration is saved in OUT/runs as "
       "it completes; rerunning the same command skips finished ones.");
   scale->require_subcommand(1);
@@ -125,12 +129,15 @@ void add_scale_command(CLI::App& app) {
     c.ttt.steps = 500;
     c.ttt.lr = 0.02;
     c.majority_k = 6;
-    auto* cmd = scale->add_subcommand("data", "Global, majority vote and TTT on class-balanced fractions of the "
-                                              "training set (Figure 5, left)");
+    auto* cmd = scale->add_subcommand("data",
+                                      "Global, majority vote and TTT on class-balanced fractions of the "
+                                      "training set (Figure 5, left)");
     add_common(cmd, *o);
     add_k_option(cmd, *o);
     cmd->add_option("--fractions", o->fractions, "Fractions of the training set, in (0, 1]")
-        ->capture_default_str()->delimiter(',')->expected(1, 1000);
+        ->capture_default_str()
+        ->delimiter(',')
+        ->expected(1, 1000);
     cmd->callback([o] {
       prepare(*o);
       print_rows(scale_data(o->scale, o->fractions), *o, "scale_data");
@@ -145,14 +152,19 @@ void add_scale_command(CLI::App& app) {
         "heads of the --widths (Table 7), then TTT of the last layer in the hidden space (Table 8: k = 100, "
         "lr 5e-3, 50 steps) and majority vote there (k = 10)");
     add_common(cmd, *o, /*per_size=*/true);
-    cmd->add_option("--sizes", o->sizes, "Image data: parameter counts from Table 3")->capture_default_str()
-        ->delimiter(',')->expected(1, 1000);
+    cmd->add_option("--sizes", o->sizes, "Image data: parameter counts from Table 3")
+        ->capture_default_str()
+        ->delimiter(',')
+        ->expected(1, 1000);
     cmd->add_option("--widths", o->widths,
                     "Embedding folders: hidden widths of the MLP head (Table 7 has 250..4000; other widths take "
                     "the nearest row's settings)")
-        ->capture_default_str()->delimiter(',')->expected(1, 1000);
-    cmd->add_option("--max-epochs", o->max_epochs, "Cap on Table 3's (images) or Table 7's (MLP) training epochs "
-                                                    "(0 = no cap)")
+        ->capture_default_str()
+        ->delimiter(',')
+        ->expected(1, 1000);
+    cmd->add_option("--max-epochs", o->max_epochs,
+                    "Cap on Table 3's (images) or Table 7's (MLP) training epochs "
+                    "(0 = no cap)")
         ->capture_default_str();
     cmd->add_option("--mlp-lr", o->mlp_train.lr, "Embedding folders: MLP learning rate (0 = Table 7's per width)")
         ->capture_default_str();
@@ -171,12 +183,15 @@ void add_scale_command(CLI::App& app) {
     c.ttt.steps = 200;
     c.ttt.lr = 1e-3;
     c.majority_k = 6;
-    auto* cmd = scale->add_subcommand("experts", "Mixture of experts (FAISS k-means, one fine-tuned head per centroid, "
-                                                 "Table 6) over the number of experts, beside global and TTT (Figure 7)");
+    auto* cmd = scale->add_subcommand("experts",
+                                      "Mixture of experts (FAISS k-means, one fine-tuned head per centroid, "
+                                      "Table 6) over the number of experts, beside global and TTT (Figure 7)");
     add_common(cmd, *o);
     add_k_option(cmd, *o);
     cmd->add_option("--experts", o->experts, "Numbers of experts (from Table 6; at most the training set's size)")
-        ->capture_default_str()->delimiter(',')->expected(1, 1000);
+        ->capture_default_str()
+        ->delimiter(',')
+        ->expected(1, 1000);
     cmd->callback([o] {
       prepare(*o);
       print_rows(scale_experts(o->scale, o->experts), *o, "scale_experts");

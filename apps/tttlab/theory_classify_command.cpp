@@ -47,8 +47,7 @@ void add_classify_command(CLI::App* theory) {
                "majority", "oracle", "ttt - global [90% CI]");
     for (const auto& r : rows) {
       double acc[3] = {0, 0, 0};
-      for (const auto& m : r.summary.methods)
-        acc[m.name == "global" ? 0 : m.name == "ttt" ? 1 : 2] = m.accuracy;
+      for (const auto& m : r.summary.methods) acc[m.name == "global" ? 0 : m.name == "ttt" ? 1 : 2] = m.accuracy;
       std::string gain;
       for (const auto& c : r.summary.comparisons)
         if (c.name == "ttt - global")

@@ -46,7 +46,8 @@ const char* kWorldHelp =
 
 void add_export(CLI::App* theory) {
   auto* cmd = theory->add_subcommand("export", std::string("Write a world as an embedding folder, with its "
-                                                           "true concepts Phi, P and W* beside it.\n") + kWorldHelp);
+                                                           "true concepts Phi, P and W* beside it.\n") +
+                                                   kWorldHelp);
   auto spec = std::make_shared<std::string>();
   auto c = std::make_shared<Common>();
   cmd->add_option("--world", *spec, "The world, e.g. lrh:d1=4096,d2=512,s=16,classes=100,seed=1")->required();
@@ -80,8 +81,8 @@ void add_prop8(CLI::App* theory) {
     begin(*c);
     const auto points = run_prop8(*cfg);
     write_prop8_outputs(c->out, *cfg, points, !c->no_plots);
-    fmt::print("{:>6} {:>6} {:>8} {:>10} {:>10} {:>10} {:>7}\n", "d1", "d2", "d2/d1", "measured", "s.e.",
-               "1-d2/d1", "z");
+    fmt::print("{:>6} {:>6} {:>8} {:>10} {:>10} {:>10} {:>7}\n", "d1", "d2", "d2/d1", "measured", "s.e.", "1-d2/d1",
+               "z");
     for (const auto& p : points)
       fmt::print("{:>6} {:>6} {:>8.4f} {:>10.5f} {:>10.5f} {:>10.5f} {:>7.2f}\n", p.d1, p.d2,
                  static_cast<double>(p.d2) / p.d1, p.mean, p.std_error, p.closed_form, p.z());
@@ -141,8 +142,8 @@ void add_rate(CLI::App* theory) {
 
 void add_theory_command(CLI::App& app) {
   auto* theory = app.add_subcommand(
-      "theory", std::string("The theory lab: synthetic linear-representation worlds and the paper's §5 claims.\n") +
-                    kWorldHelp);
+      "theory",
+      std::string("The theory lab: synthetic linear-representation worlds and the paper's §5 claims.\n") + kWorldHelp);
   theory->require_subcommand(1);
   add_export(theory);
   add_prop8(theory);

@@ -18,18 +18,19 @@ torch::Tensor rows(std::initializer_list<int64_t> v, int64_t k) {
 using tttlab::test::expect_input_error;
 
 TEST(MajorityVote, HandWorkedRows) {
-  const auto labels = rows({
-                               2, 1, 1, 1, 0,  // clear majority: 1 (3 of 5) though the nearest says 2
-                               3, 0, 0, 3, 1,  // 2-2 tie between 3 and 0: nearest is 3
-                               0, 3, 3, 0, 1,  // 2-2 tie between 0 and 3: nearest is 0
-                               1, 2, 0, 4, 4,  // 4 wins with 2 votes
-                               // Ties whose tied label seen last differs from the one seen first: a
-                               // farthest-first rule would answer 0, 3 and 1 here.
-                               3, 0, 3, 0, 1,  // 2-2 tie between 3 and 0: nearest is 3
-                               0, 3, 0, 3, 2,  // 2-2 tie between 0 and 3: nearest is 0
-                               2, 4, 1, 4, 2,  // 2-2 tie between 2 and 4, 1 in between: nearest is 2
-                           },
-                           5);
+  const auto labels = rows(
+      {
+          2, 1, 1, 1, 0,  // clear majority: 1 (3 of 5) though the nearest says 2
+          3, 0, 0, 3, 1,  // 2-2 tie between 3 and 0: nearest is 3
+          0, 3, 3, 0, 1,  // 2-2 tie between 0 and 3: nearest is 0
+          1, 2, 0, 4, 4,  // 4 wins with 2 votes
+          // Ties whose tied label seen last differs from the one seen first: a
+          // farthest-first rule would answer 0, 3 and 1 here.
+          3, 0, 3, 0, 1,  // 2-2 tie between 3 and 0: nearest is 3
+          0, 3, 0, 3, 2,  // 2-2 tie between 0 and 3: nearest is 0
+          2, 4, 1, 4, 2,  // 2-2 tie between 2 and 4, 1 in between: nearest is 2
+      },
+      5);
   const auto mv = tttlab::majority_vote(labels, 5);
   EXPECT_TRUE(torch::equal(mv.pred, torch::tensor({1, 3, 0, 4, 3, 0, 2}, torch::kLong))) << mv.pred;
   ASSERT_EQ(mv.votes.scalar_type(), torch::kFloat);

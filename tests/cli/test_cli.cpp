@@ -105,7 +105,8 @@ TEST_F(Cli, RunWritesResultsJsonWithTheContract) {
   const auto pred = tttlab::read_npy(out / "pred_ttt.npy");
   const auto labels = tttlab::read_npy(out / "test_labels.npy");
   ASSERT_EQ(pred.size(0), 80);
-  EXPECT_NEAR(pred.eq(labels).to(torch::kDouble).mean().item<double>(), j["methods"]["ttt"]["accuracy"].get<double>(), 1e-12);
+  EXPECT_NEAR(pred.eq(labels).to(torch::kDouble).mean().item<double>(), j["methods"]["ttt"]["accuracy"].get<double>(),
+              1e-12);
   EXPECT_EQ(tttlab::read_npy(out / "neighbors.npy").sizes(), (std::vector<int64_t>{80, 20}));
   // The head loads back (torch.nn.Linear names).
   const auto head = tttlab::read_safetensors(out / "head.safetensors");
@@ -130,11 +131,13 @@ TEST_F(Cli, SameSeedSameResultsAndAHeadFileIsUsed) {
   jb.erase("timing");
   EXPECT_EQ(ja, jb) << "differences: " << json::diff(ja, jb).dump();
   EXPECT_TRUE(ja["methods"]["ttt"]["mean_ce"].is_number());  // not two empty documents
-  EXPECT_TRUE(torch::equal(tttlab::read_npy(root_ / "a" / "pred_ttt.npy"), tttlab::read_npy(root_ / "b" / "pred_ttt.npy")));
+  EXPECT_TRUE(
+      torch::equal(tttlab::read_npy(root_ / "a" / "pred_ttt.npy"), tttlab::read_npy(root_ / "b" / "pred_ttt.npy")));
   // Feeding the saved head back gives the same global predictions.
   const CliRun c = tttlab(small_run(data_, root_ / "c", "--head " + (root_ / "a" / "head.safetensors").string()));
   ASSERT_EQ(c.code, 0) << c.err;
-  EXPECT_TRUE(torch::equal(tttlab::read_npy(root_ / "a" / "pred_global.npy"), tttlab::read_npy(root_ / "c" / "pred_global.npy")));
+  EXPECT_TRUE(torch::equal(tttlab::read_npy(root_ / "a" / "pred_global.npy"),
+                           tttlab::read_npy(root_ / "c" / "pred_global.npy")));
   EXPECT_EQ(json::parse(slurp(root_ / "c" / "results.json"))["config"]["head"]["source"],
             (root_ / "a" / "head.safetensors").string());
 }
@@ -208,8 +211,10 @@ TEST_F(Cli, BadInputExitsTwoWithOneLineNamingTheProblem) {
   expect_input_error(small_run(data_, out, "--config " + (root_ / "missing.toml").string()), "missing.toml", out);
 
   // A head whose shape does not match the features.
-  tttlab::write_safetensors(root_ / "bad_head.safetensors", {{"weight", torch::zeros({2, 5})}, {"bias", torch::zeros({2})}});
-  expect_input_error(small_run(data_, out, "--head " + (root_ / "bad_head.safetensors").string()), "bad_head.safetensors", out);
+  tttlab::write_safetensors(root_ / "bad_head.safetensors",
+                            {{"weight", torch::zeros({2, 5})}, {"bias", torch::zeros({2})}});
+  expect_input_error(small_run(data_, out, "--head " + (root_ / "bad_head.safetensors").string()),
+                     "bad_head.safetensors", out);
   // A file that is not safetensors at all.
   std::ofstream(root_ / "junk.safetensors") << "not a safetensors file";
   expect_input_error(small_run(data_, out, "--head " + (root_ / "junk.safetensors").string()), "junk.safetensors", out);
@@ -240,7 +245,8 @@ TEST_F(Cli, BadInputExitsTwoWithOneLineNamingTheProblem) {
   const fs::path trunc_dir = root_ / "trunc";
   make_folder(trunc_dir);
   const auto bytes = slurp(trunc_dir / "train_features.npy");
-  std::ofstream(trunc_dir / "train_features.npy", std::ios::binary | std::ios::trunc) << bytes.substr(0, bytes.size() - 100);
+  std::ofstream(trunc_dir / "train_features.npy", std::ios::binary | std::ios::trunc)
+      << bytes.substr(0, bytes.size() - 100);
   expect_input_error(small_run(trunc_dir, out), "train_features.npy", out);
 
   // An empty test set.
@@ -346,7 +352,8 @@ TEST_F(Cli, UnknownCommandIsNamedWithTheCommandList) {
   const CliRun nested = tttlab("sae trian --help");
   EXPECT_EQ(nested.code, 2);
   EXPECT_NE(nested.err.find("unknown command 'trian' for `tttlab sae`; the commands are: train, encode"),
-            std::string::npos) << nested.err;
+            std::string::npos)
+      << nested.err;
   // Known commands still print their help.
   EXPECT_EQ(tttlab("sae train --help").code, 0);
   EXPECT_EQ(tttlab("--help").code, 0);

@@ -19,12 +19,12 @@ TEST(Printable, EscapesControlCharacters) {
 }
 
 TEST(Printable, EscapesInvalidUtf8ByteByByte) {
-  EXPECT_EQ(printable("\x93NUMPY"), "\\x93NUMPY");             // a lone continuation byte
-  EXPECT_EQ(printable("\xc3"), "\\xc3");                       // truncated sequence at the end
-  EXPECT_EQ(printable("\xc3(x"), "\\xc3(x");                   // lead byte without its continuation
-  EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");              // overlong '/'
-  EXPECT_EQ(printable("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");     // overlong, three bytes
-  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");     // a UTF-16 surrogate
+  EXPECT_EQ(printable("\x93NUMPY"), "\\x93NUMPY");                   // a lone continuation byte
+  EXPECT_EQ(printable("\xc3"), "\\xc3");                             // truncated sequence at the end
+  EXPECT_EQ(printable("\xc3(x"), "\\xc3(x");                         // lead byte without its continuation
+  EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");                    // overlong '/'
+  EXPECT_EQ(printable("\xe0\x80\xaf"), "\\xe0\\x80\\xaf");           // overlong, three bytes
+  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");           // a UTF-16 surrogate
   EXPECT_EQ(printable("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // above U+10FFFF
   EXPECT_EQ(printable("\xff\xfe"), "\\xff\\xfe");
 }

@@ -138,7 +138,10 @@ TEST(Mnist, FolderFromArgumentOrEnvironment) {
   const std::string saved = old ? old : "";
   setenv("TTTLAB_MNIST_DIR", (dir / "m").c_str(), 1);
   const Dataset ds = load_mnist();
-  if (old) setenv("TTTLAB_MNIST_DIR", saved.c_str(), 1); else unsetenv("TTTLAB_MNIST_DIR");
+  if (old)
+    setenv("TTTLAB_MNIST_DIR", saved.c_str(), 1);
+  else
+    unsetenv("TTTLAB_MNIST_DIR");
   ASSERT_EQ(ds.train.size(), 30);
   ASSERT_EQ(ds.test.size(), 12);
   // File order kept; pixel 0 is 10 * label / 255, the others (index + 1) / 255.
@@ -256,7 +259,8 @@ TEST(EmbeddingFolderErrors, EmptySets) {
   write_valid_folder(dir.path());
   write_npy(dir / "test_features.npy", torch::zeros({0, 4}));
   write_npy(dir / "test_labels.npy", torch::zeros({0}, torch::kLong));
-  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "test_features.npy").string(), {"test set is empty (0 rows"});
+  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "test_features.npy").string(),
+                     {"test set is empty (0 rows"});
   write_valid_folder(dir.path());
   write_npy(dir / "train_features.npy", torch::zeros({12, 0}));
   expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "train_features.npy").string(), {"width 0"});
@@ -296,8 +300,7 @@ TEST(EmbeddingFolderErrors, HugeLabelIsRejectedWithTheClassBound) {
                      {"row 5 has label 1000000000000000000", "C <= 1000000"});
   y[5] = std::numeric_limits<int64_t>::max();
   write_npy(dir / "train_labels.npy", y);
-  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "train_labels.npy").string(),
-                     {"2^63 classes"});
+  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "train_labels.npy").string(), {"2^63 classes"});
   // The bound itself is accepted: 1,000,000 classes (largest label 999,999).
   y[5] = 999'999;
   write_npy(dir / "train_labels.npy", y);
@@ -312,9 +315,9 @@ TEST(EmbeddingFolderErrors, FeaturesTooLargeForSquaredDistances) {
   torch::Tensor x = torch::randn({12, 4});
   x[3][1] = 1e30f;
   write_npy(dir / "train_features.npy", x);
-  expect_input_error([&] { load_embedding_folder(dir.path()); }, (dir / "train_features.npy").string(),
-                     {"row 3 column 1 has value 1e+30", "too large for float32 squared distances", "4.61e+18",
-                      "d = 4"});
+  expect_input_error(
+      [&] { load_embedding_folder(dir.path()); }, (dir / "train_features.npy").string(),
+      {"row 3 column 1 has value 1e+30", "too large for float32 squared distances", "4.61e+18", "d = 4"});
   // float64 input below float32's range but above the bound is caught too, on the test side as well.
   write_valid_folder(dir.path());
   torch::Tensor t = torch::zeros({6, 4}, torch::kDouble);

@@ -20,9 +20,7 @@ using tttlab::test::TempDir;
 
 namespace {
 
-LrhWorldSpec small_spec() {
-  return parse_lrh_spec("lrh:d1=200,d2=24,s=3,classes=5,train=300,test=50,seed=7");
-}
+LrhWorldSpec small_spec() { return parse_lrh_spec("lrh:d1=200,d2=24,s=3,classes=5,train=300,test=50,seed=7"); }
 
 }  // namespace
 
@@ -75,7 +73,8 @@ TEST(LrhWorld, ShapesSparsityAndUnitColumns) {
   EXPECT_LT((norms - 1).abs().max().item<double>(), 1e-12);
   // topics are disjoint
   std::set<int64_t> seen;
-  for (int64_t i = 0; i < w.topic_support.numel(); ++i) EXPECT_TRUE(seen.insert(w.topic_support.view(-1)[i].item<int64_t>()).second);
+  for (int64_t i = 0; i < w.topic_support.numel(); ++i)
+    EXPECT_TRUE(seen.insert(w.topic_support.view(-1)[i].item<int64_t>()).second);
   for (const LrhSample* sample : {&w.train, &w.test}) {
     const int64_t n = sample->size();
     EXPECT_EQ(sample->concept_ids.sizes(), (std::vector<int64_t>{n, 3}));
@@ -97,12 +96,14 @@ TEST(LrhWorld, ShapesSparsityAndUnitColumns) {
   const double agree = w.train.clean.argmax(1).eq(w.train.target).to(torch::kDouble).mean().item<double>();
   EXPECT_GT(agree, 0.85);
   EXPECT_LT(agree, 1.0);
-  const auto noiseless = make_lrh_world(parse_lrh_spec("lrh:d1=200,d2=24,s=3,classes=5,train=300,test=50,seed=7,noise=0"));
+  const auto noiseless =
+      make_lrh_world(parse_lrh_spec("lrh:d1=200,d2=24,s=3,classes=5,train=300,test=50,seed=7,noise=0"));
   EXPECT_TRUE(noiseless.train.clean.argmax(1).eq(noiseless.train.target).all().item<bool>());
 }
 
 TEST(LrhWorld, OffTopicConceptsAndRegressionTargets) {
-  const auto w = make_lrh_world(parse_lrh_spec("lrh:d1=300,d2=16,s=4,classes=0,in_topic=0.5,noise=0.2,train=2000,test=10,seed=3"));
+  const auto w =
+      make_lrh_world(parse_lrh_spec("lrh:d1=300,d2=16,s=4,classes=0,in_topic=0.5,noise=0.2,train=2000,test=10,seed=3"));
   EXPECT_EQ(w.ground_truth.sizes(), (std::vector<int64_t>{300}));
   int64_t in = 0;
   for (int64_t r = 0; r < w.train.size(); ++r) {

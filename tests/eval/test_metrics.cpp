@@ -29,11 +29,12 @@ TEST(Metrics, CorrectAndAccuracy) {
 }
 
 TEST(Metrics, CrossEntropyHandWorked) {
-  const auto logits = torch::tensor({0.0, 0.0, 0.0,   // uniform over 3: log 3
-                                     1.0, 2.0, 3.0,   // y=2: log(1 + e^-1 + e^-2)
-                                     1.0, 2.0, 3.0,   // y=0: 2 + log(1 + e^-1 + e^-2)
+  const auto logits = torch::tensor({0.0, 0.0, 0.0,     // uniform over 3: log 3
+                                     1.0, 2.0, 3.0,     // y=2: log(1 + e^-1 + e^-2)
+                                     1.0, 2.0, 3.0,     // y=0: 2 + log(1 + e^-1 + e^-2)
                                      1000.0, 0.0, 0.0,  // y=1: stable, 1000 + log(1 + 2e^-1000) = 1000
-                                     1000.0, 0.0, 0.0}, torch::kFloat)
+                                     1000.0, 0.0, 0.0},
+                                    torch::kFloat)
                           .reshape({5, 3});
   const auto y = torch::tensor({1, 2, 0, 1, 0}, torch::kLong);
   const auto ce = tttlab::per_point_cross_entropy(logits, y);
@@ -50,14 +51,26 @@ TEST(Metrics, CrossEntropyHandWorked) {
 TEST(Metrics, InputErrors) {
   expect_input_error([] { tttlab::correct(torch::zeros({3}, torch::kLong), torch::zeros({4}, torch::kLong)); },
                      "3 predictions for 4 labels");
-  expect_input_error([] { tttlab::correct(torch::zeros({3, 1}, torch::kLong), torch::zeros({3}, torch::kLong)); },
-                     "predictions must be a 1-D");
-  expect_input_error([] { tttlab::per_point_cross_entropy(torch::zeros({2, 3}), torch::tensor({0, 3})); },
-                     "labels must be in [0, 3)");
-  expect_input_error([] { tttlab::per_point_cross_entropy(torch::zeros({3}), torch::tensor({0, 1, 2})); },
-                     "logits must be a 2-D");
-  expect_input_error([] { tttlab::per_point_cross_entropy(torch::zeros({2, 3}), torch::tensor({0, 1, 2})); },
-                     "2 rows of logits for 3 labels");
+  expect_input_error(
+      [] {
+        tttlab::correct(torch::zeros({3, 1}, torch::kLong), torch::zeros({3}, torch::kLong));
+      },
+      "predictions must be a 1-D");
+  expect_input_error(
+      [] {
+        tttlab::per_point_cross_entropy(torch::zeros({2, 3}), torch::tensor({0, 3}));
+      },
+      "labels must be in [0, 3)");
+  expect_input_error(
+      [] {
+        tttlab::per_point_cross_entropy(torch::zeros({3}), torch::tensor({0, 1, 2}));
+      },
+      "logits must be a 2-D");
+  expect_input_error(
+      [] {
+        tttlab::per_point_cross_entropy(torch::zeros({2, 3}), torch::tensor({0, 1, 2}));
+      },
+      "2 rows of logits for 3 labels");
   expect_input_error([] { tttlab::mean(torch::zeros({0})); }, "empty");
 }
 

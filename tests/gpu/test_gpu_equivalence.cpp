@@ -19,8 +19,8 @@ namespace {
 }  // namespace
 
 INSTANTIATE_TEST_SUITE_P(CudaPaths, LocalFitEquivalence,
-                         ::testing::ValuesIn(local_fit_equivalence_cases({LocalFitPath::BatchedCuda, LocalFitPath::Fused,
-                                                                          LocalFitPath::FusedRowSpace})),
+                         ::testing::ValuesIn(local_fit_equivalence_cases(
+                             {LocalFitPath::BatchedCuda, LocalFitPath::Fused, LocalFitPath::FusedRowSpace})),
                          path_case_name);
 
 }  // namespace tttlab::test

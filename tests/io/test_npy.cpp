@@ -118,7 +118,7 @@ TEST(NpyRoundTrip, EveryDtypeAndShape) {
   torch::manual_seed(3);
   const torch::Tensor base = torch::randn({3, 5}) * 100;
   const torch::ScalarType types[] = {torch::kHalf, torch::kFloat, torch::kDouble, torch::kChar, torch::kShort,
-                                     torch::kInt, torch::kLong, torch::kByte, torch::kBool};
+                                     torch::kInt,  torch::kLong,  torch::kByte,   torch::kBool};
   for (torch::ScalarType type : types) {
     SCOPED_TRACE(c10::toString(type));
     const torch::Tensor t = base.to(type);
@@ -156,7 +156,8 @@ TEST(NpyHeader, Version2HeaderLongerThan64KiB) {
   TempDir dir;
   // A header over 65535 bytes needs version 2.0's 4-byte length (extra keys are ignored).
   const torch::Tensor t = torch::arange(3, torch::kFloat);
-  const std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'pad': '" + std::string(70000, 'x') + "'}";
+  const std::string dict =
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'pad': '" + std::string(70000, 'x') + "'}";
   write_bytes(dir / "v2.npy", npy_bytes(dict, floats({0, 1, 2}), 2));
   EXPECT_TRUE(torch::equal(read_npy(dir / "v2.npy"), t));
 }
@@ -201,7 +202,8 @@ TEST(NpyErrors, UnsupportedVersion) {
   std::string bytes = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)}", floats({1}));
   bytes[6] = 4;
   write_bytes(p, bytes);
-  expect_input_error([&] { read_npy(p); }, p.string(), {"unsupported .npy format version 4.0", "expected 1.0, 2.0 or 3.0"});
+  expect_input_error([&] { read_npy(p); }, p.string(),
+                     {"unsupported .npy format version 4.0", "expected 1.0, 2.0 or 3.0"});
 }
 
 TEST(NpyErrors, CorruptHeader) {
@@ -247,11 +249,13 @@ TEST(NpyErrors, HeaderBytesInMessagesAreEscaped) {
 TEST(NpyErrors, DeeplyNestedHeaderIsRefused) {
   TempDir dir;
   const fs::path p = dir / "nested.npy";
-  write_bytes(p, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': " + std::string(200000, '[') + "}", "", 2));
+  write_bytes(p,
+              npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': " + std::string(200000, '[') + "}", "", 2));
   expect_input_error([&] { read_npy(p); }, p.string(), {"corrupt .npy header", "at most 64 nested sequences"});
   // 64 levels (the dict's value and 63 inside it) still parse, and then fail on the shape's meaning.
   write_bytes(p, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': " + std::string(63, '[') + "1" +
-                           std::string(63, ']') + "}", floats({1})));
+                               std::string(63, ']') + "}",
+                           floats({1})));
   expect_input_error([&] { read_npy(p); }, p.string(), {"'shape' must be a tuple of integers"});
 }
 
@@ -259,7 +263,8 @@ TEST(NpyErrors, BigEndianDtype) {
   TempDir dir;
   const fs::path p = dir / "be.npy";
   write_bytes(p, npy_bytes("{'descr': '>i8', 'fortran_order': False, 'shape': (1,)}", std::string(8, '\0')));
-  expect_input_error([&] { read_npy(p); }, p.string(), {"big-endian dtype '>i8' is not supported (expected little-endian '<i8'"});
+  expect_input_error([&] { read_npy(p); }, p.string(),
+                     {"big-endian dtype '>i8' is not supported (expected little-endian '<i8'"});
 }
 
 TEST(NpyErrors, UnsupportedDtype) {
@@ -328,7 +333,8 @@ TEST(NpyErrors, EveryTruncationIsNamedByThePartItEndsIn) {
     const size_t len_end = major == 1 ? 10 : 12;  // magic (6), version (2), header length (2 or 4)
     const size_t header_len = full.size() - len_end;
     for (size_t cut = 0; cut < full.size(); ++cut) {
-      SCOPED_TRACE(::testing::Message() << "version " << major << ", first " << cut << " of " << full.size() << " bytes");
+      SCOPED_TRACE(::testing::Message() << "version " << major << ", first " << cut << " of " << full.size()
+                                        << " bytes");
       write_bytes(p, full.substr(0, cut));
       if (cut < 6) {
         expect_input_error([&] { read_npy(p); }, p.string(), {"not a .npy file (bad magic"});

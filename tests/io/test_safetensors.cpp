@@ -11,8 +11,8 @@
 
 namespace fs = std::filesystem;
 using tttlab::read_safetensors;
-using tttlab::SafetensorsFile;
 using tttlab::require_tensor;
+using tttlab::SafetensorsFile;
 using tttlab::write_safetensors;
 using namespace tttlab::test;
 
@@ -57,8 +57,8 @@ TEST(Safetensors, RoundTripEveryDtypeWithMetadata) {
   torch::manual_seed(1);
   const torch::Tensor base = torch::randn({3, 4}) * 50;
   std::map<std::string, torch::Tensor> tensors;
-  for (torch::ScalarType t : {torch::kHalf, torch::kBFloat16, torch::kFloat, torch::kDouble, torch::kChar, torch::kShort,
-                              torch::kInt, torch::kLong, torch::kByte, torch::kBool}) {
+  for (torch::ScalarType t : {torch::kHalf, torch::kBFloat16, torch::kFloat, torch::kDouble, torch::kChar,
+                              torch::kShort, torch::kInt, torch::kLong, torch::kByte, torch::kBool}) {
     tensors[std::string("t_") + c10::toString(t)] = base.to(t);
   }
   tensors["scalar"] = torch::tensor(7.0);
@@ -100,8 +100,11 @@ TEST(Safetensors, RequireTensorChecksPresenceAndShape) {
   const auto f = read_safetensors(p);
   EXPECT_EQ(require_tensor(f, p, "weight", {10, 64}).size(1), 64);
   EXPECT_EQ(require_tensor(f, p, "weight", {-1, 64}).size(0), 10);
-  expect_input_error([&] { require_tensor(f, p, "weight", {10, 50}); }, p.string(),
-                     {"tensor 'weight' has shape [10, 64], expected [10, 50]"});
+  expect_input_error(
+      [&] {
+        require_tensor(f, p, "weight", {10, 50});
+      },
+      p.string(), {"tensor 'weight' has shape [10, 64], expected [10, 50]"});
   expect_input_error([&] { require_tensor(f, p, "weight", {-1}); }, p.string(), {"has shape [10, 64], expected [?]"});
   expect_input_error([&] { require_tensor(f, p, "bias", {10}); }, p.string(),
                      {"has no tensor 'bias'", "tensors present: 'weight'"});
@@ -190,23 +193,33 @@ TEST(SafetensorsErrors, OffsetsOutOfBounds) {
   std::string bytes = st_bytes(kHeadHeader, kHeadData);
   bytes.resize(bytes.size() - 4);  // truncated file
   write_bytes(p, bytes);
-  expect_input_error([&] { read_safetensors(p); }, p.string(), {"tensor 'weight'", "run past the end of the data (20 bytes"});
+  expect_input_error([&] { read_safetensors(p); }, p.string(),
+                     {"tensor 'weight'", "run past the end of the data (20 bytes"});
 }
 
 TEST(SafetensorsErrors, OverlapGapAndLeftoverBytes) {
   TempDir dir;
   const fs::path p = dir / "x.safetensors";
-  write_bytes(p, st_bytes(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-                          f32({1, 2, 3})));
+  write_bytes(
+      p,
+      st_bytes(
+          R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+          f32({1, 2, 3})));
   expect_input_error([&] { read_safetensors(p); }, p.string(), {"tensor 'b'", "overlap tensor 'a'"});
-  write_bytes(p, st_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
-                          f32({1, 2, 3})));
+  write_bytes(
+      p,
+      st_bytes(
+          R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+          f32({1, 2, 3})));
   expect_input_error([&] { read_safetensors(p); }, p.string(), {"tensor 'b'", "gap of 4 unused bytes"});
   write_bytes(p, st_bytes(kHeadHeader, kHeadData + "junk"));
   expect_input_error([&] { read_safetensors(p); }, p.string(), {"4 unused bytes after the last tensor"});
   // A duplicated key: JSON keeps one entry, which leaves the other's bytes as a gap.
-  write_bytes(p, st_bytes(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
-                          f32({1, 2})));
+  write_bytes(
+      p,
+      st_bytes(
+          R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"a":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}})",
+          f32({1, 2})));
   expect_input_error([&] { read_safetensors(p); }, p.string(), {"unused bytes"});
 }
 
@@ -216,7 +229,10 @@ TEST(SafetensorsErrors, BoolBytesAndUnwritableDtypes) {
   write_bytes(p, st_bytes(R"({"m":{"dtype":"BOOL","shape":[2],"data_offsets":[0,2]}})", std::string("\x00\x02", 2)));
   expect_input_error([&] { read_safetensors(p); }, p.string(), {"tensor 'm'", "byte value 2"});
   const fs::path q = dir / "c.safetensors";
-  expect_input_error([&] { write_safetensors(q, {{"z", torch::zeros({2}, torch::kComplexFloat)}}); }, q.string(),
-                     {"tensor 'z'", "cannot hold"});
+  expect_input_error(
+      [&] {
+        write_safetensors(q, {{"z", torch::zeros({2}, torch::kComplexFloat)}});
+      },
+      q.string(), {"tensor 'z'", "cannot hold"});
   EXPECT_FALSE(fs::exists(q));
 }

@@ -67,7 +67,7 @@ TEST_F(LmCli, InitWritesACheckpointThatLoadsBack) {
 TEST_F(LmCli, ScoreWritesBitsPerByte) {
   const auto out = dir_ / "score";
   const CliRun r = tttlab("lm score " + model_args() + " --file " + text_file("t.txt", kText).string() +
-                       " --context 16 --stride 8 --out " + out.string());
+                          " --context 16 --stride 8 --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = json::parse(tttlab::test::read_bytes(out / "results.json"));
   const auto& res = j["result"];
@@ -80,8 +80,9 @@ TEST_F(LmCli, ScoreWritesBitsPerByte) {
 
 TEST_F(LmCli, LoraLowersBitsPerByteAndResets) {
   const auto out = dir_ / "lora";
-  const CliRun r = tttlab("lm lora " + model_args() + " --train " + text_file("t.txt", kText).string() +
-                       " --rank 4 --lr 0.003 --epochs 5 --max-length 64 --context 64 --stride 32 --out " + out.string());
+  const CliRun r =
+      tttlab("lm lora " + model_args() + " --train " + text_file("t.txt", kText).string() +
+             " --rank 4 --lr 0.003 --epochs 5 --max-length 64 --context 64 --stride 32 --out " + out.string());
   ASSERT_EQ(r.code, 0) << r.err;
   const auto j = json::parse(tttlab::test::read_bytes(out / "results.json"));
   const double before = j["before"]["bits_per_byte"].get<double>(), after = j["after"]["bits_per_byte"].get<double>();

@@ -162,7 +162,8 @@ TEST(BitsPerByte, WindowsScoreEveryTokenOnceAndMatchTheDirectSum) {
     }
     return nll;
   };
-  for (const auto& [context, stride] : std::vector<std::pair<int64_t, int64_t>>{{8, 7}, {8, 3}, {10, 1}, {41, 7}, {2, 1}}) {
+  for (const auto& [context, stride] :
+       std::vector<std::pair<int64_t, int64_t>>{{8, 7}, {8, 3}, {10, 1}, {41, 7}, {2, 1}}) {
     SCOPED_TRACE(::testing::Message() << "context " << context << ", stride " << stride);
     const auto w = bits_per_byte(model, tokens, 100, BpbConfig{context, stride, 1});
     EXPECT_EQ(w.tokens_scored, 40);

@@ -10,7 +10,6 @@
 
 using namespace tttlab;
 
-
 TEST(FlexibleLeNet, ShapesAndParameterCountsByHand) {
   const auto s = LeNetShape::from_scale(0.5);
   EXPECT_EQ(s.conv1_channels, 3);
@@ -67,7 +66,9 @@ TEST(FlexibleLeNet, LoadRejectsFilesThatAreNotOurs) {
   std::map<std::string, torch::Tensor> tensors;
   for (const auto& p : net->named_parameters()) tensors[p.key()] = p.value().detach();
   tensors["fc1.weight"] = torch::zeros({50, 127});
-  write_safetensors(path, tensors, {{"architecture", "FlexibleLeNet"}, {"size_scale", "0.5"}, {"num_classes", "10"}, {"image_size", "28"}});
+  write_safetensors(
+      path, tensors,
+      {{"architecture", "FlexibleLeNet"}, {"size_scale", "0.5"}, {"num_classes", "10"}, {"image_size", "28"}});
   try {
     load_lenet(path);
     FAIL();
@@ -84,7 +85,8 @@ TEST(LinearHead, RoundTripAndShapeChecks) {
   const auto back = load_head(path, 4, 6);
   EXPECT_TRUE(torch::equal(back.weight, head.weight));
   EXPECT_TRUE(torch::equal(back.bias, head.bias));
-  EXPECT_TRUE(torch::allclose(back.logits(torch::ones({1, 6})), torch::mv(head.weight, torch::ones({6})).unsqueeze(0) + head.bias));
+  EXPECT_TRUE(torch::allclose(back.logits(torch::ones({1, 6})),
+                              torch::mv(head.weight, torch::ones({6})).unsqueeze(0) + head.bias));
   try {
     load_head(path, 4, 7);
     FAIL();
@@ -92,9 +94,11 @@ TEST(LinearHead, RoundTripAndShapeChecks) {
     EXPECT_NE(std::string(e.what()).find("expected [4, 7]"), std::string::npos) << e.what();
   }
   // float64 heads (as Python may save them) load as float32.
-  write_safetensors(path, {{"weight", torch::ones({2, 3}, torch::kDouble)}, {"bias", torch::zeros({2}, torch::kDouble)}});
+  write_safetensors(path,
+                    {{"weight", torch::ones({2, 3}, torch::kDouble)}, {"bias", torch::zeros({2}, torch::kDouble)}});
   EXPECT_EQ(load_head(path).weight.scalar_type(), torch::kFloat32);
-  write_safetensors(path, {{"weight", torch::full({2, 3}, std::numeric_limits<float>::infinity())}, {"bias", torch::zeros({2})}});
+  write_safetensors(
+      path, {{"weight", torch::full({2, 3}, std::numeric_limits<float>::infinity())}, {"bias", torch::zeros({2})}});
   EXPECT_THROW(load_head(path), InputError);
   write_safetensors(path, {{"weight", torch::ones({2, 3})}});
   EXPECT_THROW(load_head(path), InputError);

@@ -89,10 +89,10 @@ TEST(Neighbors, MatchFloat64BruteForce) {
         // Indices exactly where the reference has no near-tie around that rank.
         const auto full = ref.dist;
         const double tol = 1e-5;
-        const auto gap_prev = torch::cat({torch::full({m, 1}, 1e30, torch::kDouble),
-                                          full.slice(1, 1) - full.slice(1, 0, n - 1)}, 1);
-        const auto gap_next = torch::cat({full.slice(1, 1) - full.slice(1, 0, n - 1),
-                                          torch::full({m, 1}, 1e30, torch::kDouble)}, 1);
+        const auto gap_prev =
+            torch::cat({torch::full({m, 1}, 1e30, torch::kDouble), full.slice(1, 1) - full.slice(1, 0, n - 1)}, 1);
+        const auto gap_next =
+            torch::cat({full.slice(1, 1) - full.slice(1, 0, n - 1), torch::full({m, 1}, 1e30, torch::kDouble)}, 1);
         const auto clear = (gap_prev > tol * full.abs().clamp_min(1.0)) & (gap_next > tol * full.abs().clamp_min(1.0));
         const auto checked = clear.slice(1, 0, k);
         const auto same = r.indices == ref.idx.slice(1, 0, k);
@@ -193,14 +193,23 @@ TEST(Neighbors, InputErrors) {
     expect_input_error([&] { tttlab::knn_search(train, queries, 0, kind); }, "k=0 (expected k >= 1)");
     expect_input_error([&] { tttlab::knn_search(train, queries, 200, kind); },
                        "k=200 is larger than the training set (N=100)");
-    expect_input_error([&] { tttlab::knn_search(train, torch::randn({5, 7}), 3, kind); },
-                       "queries have width 7 but the training points have width 8");
+    expect_input_error(
+        [&] {
+          tttlab::knn_search(train, torch::randn({5, 7}), 3, kind);
+        },
+        "queries have width 7 but the training points have width 8");
     expect_input_error([&] { tttlab::knn_search(torch::randn({100}), queries, 3, kind); },
                        "training points must be a 2-D [N, d] tensor, got shape [100]");
-    expect_input_error([&] { tttlab::knn_search(train, torch::randn({2, 2, 8}), 3, kind); },
-                       "queries must be a 2-D [M, d] tensor, got shape [2, 2, 8]");
-    expect_input_error([&] { tttlab::knn_search(torch::empty({0, 8}), queries, 3, kind); },
-                       "the training set is empty");
+    expect_input_error(
+        [&] {
+          tttlab::knn_search(train, torch::randn({2, 2, 8}), 3, kind);
+        },
+        "queries must be a 2-D [M, d] tensor, got shape [2, 2, 8]");
+    expect_input_error(
+        [&] {
+          tttlab::knn_search(torch::empty({0, 8}), queries, 3, kind);
+        },
+        "the training set is empty");
     auto bad = train.clone();
     bad[3][2] = std::numeric_limits<float>::quiet_NaN();
     expect_input_error([&] { tttlab::knn_search(bad, queries, 3, kind); }, "NaN or infinite");

@@ -165,11 +165,11 @@ TEST(ReproduceTable1, RunsOnAnEmbeddingFolderAndWritesTheContract) {
     EXPECT_TRUE(fs::exists(out / "fig3_top_probabilities.svg"));
   }
   // The synthetic world's true concepts: recovery scores the SAE's dictionary and the masks.
-  const CliResult rec = tttlab_cli("sae recovery --sae " + (out / "sae").string() + " --true-concepts " +
-                                       (dir / "concepts.npy").string() + " --table1 " + out.string() +
-                                       " --true-test-codes " + (dir / "test_codes.npy").string() + " --out " +
-                                       (dir / "rec").string(),
-                                   dir.path());
+  const CliResult rec =
+      tttlab_cli("sae recovery --sae " + (out / "sae").string() + " --true-concepts " +
+                     (dir / "concepts.npy").string() + " --table1 " + out.string() + " --true-test-codes " +
+                     (dir / "test_codes.npy").string() + " --out " + (dir / "rec").string(),
+                 dir.path());
   ASSERT_EQ(rec.code, 0) << rec.err;
   const auto rj = nlohmann::json::parse(test::read_bytes(dir / "rec" / "recovery.json"));
   EXPECT_EQ(rj["true_concepts"], 12);
@@ -186,9 +186,8 @@ TEST(ReproduceTable1, RunsOnAnEmbeddingFolderAndWritesTheContract) {
 
   // Bad input: exit 2, one line, no results.json.
   const fs::path bad = dir / "bad";
-  for (const std::string& args :
-       {common + " --penalty -1", common + " --k 1000", common + " --temperature 0",
-        std::string("reproduce table1 --quiet --data npy:") + (dir / "none").string()}) {
+  for (const std::string& args : {common + " --penalty -1", common + " --k 1000", common + " --temperature 0",
+                                  std::string("reproduce table1 --quiet --data npy:") + (dir / "none").string()}) {
     const CliResult b = tttlab_cli(args + " --out " + bad.string(), dir.path());
     EXPECT_EQ(b.code, 2) << args << ": " << b.err;
     EXPECT_EQ(std::count(b.err.begin(), b.err.end(), '\n'), 1) << b.err;
@@ -201,7 +200,9 @@ TEST(ConceptRecovery, ExactDictionaryAndMaskScoresByHand) {
   const auto truth = torch::randn({5, 6}, torch::kDouble);
   // Decoder: the true directions (scaled, shuffled) plus three random units.
   auto decoder = torch::cat({truth.index_select(0, torch::tensor({3, 0, 4, 1, 2}, torch::kLong)) * 2.0,
-                             torch::randn({3, 6}, torch::kDouble)}).t().contiguous();  // [6, 8]
+                             torch::randn({3, 6}, torch::kDouble)})
+                     .t()
+                     .contiguous();  // [6, 8]
   const DictionaryRecovery d = dictionary_recovery(decoder, truth);
   EXPECT_TRUE(torch::allclose(d.best_cosine, torch::ones({5}, torch::kDouble), 1e-12, 1e-12));
   EXPECT_TRUE(torch::equal(d.best_unit, torch::tensor({1, 3, 4, 0, 2}, torch::kLong)));

@@ -19,8 +19,8 @@ struct ConceptProblem {
 
 // Sparse non-negative concept vectors (3 active of d1), labels from a random linear rule, a head
 // that is the rule plus noise, and neighbours by L2 in concept space.
-ConceptProblem concept_problem(torch::Dtype dtype, int64_t n = 120, int64_t m = 12, int64_t d1 = 20,
-                               int64_t c = 3, int64_t k = 15) {
+ConceptProblem concept_problem(torch::Dtype dtype, int64_t n = 120, int64_t m = 12, int64_t d1 = 20, int64_t c = 3,
+                               int64_t k = 15) {
   torch::manual_seed(21);
   auto sparse = [&](int64_t rows) {
     auto x = torch::zeros({rows, d1}, torch::kDouble);
@@ -33,8 +33,8 @@ ConceptProblem concept_problem(torch::Dtype dtype, int64_t n = 120, int64_t m = 
   p.head.weight = (rule + 0.8 * torch::randn({c, d1}, torch::kDouble)).to(dtype);
   p.head.bias = torch::zeros({c}, dtype);
   const auto dist = torch::cdist(xte, xtr);
-  p.data = {xtr.to(dtype), torch::matmul(xtr, rule.t()).argmax(1), xte.to(dtype), torch::matmul(xte, rule.t()).argmax(1),
-            std::get<1>(dist.topk(k, 1, false, true))};
+  p.data = {xtr.to(dtype), torch::matmul(xtr, rule.t()).argmax(1), xte.to(dtype),
+            torch::matmul(xte, rule.t()).argmax(1), std::get<1>(dist.topk(k, 1, false, true))};
   return p;
 }
 
@@ -130,7 +130,7 @@ TEST_F(MaskedTtt, StatisticsOfAHandWorkedCase) {
   EXPECT_TRUE(torch::equal(s.neighborhood_concepts, torch::tensor({3, 4}, torch::kLong)));  // {0,1,3}, {0,2,3,4}
   EXPECT_TRUE(torch::equal(s.mask_in_neighborhood, torch::tensor({2, 1}, torch::kLong)));   // {0,3}, {2}
   EXPECT_TRUE(torch::equal(s.test_concepts, torch::tensor({2, 1}, torch::kLong)));
-  EXPECT_TRUE(torch::equal(s.kept_test_concepts, torch::tensor({1, 0}, torch::kLong)));    // {0}, {}
+  EXPECT_TRUE(torch::equal(s.kept_test_concepts, torch::tensor({1, 0}, torch::kLong)));  // {0}, {}
 }
 
 TEST_F(MaskedTtt, BadSettingsAreInputErrors) {
@@ -142,8 +142,11 @@ TEST_F(MaskedTtt, BadSettingsAreInputErrors) {
   cfg.mask_init = -1;
   test::expect_input_error([&] { masked_fit_batched(p.head, p.data, cfg); }, "mask init");
   cfg = masked_config();
-  test::expect_input_error([&] { masked_fit_batched(p.head, p.data, cfg, torch::ones({3, 20}, torch::kBool)); },
-                           "fixed masks");
+  test::expect_input_error(
+      [&] {
+        masked_fit_batched(p.head, p.data, cfg, torch::ones({3, 20}, torch::kBool));
+      },
+      "fixed masks");
 }
 
 }  // namespace

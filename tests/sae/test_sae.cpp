@@ -154,7 +154,9 @@ TEST_F(Sae, GhostLossTrainsOnlyInactiveUnitsAndMatchesItsFormula) {
   torch::NoGradGuard no_grad;
   const auto pre = sae_pre_activations(sae, x);
   const auto ghost = (x - loss1.reconstruction - torch::matmul(pre * inactive.to(torch::kFloat), sae.decoder.t()))
-                         .pow(2).mean().item<double>();
+                         .pow(2)
+                         .mean()
+                         .item<double>();
   EXPECT_NEAR(loss1.ghost.item<double>(), ghost, 1e-6 * std::max(1.0, ghost));
   EXPECT_NEAR(loss1.total.item<double>(), loss1.mse.item<double>() + 10.0 * ghost, 1e-5 * (1 + 10 * ghost));
   // No inactive unit: no ghost term.
@@ -257,7 +259,7 @@ TEST_F(Sae, BoundedInactiveCheckEqualsThePerStepCheck) {
 TEST_F(Sae, ReconstructionQualityByHandAndAcrossBlocks) {
   const auto x = torch::tensor({{1.0, 2.0}, {3.0, 4.0}}), x_hat = torch::tensor({{1.0, 1.0}, {3.0, 5.0}});
   const ReconstructionQuality q = reconstruction_quality(x, x_hat);
-  EXPECT_DOUBLE_EQ(q.mse, 0.5);         // (0 + 1 + 0 + 1) / 4
+  EXPECT_DOUBLE_EQ(q.mse, 0.5);              // (0 + 1 + 0 + 1) / 4
   EXPECT_DOUBLE_EQ(q.fve, 1.0 - 2.0 / 4.0);  // sst = 1 + 1 + 1 + 1
   torch::manual_seed(3);
   const auto big = torch::randn({70000, 3}) + 2.0, big_hat = big + 0.1 * torch::randn({70000, 3});
@@ -315,7 +317,7 @@ TEST_F(Sae, LoadRefusesNonFiniteWeightsWrongShapesAndBadK) {
       bad.encoder = good.encoder.clone();
       bad.decoder = good.decoder.clone();
       bad.pre_bias = good.pre_bias.clone();
-      torch::Tensor& target = std::string(part) == "encoder" ? bad.encoder
+      torch::Tensor& target = std::string(part) == "encoder"   ? bad.encoder
                               : std::string(part) == "decoder" ? bad.decoder
                                                                : bad.pre_bias;
       target.view({-1})[target.numel() / 2] = bad_value;

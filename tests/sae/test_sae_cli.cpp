@@ -55,7 +55,8 @@ class SaeCli : public ::testing::Test {
   std::string train_args(const fs::path& out, const std::string& extra = "") {
     return "sae train --quiet --threads 1 --device cpu --data npy:" + data_.string() + " --out " + out.string() +
            " --latent-dim 24 --k 2 --k-start 6 --k-anneal-steps 10 --epochs 4 --batch-size 50 --lr 0.01"
-           " --warmup-steps 4 " + extra;
+           " --warmup-steps 4 " +
+           extra;
   }
 
   void expect_exit_2(const std::string& args, const std::string& needle) {
@@ -129,8 +130,8 @@ TEST_F(SaeCli, BadInputExitsWith2) {
     tttlab::write_npy(narrow / (std::string(split) + "_features.npy"), torch::randn({10, 4}));
     tttlab::write_npy(narrow / (std::string(split) + "_labels.npy"), torch::zeros({10}, torch::kLong));
   }
-  expect_exit_2("sae encode --quiet --sae " + (root_ / "ok").string() + " --data npy:" + narrow.string() +
-                    " --out " + (root_ / "z").string(),
+  expect_exit_2("sae encode --quiet --sae " + (root_ / "ok").string() + " --data npy:" + narrow.string() + " --out " +
+                    (root_ / "z").string(),
                 "width 4");
   EXPECT_FALSE(fs::exists(root_ / "z" / "encode.json"));
   // An SAE trained on raw features does not go with table1's unit-normalised ones.

@@ -11,8 +11,8 @@
 #include "tttlab/train/global_train.hpp"
 
 using namespace tttlab;
-using test::TempDir;
 using nlohmann::json;
+using test::TempDir;
 namespace fs = std::filesystem;
 
 namespace {
@@ -39,8 +39,9 @@ TEST(MlpHead, LearnsXorAndItsHiddenLayerFeedsTheStudy) {
   const Dataset data = xor_data(2000, 400);
   torch::manual_seed(0);
   MlpHead mlp(8, 64, 2, 0.1);
-  train_classifier(*mlp, [&](const torch::Tensor& x) { return mlp->forward(x); }, data.train,
-                   TrainConfig{40, 100, 5e-3, 0.0, 0}, "mlp");
+  train_classifier(
+      *mlp, [&](const torch::Tensor& x) { return mlp->forward(x); }, data.train, TrainConfig{40, 100, 5e-3, 0.0, 0},
+      "mlp");
   mlp->eval();
   const auto mlp_pred = mlp->forward(data.test.x).argmax(1);
   EXPECT_GT(accuracy(mlp_pred, data.test.y), 0.9);  // a linear head stays near 0.5 on XOR
@@ -53,8 +54,8 @@ TEST(MlpHead, LearnsXorAndItsHiddenLayerFeedsTheStudy) {
 
   // The study in the hidden space with the MLP's last layer as the global head: the global
   // predictions are the MLP's, and TTT with 0 steps leaves them unchanged.
-  Dataset hidden{"xor hidden", {mlp_hidden_features(mlp, data.train.x), data.train.y}, {h, data.test.y}, std::nullopt,
-                 2, false};
+  Dataset hidden{
+      "xor hidden", {mlp_hidden_features(mlp, data.train.x), data.train.y}, {h, data.test.y}, std::nullopt, 2, false};
   StudyConfig sc;
   sc.initial_head = mlp->output_head();
   sc.ttt.k = 50;
@@ -85,7 +86,8 @@ TEST(ScaleCli, ModelOnAnEmbeddingFolderTrainsMlpHeadsAndResumes) {
   TempDir dir;
   test::write_xor_blobs(dir / "emb", 1500, 200);
   const std::string args = "scale model --quiet --no-plot --data npy:" + (dir / "emb").string() + " --out " +
-                           (dir / "m").string() + " --widths 16,64 --seeds 0 --max-epochs 30 --mlp-lr 5e-3 "
+                           (dir / "m").string() +
+                           " --widths 16,64 --seeds 0 --max-epochs 30 --mlp-lr 5e-3 "
                            "--mlp-batch 100 --bootstrap 50 --threads 1";
   const auto first = test::run_tttlab(args, dir.path());
   ASSERT_EQ(first.code, 0) << first.err;

@@ -71,8 +71,9 @@ TEST(SeedBootstrap, BadInput) {
 TEST(SweepTable, AggregatesSeedsPerConfiguration) {
   std::vector<SweepRun> runs;
   auto result = [](double g, double t) {
-    return nlohmann::json{{"metrics", {{"global", {{"value", g}, {"resampled", {g - 0.01, g, g + 0.01}}}},
-                                       {"ttt", {{"value", t}, {"resampled", {t - 0.01, t, t + 0.01}}}}}}};
+    return nlohmann::json{{"metrics",
+                           {{"global", {{"value", g}, {"resampled", {g - 0.01, g, g + 0.01}}}},
+                            {"ttt", {{"value", t}, {"resampled", {t - 0.01, t, t + 0.01}}}}}}};
   };
   runs.push_back({{"k=1,seed=0", {{"k", 1}, {"seed", 0}}}, result(0.80, 0.85), false});
   runs.push_back({{"k=1,seed=1", {{"k", 1}, {"seed", 1}}}, result(0.90, 0.95), false});

@@ -26,8 +26,8 @@ using tttlab::test::TempDir;
 
 TEST(Subsample, ClassBalancedSeededAndChecked) {
   // 3 classes with 50, 30 and 20 rows.
-  auto labels = torch::cat({torch::zeros({50}, torch::kLong), torch::ones({30}, torch::kLong),
-                            torch::full({20}, 2, torch::kLong)});
+  auto labels = torch::cat(
+      {torch::zeros({50}, torch::kLong), torch::ones({30}, torch::kLong), torch::full({20}, 2, torch::kLong)});
   labels = labels.index_select(0, torch::randperm(100, torch::kLong));
   const auto rows = class_balanced_rows(labels, 3, 0.3, 4);  // m = round(0.3 * 100 / 3) = 10
   ASSERT_EQ(rows.numel(), 30);
@@ -106,7 +106,8 @@ TEST(ScaleCli, KSweepWritesTablesAndResumes) {
   TempDir dir;
   make_folder(dir / "emb");
   const std::string args = "scale k --quiet --no-plot --data npy:" + (dir / "emb").string() + " --out " +
-                           (dir / "sweep").string() + " --seeds 0,1 --ks 2,40 --steps 20 --lr 0.1 --head-epochs 10 "
+                           (dir / "sweep").string() +
+                           " --seeds 0,1 --ks 2,40 --steps 20 --lr 0.1 --head-epochs 10 "
                            "--bootstrap 50 --threads 1";
   const CliRun first = tttlab_cli(dir.path(), args);
   ASSERT_EQ(first.code, 0) << first.err;
@@ -152,7 +153,8 @@ TEST(ScaleCli, BadOptionsExitWithCode2) {
            {"scale data " + base + " --fractions 1.5", "1.5"},
            {"scale data " + base + " --seeds 1,1", "appears twice"},
            {"scale locality " + base + " --random-heads 0", "--random-heads=0"},
-           {"scale k --quiet --data npy:" + (dir / "missing").string() + " --out " + (dir / "p").string(), "missing"}}) {
+           {"scale k --quiet --data npy:" + (dir / "missing").string() + " --out " + (dir / "p").string(),
+            "missing"}}) {
     const CliRun r = tttlab_cli(dir.path(), args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
     EXPECT_NE(r.err.find(needle), std::string::npos) << args << "\n" << r.err;
@@ -164,9 +166,11 @@ TEST(ScaleCli, BadOptionsExitWithCode2) {
 TEST(ScaleCli, DataAndLocalityOnASmallFolder) {
   TempDir dir;
   make_folder(dir / "emb");
-  const std::string base = " --quiet --data npy:" + (dir / "emb").string() + " --seeds 0 --bootstrap 50 --threads 1 "
+  const std::string base = " --quiet --data npy:" + (dir / "emb").string() +
+                           " --seeds 0 --bootstrap 50 --threads 1 "
                            "--head-epochs 10 --steps 20 --lr 0.1 --k 20 --majority-k 5";
-  const CliRun d = tttlab_cli(dir.path(), "scale data --no-plot --out " + (dir / "d").string() + " --fractions 0.5,1" + base);
+  const CliRun d =
+      tttlab_cli(dir.path(), "scale data --no-plot --out " + (dir / "d").string() + " --fractions 0.5,1" + base);
   ASSERT_EQ(d.code, 0) << d.err;
   const json jd = json::parse(tttlab::test::read_bytes(dir / "d" / "scale_data.json"));
   ASSERT_EQ(jd["rows"].size(), 10u);
@@ -192,7 +196,8 @@ TEST(ModelSizes, ScalesMatchTheParameterCounts) {
   int64_t previous = 0;
   for (const auto& size : paper_model_sizes()) {
     const int64_t ours = LeNetShape::from_scale(size_scale_for_parameters(size.parameters)).parameter_count();
-    EXPECT_NEAR(static_cast<double>(ours), static_cast<double>(size.parameters), 0.03 * size.parameters) << size.parameters;
+    EXPECT_NEAR(static_cast<double>(ours), static_cast<double>(size.parameters), 0.03 * size.parameters)
+        << size.parameters;
     EXPECT_GT(ours, previous);
     previous = ours;
   }
@@ -203,7 +208,8 @@ TEST(ModelSizes, ScalesMatchTheParameterCounts) {
 
 TEST(ScaleCli, ModelRefusesUnknownSizes) {
   TempDir dir;
-  const CliRun s = tttlab_cli(dir.path(), "scale model --quiet --data mnist --out " + (dir / "m2").string() + " --sizes 281");
+  const CliRun s =
+      tttlab_cli(dir.path(), "scale model --quiet --data mnist --out " + (dir / "m2").string() + " --sizes 281");
   EXPECT_EQ(s.code, 2);
   EXPECT_NE(s.err.find("281 is not one of"), std::string::npos) << s.err;
 }

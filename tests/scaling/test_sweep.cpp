@@ -97,10 +97,13 @@ TEST(Sweep, ACrashLosesOnlyTheRunningConfiguration) {
   for (const auto& e : std::filesystem::directory_iterator(dir / "runs")) files += e.is_regular_file();
   EXPECT_EQ(files, 2);
   calls = 0;
-  const auto runs = run_sweep(store, three_points(), [&](const SweepPoint& p) {
-    ++calls;
-    return json{{"k", p.params["k"]}};
-  }, "test");
+  const auto runs = run_sweep(
+      store, three_points(),
+      [&](const SweepPoint& p) {
+        ++calls;
+        return json{{"k", p.params["k"]}};
+      },
+      "test");
   EXPECT_EQ(calls, 1);
   EXPECT_EQ(runs[2].result["k"], 3);
 }

@@ -129,8 +129,8 @@ TEST(LocalRegression, LassoOrthogonalDesignIsSoftThresholding) {
   // X with orthogonal columns of squared norm n: the Lasso solution is soft(Xᵀy / n, λ).
   const int64_t n = 8;
   auto x = torch::zeros({n, 3}, torch::kDouble);
-  for (int64_t i = 0; i < n; ++i) x[i][0] = 1.0;                    // all ones
-  for (int64_t i = 0; i < n; ++i) x[i][1] = i % 2 ? 1.0 : -1.0;      // alternating
+  for (int64_t i = 0; i < n; ++i) x[i][0] = 1.0;                 // all ones
+  for (int64_t i = 0; i < n; ++i) x[i][1] = i % 2 ? 1.0 : -1.0;  // alternating
   for (int64_t i = 0; i < n; ++i) x[i][2] = (i / 2) % 2 ? 1.0 : -1.0;
   const auto y = torch::tensor({3.0, 1.0, 2.5, 0.5, 3.2, 1.1, 2.4, 0.3}, torch::kDouble);
   const double lambda = 0.3;
@@ -181,7 +181,8 @@ TEST(LocalRegression, IterativeHardThresholdingFindsTheBestSubset) {
 
 TEST(LocalRegression, BatchedMinNormAgreesWithPerPointGelsd) {
   // Rank-deficient local designs (k points of a topic span topic_size < d2 dimensions), k < d2 and k > d2.
-  const auto w = make_lrh_world(parse_lrh_spec("lrh:d1=96,d2=12,s=3,classes=0,topic_size=6,train=400,test=30,seed=2,noise=0.3"));
+  const auto w =
+      make_lrh_world(parse_lrh_spec("lrh:d1=96,d2=12,s=3,classes=0,topic_size=6,train=400,test=30,seed=2,noise=0.3"));
   const auto nb = knn_search(w.train.psi.to(torch::kFloat), w.test.psi.to(torch::kFloat), 40).indices;
   for (const int64_t k : {5, 10, 40}) {
     const LocalRegressionData data{w.train.psi, w.train.target, w.test.psi, nb, k};
@@ -198,7 +199,8 @@ TEST(LocalRegression, BatchedMinNormAgreesWithPerPointGelsd) {
 TEST(LocalRegression, NoiselessLocalFitsAreExact) {
   // σ = 0, every neighbour from the test point's topic (large d2): local least squares in the topic's
   // concepts recovers f(x*) exactly once k exceeds the topic size.
-  const auto w = make_lrh_world(parse_lrh_spec("lrh:d1=64,d2=48,s=2,classes=0,topic_size=4,train=3000,test=20,seed=4,noise=0"));
+  const auto w =
+      make_lrh_world(parse_lrh_spec("lrh:d1=64,d2=48,s=2,classes=0,topic_size=4,train=3000,test=20,seed=4,noise=0"));
   const auto nb = knn_search(w.train.psi.to(torch::kFloat), w.test.psi.to(torch::kFloat), 30).indices;
   const auto topics = w.train.topic.index_select(0, nb.reshape({-1})).reshape(nb.sizes());
   ASSERT_TRUE(topics.eq(w.test.topic.unsqueeze(1)).all().item<bool>()) << "neighbours left the topic";
@@ -337,14 +339,15 @@ TEST(TheoryPlot, XRangeIsPaddedBeyondTheData) {
   EXPECT_NEAR(lo, -1.0, 1e-9);
   EXPECT_NEAR(hi, 21.0, 1e-9);
   EXPECT_EQ(padded_xrange({3.0}, false), "set xrange [1.5:4.5]");  // one point: a range around it
-  EXPECT_EQ(padded_xrange({-1.0, NAN}, true), "");                // nothing drawable on a log axis
+  EXPECT_EQ(padded_xrange({-1.0, NAN}, true), "");                 // nothing drawable on a log axis
 }
 
 // prop8's closed-form line spans the grid's d2/d1, not a fixed 1e-4..1, and the frame is padded.
 TEST(TheoryCli, Prop8ClosedFormSpansTheGrid) {
   if (!have_gnuplot()) GTEST_SKIP() << "gnuplot not installed";
   tttlab::test::TempDir dir;
-  const CliRun r = tttlab_cli(dir.path(), "theory prop8 --quiet --d1 32 --d2 4,16 --draws 3 --out " + (dir / "out").string());
+  const CliRun r =
+      tttlab_cli(dir.path(), "theory prop8 --quiet --d1 32 --d2 4,16 --draws 3 --out " + (dir / "out").string());
   ASSERT_EQ(r.code, 0) << r.err;
   const std::vector<double> closed = block_xs(slurp(dir / "out" / "prop8.dat"), 1);  // after the one d1 block
   ASSERT_GE(closed.size(), 2u);
@@ -357,7 +360,8 @@ TEST(TheoryCli, Prop8ClosedFormSpansTheGrid) {
 
 TEST(TheoryCli, Prop8WritesResultsAndPlots) {
   tttlab::test::TempDir dir;
-  const CliRun r = tttlab_cli(dir.path(), "theory prop8 --quiet --d1 32 --d2 4,16 --draws 30 --out " + (dir / "out").string());
+  const CliRun r =
+      tttlab_cli(dir.path(), "theory prop8 --quiet --d1 32 --d2 4,16 --draws 30 --out " + (dir / "out").string());
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(slurp(dir / "out" / "results.json"));
   ASSERT_EQ(j["points"].size(), 2u);
@@ -403,7 +407,8 @@ TEST(TheoryCli, ExportAndRunOnAWorld) {
   const std::string small = " --k 20 --steps 20 --lr 0.05 --head-epochs 30 --head-batch-size 64 --bootstrap 50";
   r = tttlab_cli(dir.path(), "run --quiet --data " + world + " --out " + (dir / "a").string() + small);
   ASSERT_EQ(r.code, 0) << r.err;
-  r = tttlab_cli(dir.path(), "run --quiet --data npy:" + (dir / "emb").string() + " --out " + (dir / "b").string() + small);
+  r = tttlab_cli(dir.path(),
+                 "run --quiet --data npy:" + (dir / "emb").string() + " --out " + (dir / "b").string() + small);
   ASSERT_EQ(r.code, 0) << r.err;
   const json a = json::parse(slurp(dir / "a" / "results.json")), b = json::parse(slurp(dir / "b" / "results.json"));
   EXPECT_EQ(a["methods"], b["methods"]) << "the exported folder is the same data set";
@@ -412,9 +417,10 @@ TEST(TheoryCli, ExportAndRunOnAWorld) {
 
 TEST(TheoryCli, ClassifyRunsTheStudyPerD2) {
   tttlab::test::TempDir dir;
-  const CliRun r = tttlab_cli(dir.path(), "theory classify --quiet --world lrh:d1=64,s=2,classes=3,train=300,test=60 "
-                                          "--d2s 4,32 --k 20 --steps 20 --head-epochs 20 --bootstrap 50 --out " +
-                                              (dir / "out").string());
+  const CliRun r = tttlab_cli(dir.path(),
+                              "theory classify --quiet --world lrh:d1=64,s=2,classes=3,train=300,test=60 "
+                              "--d2s 4,32 --k 20 --steps 20 --head-epochs 20 --bootstrap 50 --out " +
+                                  (dir / "out").string());
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(slurp(dir / "out" / "results.json"));
   ASSERT_EQ(j["rows"].size(), 2u);
@@ -433,9 +439,10 @@ TEST(TheoryCli, ClassifyRunsTheStudyPerD2) {
 
 TEST(TheoryCli, RateWritesRowsFitsAndPlots) {
   tttlab::test::TempDir dir;
-  const CliRun r = tttlab_cli(dir.path(), "theory rate --quiet --world lrh:d1=64,d2=16,s=2,classes=0,noise=0.3 "
-                                          "--sweeps k,s --ks 8,16,32 --ss 1,2 --k-fixed 8 --test 30 --slope-k-min 8 --out " +
-                                              (dir / "out").string());
+  const CliRun r = tttlab_cli(dir.path(),
+                              "theory rate --quiet --world lrh:d1=64,d2=16,s=2,classes=0,noise=0.3 "
+                              "--sweeps k,s --ks 8,16,32 --ss 1,2 --k-fixed 8 --test 30 --slope-k-min 8 --out " +
+                                  (dir / "out").string());
   ASSERT_EQ(r.code, 0) << r.err;
   const json j = json::parse(slurp(dir / "out" / "results.json"));
   ASSERT_EQ(j["rows"].size(), 3u + 2u);
@@ -453,14 +460,14 @@ TEST(TheoryCli, RateWritesRowsFitsAndPlots) {
 TEST(TheoryCli, BadInputIsExitCodeTwoWithOneLine) {
   tttlab::test::TempDir dir;
   const fs::path out = dir / "out";
-  for (const std::string args :
-       {"run --quiet --data lrh:d1=abc --out " + out.string(), "run --quiet --data lrh:d1=64,s=100 --out " + out.string(),
-        "theory export --world lrh:colour=1 --out " + out.string(),
-        "theory prop8 --quiet --d1 32 --draws 1 --out " + out.string(),
-        "theory rate --quiet --world lrh:classes=5 --out " + out.string(),
-        "theory rate --quiet --sweeps k,q --out " + out.string(),
-        "theory rate --quiet --sweeps sigma --sigmas 0,1 --out " + out.string(),
-        "theory classify --quiet --world lrh:classes=0 --out " + out.string()}) {
+  for (const std::string args : {"run --quiet --data lrh:d1=abc --out " + out.string(),
+                                 "run --quiet --data lrh:d1=64,s=100 --out " + out.string(),
+                                 "theory export --world lrh:colour=1 --out " + out.string(),
+                                 "theory prop8 --quiet --d1 32 --draws 1 --out " + out.string(),
+                                 "theory rate --quiet --world lrh:classes=5 --out " + out.string(),
+                                 "theory rate --quiet --sweeps k,q --out " + out.string(),
+                                 "theory rate --quiet --sweeps sigma --sigmas 0,1 --out " + out.string(),
+                                 "theory classify --quiet --world lrh:classes=0 --out " + out.string()}) {
     const CliRun r = tttlab_cli(dir.path(), args);
     EXPECT_EQ(r.code, 2) << args << "\n" << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ": " << r.err;

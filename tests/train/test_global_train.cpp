@@ -47,8 +47,8 @@ TEST(GlobalTrain, LeNetFitsASmallImageTaskAndExtractsFeatures) {
     x[i].slice(1, (q / 2) * 14, (q / 2) * 14 + 14).slice(2, (q % 2) * 14, (q % 2) * 14 + 14).add_(0.8);
   }
   FlexibleLeNet net(LeNetShape::from_scale(0.5, 4));
-  const TrainLog log = train_classifier(*net, [&](const torch::Tensor& t) { return net->forward(t); }, {x, y},
-                                        {8, 50, 5e-3, 0.0, 0}, "test");
+  const TrainLog log = train_classifier(
+      *net, [&](const torch::Tensor& t) { return net->forward(t); }, {x, y}, {8, 50, 5e-3, 0.0, 0}, "test");
   EXPECT_LT(log.epoch_loss.back(), 0.3);
   const auto feats = extract_features(net, x, "embed", 64);
   EXPECT_EQ(feats.sizes(), (std::vector<int64_t>{n, 50}));

@@ -16,7 +16,8 @@ std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> three_ways(torch::Scalar
   const AdamHyper h{0.05, 0.85, 0.99, 1e-7, wd};
 
   auto p_ref = init.clone().set_requires_grad(true);
-  torch::optim::Adam opt({p_ref}, torch::optim::AdamOptions(h.lr).betas({h.beta1, h.beta2}).eps(h.eps).weight_decay(wd));
+  torch::optim::Adam opt({p_ref},
+                         torch::optim::AdamOptions(h.lr).betas({h.beta1, h.beta2}).eps(h.eps).weight_decay(wd));
   auto p_ops = init.clone(), m_ops = torch::zeros_like(init), v_ops = torch::zeros_like(init);
   auto p_cpu = init.clone(), m_cpu = torch::zeros_like(init), v_cpu = torch::zeros_like(init);
   for (int64_t step = 1; step <= 60; ++step) {

@@ -14,8 +14,8 @@ using tttlab::test::kFloat32Tol;
 
 namespace {
 
-TttProblem random_problem(torch::ScalarType dtype, int64_t n = 300, int64_t m = 13, int64_t d = 8,
-                          int64_t c = 5, int64_t k = 20, uint64_t seed = 7) {
+TttProblem random_problem(torch::ScalarType dtype, int64_t n = 300, int64_t m = 13, int64_t d = 8, int64_t c = 5,
+                          int64_t k = 20, uint64_t seed = 7) {
   TttProblemSpec spec;
   spec.n = n;
   spec.m = m;
@@ -44,8 +44,8 @@ torch::Tensor first_adam_step_by_hand(const TttProblem& p, int64_t point, const 
   const auto y = p.data.train_y.index_select(0, idx);
   const int64_t c = p.head.num_classes();
   const auto probs = torch::softmax(torch::addmm(p.head.bias, x, p.head.weight.t()), 1);
-  const auto g = torch::mm((probs - torch::one_hot(y, c).to(torch::kDouble)).t(), x) /
-                 static_cast<double>(positions.size());
+  const auto g =
+      torch::mm((probs - torch::one_hot(y, c).to(torch::kDouble)).t(), x) / static_cast<double>(positions.size());
   return p.head.weight - lr * g / (g.abs() + eps);
 }
 
@@ -205,7 +205,10 @@ TEST_F(LocalFit, RejectsNeighbourIndicesOutsideTheTrainingSet) {
   beyond.data.neighbors[2][5] = -1;
   EXPECT_NO_THROW(local_fit_batched(beyond.head, beyond.data, cfg));
   // The shared check on its own, as the concept chunks use it.
-  test::expect_input_error([] { check_neighbor_indices(torch::tensor({{0, 1}, {-1, 2}}, torch::kLong), 3, "chunk"); },
-                           "chunk: a neighbour index is outside the training set [0, 3)", {});
+  test::expect_input_error(
+      [] {
+        check_neighbor_indices(torch::tensor({{0, 1}, {-1, 2}}, torch::kLong), 3, "chunk");
+      },
+      "chunk: a neighbour index is outside the training set [0, 3)", {});
   EXPECT_NO_THROW(check_neighbor_indices(torch::tensor({{0, 1}, {2, 2}}, torch::kLong), 3, "chunk"));
 }

@@ -16,8 +16,10 @@ KMeansResult kmeans_faiss(const torch::Tensor& x, int64_t k, int iterations, uin
 namespace {
 
 torch::Tensor checked(const torch::Tensor& x, int64_t k, int iterations) {
-  require_input(x.defined() && x.dim() == 2 && x.size(0) > 0 && x.size(1) > 0, "k-means: points must be [n, d] with n, d > 0");
-  require_input(k >= 1 && k <= x.size(0), "k-means: {} clusters for {} points (expected 1..{})", k, x.size(0), x.size(0));
+  require_input(x.defined() && x.dim() == 2 && x.size(0) > 0 && x.size(1) > 0,
+                "k-means: points must be [n, d] with n, d > 0");
+  require_input(k >= 1 && k <= x.size(0), "k-means: {} clusters for {} points (expected 1..{})", k, x.size(0),
+                x.size(0));
   require_input(iterations >= 1, "k-means: iterations={} (expected >= 1)", iterations);
   auto f = x.to(torch::kCPU, torch::kFloat).contiguous();
   require_input(torch::isfinite(f).all().item<bool>(), "k-means: points contain NaN or infinite values");

@@ -19,7 +19,8 @@ struct KMeansResult {
 // x: float [n, d], finite; 1 <= k <= n. InputError otherwise.
 KMeansResult kmeans_lloyd(const torch::Tensor& x, int64_t k, int iterations, uint64_t seed);
 // backend: "auto" (faiss when built with it, else lloyd), "faiss", "lloyd".
-KMeansResult kmeans(const torch::Tensor& x, int64_t k, int iterations, uint64_t seed, const std::string& backend = "auto");
+KMeansResult kmeans(const torch::Tensor& x, int64_t k, int iterations, uint64_t seed,
+                    const std::string& backend = "auto");
 
 // Sum over the points of the squared distance to the nearest centroid.
 double kmeans_inertia(const torch::Tensor& x, const torch::Tensor& centroids);

@@ -54,7 +54,8 @@ MoeResult mixture_of_experts(const LinearHead& head, const Split& train, const S
     const auto r = out.route.slice(0, a, b);
     const auto w = experts.weights.index_select(0, r);  // [B, C, d]
     const auto bias = experts.biases.index_select(0, r);
-    logits.slice(0, a, b).copy_(torch::baddbmm(bias.unsqueeze(1), test.x.slice(0, a, b).unsqueeze(1), w.transpose(1, 2)).squeeze(1));
+    logits.slice(0, a, b).copy_(
+        torch::baddbmm(bias.unsqueeze(1), test.x.slice(0, a, b).unsqueeze(1), w.transpose(1, 2)).squeeze(1));
   }
   out.pred = logits.argmax(1);
   if (test.y.defined()) out.ce = per_point_cross_entropy(logits, test.y);

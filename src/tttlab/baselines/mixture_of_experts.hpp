@@ -21,7 +21,7 @@ struct MoeSetting {
   int64_t k;        // nearest training points of each centroid
 };
 
-const std::vector<MoeSetting>& paper_moe_settings();  // Table 6 (1 ... 50,000 experts)
+const std::vector<MoeSetting>& paper_moe_settings();   // Table 6 (1 ... 50,000 experts)
 const MoeSetting& paper_moe_setting(int64_t experts);  // InputError if not in Table 6
 
 struct MoeResult {

@@ -14,8 +14,7 @@ namespace fs = std::filesystem;
 
 void write_file_atomically(const fs::path& target, const std::function<void(std::ostream&)>& write) {
   std::random_device rd;
-  const fs::path tmp = target.parent_path() /
-                       fmt::format(".{}.tmp-{:08x}", target.filename().string(), rd());
+  const fs::path tmp = target.parent_path() / fmt::format(".{}.tmp-{:08x}", target.filename().string(), rd());
   try {
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
@@ -33,7 +32,8 @@ void write_file_atomically(const fs::path& target, const std::function<void(std:
 }
 
 void write_text_atomically(const fs::path& target, std::string_view text) {
-  write_file_atomically(target, [&](std::ostream& out) { out.write(text.data(), static_cast<std::streamsize>(text.size())); });
+  write_file_atomically(target,
+                        [&](std::ostream& out) { out.write(text.data(), static_cast<std::streamsize>(text.size())); });
 }
 
 }  // namespace tttlab

@@ -28,9 +28,13 @@ std::string format_duration(double s) {
 }
 
 ProgressBar::ProgressBar(std::string label, int64_t total, std::string unit)
-    : label_(std::move(label)), unit_(std::move(unit)), total_(std::max<int64_t>(total, 0)),
-      tty_(isatty(STDERR_FILENO) != 0), enabled_(g_enabled),
-      start_(std::chrono::steady_clock::now()), last_draw_(start_) {}
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      total_(std::max<int64_t>(total, 0)),
+      tty_(isatty(STDERR_FILENO) != 0),
+      enabled_(g_enabled),
+      start_(std::chrono::steady_clock::now()),
+      last_draw_(start_) {}
 
 ProgressBar::~ProgressBar() { finish(); }
 
@@ -61,8 +65,7 @@ void ProgressBar::finish() {
 }
 
 void ProgressBar::draw(bool final_line) {
-  const double elapsed =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
   const double rate = elapsed > 0 ? static_cast<double>(done_) / elapsed : 0.0;
   const double eta = rate > 0 ? static_cast<double>(total_ - done_) / rate : -1.0;
   const double frac = total_ > 0 ? static_cast<double>(done_) / static_cast<double>(total_) : 1.0;
@@ -70,14 +73,11 @@ void ProgressBar::draw(bool final_line) {
   const int filled = static_cast<int>(frac * kWidth);
   std::string bar(static_cast<size_t>(filled), '#');
   bar.resize(kWidth, '.');
-  const std::string rate_text =
-      rate >= 1.0 || rate == 0.0 ? fmt::format("{:.1f} {}/s", rate, unit_)
-                                 : fmt::format("{:.2f} s/{}", 1.0 / rate, unit_);
-  std::string line = fmt::format("{:<14} [{}] {:>3.0f}% {}/{} {} {} {}", label_, bar, 100 * frac,
-                                 done_, total_, rate_text,
-                                 final_line ? "in " + format_duration(elapsed)
-                                            : "ETA " + format_duration(eta),
-                                 postfix_);
+  const std::string rate_text = rate >= 1.0 || rate == 0.0 ? fmt::format("{:.1f} {}/s", rate, unit_)
+                                                           : fmt::format("{:.2f} s/{}", 1.0 / rate, unit_);
+  std::string line =
+      fmt::format("{:<14} [{}] {:>3.0f}% {}/{} {} {} {}", label_, bar, 100 * frac, done_, total_, rate_text,
+                  final_line ? "in " + format_duration(elapsed) : "ETA " + format_duration(eta), postfix_);
   if (tty_) {
     fmt::print(stderr, "\r{:<100}{}", line, final_line ? "\n" : "");
   } else {

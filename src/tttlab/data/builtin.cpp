@@ -52,18 +52,21 @@ void check_finite_rows(const torch::Tensor& x, const std::string& what) {
   if (!first) return;
   const auto [row, col] = *first;
   const int64_t rows = (~torch::isfinite(flat)).any(1).sum().item<int64_t>();
-  throw_input_error("{}: row {} has a non-finite value ({}) in column {} ({} bad rows in all; expected finite features)",
-                    what, row, value_string(flat[row][col].item<double>()), col, rows);
+  throw_input_error(
+      "{}: row {} has a non-finite value ({}) in column {} ({} bad rows in all; expected finite features)", what, row,
+      value_string(flat[row][col].item<double>()), col, rows);
 }
 
 // Throws if a label is negative or >= num_classes (y int64 [N]).
-void check_label_range(const torch::Tensor& y, int64_t num_classes, const std::string& what, const std::string& range_note) {
+void check_label_range(const torch::Tensor& y, int64_t num_classes, const std::string& what,
+                       const std::string& range_note) {
   const torch::Tensor bad = (y < 0) | (y >= num_classes);
   if (!bad.any().item<bool>()) return;
   const int64_t row = bad.nonzero()[0][0].item<int64_t>();
   const int64_t label = y[row].item<int64_t>();
   if (label < 0) throw_input_error("{}: row {} has label {} (expected labels >= 0)", what, row, label);
-  throw_input_error("{}: row {} has label {}, outside the range 0..{}{}", what, row, label, num_classes - 1, range_note);
+  throw_input_error("{}: row {} has label {}, outside the range 0..{}{}", what, row, label, num_classes - 1,
+                    range_note);
 }
 
 // ---- IDX image sets (Fashion-MNIST, MNIST) ----
@@ -115,15 +118,15 @@ void check_distance_range(const torch::Tensor& x, const std::string& what) {
   if (!too_large.any().item<bool>()) return;
   const torch::Tensor at = too_large.nonzero();  // row-major order
   const int64_t row = at[0][0].item<int64_t>(), col = at[0][1].item<int64_t>();
-  throw_input_error("{}: row {} column {} has value {:.6g}, too large for float32 squared distances (expected "
-                    "|x| <= sqrt(3.4e38) / (2 sqrt(d)) = {:.3g} for d = {})",
-                    what, row, col, x[row][col].item<double>(), bound, x.size(1));
+  throw_input_error(
+      "{}: row {} column {} has value {:.6g}, too large for float32 squared distances (expected "
+      "|x| <= sqrt(3.4e38) / (2 sqrt(d)) = {:.3g} for d = {})",
+      what, row, col, x[row][col].item<double>(), bound, x.size(1));
 }
 
 // 1 + the largest training label is the class count, and the head and every TTT batch hold C rows
 // per feature: a corrupt label must not make it astronomically large.
 constexpr int64_t kMaxClasses = 1'000'000;
-
 
 struct FolderSplit {
   Split split;
@@ -138,9 +141,10 @@ FolderSplit load_folder_split(const fs::path& dir, const std::string& prefix) {
   for (const fs::path& p : {fsplit.features_path, fsplit.labels_path}) {
     std::error_code ec;
     if (!fs::exists(p, ec)) {
-      throw_input_error("{}: no such file (an embedding folder holds train_features.npy, train_labels.npy, "
-                        "test_features.npy, test_labels.npy and optionally val_features.npy + val_labels.npy)",
-                        p.string());
+      throw_input_error(
+          "{}: no such file (an embedding folder holds train_features.npy, train_labels.npy, "
+          "test_features.npy, test_labels.npy and optionally val_features.npy + val_labels.npy)",
+          p.string());
     }
   }
   torch::Tensor x = read_npy(fsplit.features_path);
@@ -180,8 +184,9 @@ FolderSplit load_folder_split(const fs::path& dir, const std::string& prefix) {
 
 void validate_split(const Split& split, int64_t num_classes, const std::string& what) {
   require_input(split.x.defined() && split.y.defined(), "{}: features or labels are missing", what);
-  require_input(split.y.dim() == 1 && split.y.scalar_type() == torch::kLong, "{}: labels are {} {} (expected int64 [N])",
-                what, io_detail::scalar_type_name(split.y.scalar_type()), shape_string(split.y.sizes()));
+  require_input(split.y.dim() == 1 && split.y.scalar_type() == torch::kLong,
+                "{}: labels are {} {} (expected int64 [N])", what, io_detail::scalar_type_name(split.y.scalar_type()),
+                shape_string(split.y.sizes()));
   require_input(split.x.dim() >= 2 && split.x.scalar_type() == torch::kFloat,
                 "{}: features are {} {} (expected float32 [N, d] or [N, C, H, W])", what,
                 io_detail::scalar_type_name(split.x.scalar_type()), shape_string(split.x.sizes()));
@@ -221,7 +226,8 @@ Dataset load_mnist(std::optional<fs::path> dir) {
   return load_idx_image_set("mnist", root, "train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
                             fmt::format("expected the four MNIST IDX files in {}; run scripts/setup, or set "
-                                        "TTTLAB_MNIST_DIR to a folder holding them", root.string()));
+                                        "TTTLAB_MNIST_DIR to a folder holding them",
+                                        root.string()));
 }
 
 Dataset load_embedding_folder(const fs::path& dir) {
@@ -243,21 +249,22 @@ Dataset load_embedding_folder(const fs::path& dir) {
   const int64_t largest_label = train.split.y.max().item<int64_t>();
   if (largest_label >= kMaxClasses) {
     const int64_t row = train.split.y.argmax().item<int64_t>();
-    throw_input_error("{}: row {} has label {}, which would make {} classes (expected labels 0..C-1 with C <= {})",
-                      train.labels_path.string(), row, largest_label,
-                      largest_label == std::numeric_limits<int64_t>::max() ? std::string("2^63")
-                                                                           : std::to_string(largest_label + 1),
-                      kMaxClasses);
+    throw_input_error(
+        "{}: row {} has label {}, which would make {} classes (expected labels 0..C-1 with C <= {})",
+        train.labels_path.string(), row, largest_label,
+        largest_label == std::numeric_limits<int64_t>::max() ? std::string("2^63") : std::to_string(largest_label + 1),
+        kMaxClasses);
   }
   const int64_t num_classes = largest_label + 1;
   std::vector<const FolderSplit*> others{&test};
   if (val) others.push_back(&*val);
   for (const FolderSplit* s : others) {
-    require_input(s->split.x.size(1) == d, "{}: features have width {} but train_features.npy has width {} (expected the same d)",
+    require_input(s->split.x.size(1) == d,
+                  "{}: features have width {} but train_features.npy has width {} (expected the same d)",
                   s->features_path.string(), s->split.x.size(1), d);
-    check_label_range(s->split.y, num_classes, s->labels_path.string(),
-                      fmt::format(" of the training labels (num_classes = 1 + largest label in train_labels.npy = {})",
-                                  num_classes));
+    check_label_range(
+        s->split.y, num_classes, s->labels_path.string(),
+        fmt::format(" of the training labels (num_classes = 1 + largest label in train_labels.npy = {})", num_classes));
   }
 
   Dataset ds;
@@ -307,8 +314,11 @@ Dataset load_dataset(const std::string& spec) {
   }
   std::error_code ec;
   if (!spec.empty() && fs::is_directory(spec, ec)) return load_embedding_folder(spec);
-  throw_input_error("{}: unknown data set (expected fashion-mnist, mnist, npy:DIR, lrh:KEY=VALUE,..., or an existing embedding folder "
-                    "directory)", spec.empty() ? std::string("''") : spec);
+  throw_input_error(
+      "{}: unknown data set (expected fashion-mnist, mnist, npy:DIR, lrh:KEY=VALUE,..., or an existing embedding "
+      "folder "
+      "directory)",
+      spec.empty() ? std::string("''") : spec);
 }
 
 }  // namespace tttlab

@@ -36,7 +36,8 @@ Dataset load_embedding_folder(const std::filesystem::path& dir);
 // writes each file atomically, and removes stale val_* files when `features` has no val split.
 void write_embedding_folder(const std::filesystem::path& dir, const Dataset& features);
 
-// "fashion-mnist", "mnist", "npy:DIR", "lrh:KEY=VALUE,..." (data/lrh_world.hpp), or the path of an existing directory (= npy:DIR).
+// "fashion-mnist", "mnist", "npy:DIR", "lrh:KEY=VALUE,..." (data/lrh_world.hpp), or the path of an existing directory
+// (= npy:DIR).
 Dataset load_dataset(const std::string& spec);
 
 // Checks a split: x float32 [N, ...] with N > 0 rows of non-zero width and only finite values, y int64

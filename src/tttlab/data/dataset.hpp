@@ -16,11 +16,11 @@ struct Split {
 };
 
 struct Dataset {
-  std::string name;         // e.g. "fashion-mnist", "npy:/path/to/dir"
+  std::string name;  // e.g. "fashion-mnist", "npy:/path/to/dir"
   Split train, test;
   std::optional<Split> val;
   int64_t num_classes = 0;
-  bool is_images = false;   // true: x holds images; false: x holds feature vectors
+  bool is_images = false;  // true: x holds images; false: x holds feature vectors
 };
 
 }  // namespace tttlab

@@ -37,15 +37,16 @@ void LrhWorldSpec::validate() const {
   require_input(in_topic == 0 || m >= s,
                 "{}: topic_size={} is smaller than s={} (a point needs room for its concepts in its topic)", w, m, s);
   require_input(in_topic == 1 || d1 - m >= s,
-                "{}: d1={} leaves fewer than s={} concepts outside a topic of {} (in_topic < 1 needs them)", w, d1,
-                s, m);
+                "{}: d1={} leaves fewer than s={} concepts outside a topic of {} (in_topic < 1 needs them)", w, d1, s,
+                m);
   require_input(std::isfinite(noise) && noise >= 0, "{}: noise={} (expected a finite value >= 0)", w, noise);
   require_input(train >= 1, "{}: train={} (expected >= 1 points)", w, train);
   require_input(test >= 1, "{}: test={} (expected >= 1 points)", w, test);
   require_input(d1 <= (int64_t{1} << 24) && d2 <= (int64_t{1} << 16) && s <= 4096 && classes <= 100000 &&
                     train <= 10'000'000 && test <= 10'000'000,
                 "{}: sizes too large (limits: d1 <= 2^24, d2 <= 65536, s <= 4096, classes <= 100000, "
-                "train/test <= 10^7)", w);
+                "train/test <= 10^7)",
+                w);
   require_input(static_cast<double>(train + test) * static_cast<double>(std::max(d2, classes)) <= 1.0e9,
                 "{}: (train+test)*max(d2, classes)={} (the features would exceed 8 GB; expected <= 1e9)", w,
                 static_cast<double>(train + test) * static_cast<double>(std::max(d2, classes)));
@@ -54,8 +55,8 @@ void LrhWorldSpec::validate() const {
 }
 
 std::string LrhWorldSpec::to_string() const {
-  return fmt::format("lrh:d1={},d2={},s={},classes={},topic_size={},in_topic={},noise={},train={},test={},seed={}",
-                     d1, d2, s, classes, effective_topic_size(), in_topic, noise, train, test, seed);
+  return fmt::format("lrh:d1={},d2={},s={},classes={},topic_size={},in_topic={},noise={},train={},test={},seed={}", d1,
+                     d2, s, classes, effective_topic_size(), in_topic, noise, train, test, seed);
 }
 
 namespace {
@@ -94,19 +95,31 @@ LrhWorldSpec parse_lrh_spec(const std::string& spec) {
     require_input(eq != std::string::npos && eq > 0, "{}: '{}' (expected key=value, e.g. d1=4096)", spec, item);
     const std::string key = item.substr(0, eq), value = item.substr(eq + 1);
     require_input(seen.insert(key).second, "{}: {} given twice", spec, key);
-    if (key == "d1") out.d1 = parse_integer<int64_t>(spec, key, value);
-    else if (key == "d2") out.d2 = parse_integer<int64_t>(spec, key, value);
-    else if (key == "s") out.s = parse_integer<int64_t>(spec, key, value);
-    else if (key == "classes") out.classes = parse_integer<int64_t>(spec, key, value);
-    else if (key == "topic_size") out.topic_size = parse_integer<int64_t>(spec, key, value);
-    else if (key == "in_topic") out.in_topic = parse_real(spec, key, value);
-    else if (key == "noise") out.noise = parse_real(spec, key, value);
-    else if (key == "train") out.train = parse_integer<int64_t>(spec, key, value);
-    else if (key == "test") out.test = parse_integer<int64_t>(spec, key, value);
-    else if (key == "seed") out.seed = parse_integer<uint64_t>(spec, key, value);
+    if (key == "d1")
+      out.d1 = parse_integer<int64_t>(spec, key, value);
+    else if (key == "d2")
+      out.d2 = parse_integer<int64_t>(spec, key, value);
+    else if (key == "s")
+      out.s = parse_integer<int64_t>(spec, key, value);
+    else if (key == "classes")
+      out.classes = parse_integer<int64_t>(spec, key, value);
+    else if (key == "topic_size")
+      out.topic_size = parse_integer<int64_t>(spec, key, value);
+    else if (key == "in_topic")
+      out.in_topic = parse_real(spec, key, value);
+    else if (key == "noise")
+      out.noise = parse_real(spec, key, value);
+    else if (key == "train")
+      out.train = parse_integer<int64_t>(spec, key, value);
+    else if (key == "test")
+      out.test = parse_integer<int64_t>(spec, key, value);
+    else if (key == "seed")
+      out.seed = parse_integer<uint64_t>(spec, key, value);
     else
-      throw_input_error("{}: unknown key '{}' (expected d1, d2, s, classes, topic_size, in_topic, noise, train, "
-                        "test, seed)", spec, key);
+      throw_input_error(
+          "{}: unknown key '{}' (expected d1, d2, s, classes, topic_size, in_topic, noise, train, "
+          "test, seed)",
+          spec, key);
   }
   out.validate();
   return out;
@@ -140,7 +153,8 @@ double PortableRng::normal() {
     return spare_;
   }
   double u1;
-  do u1 = uniform(); while (u1 <= 0.0);
+  do u1 = uniform();
+  while (u1 <= 0.0);
   const double u2 = uniform();
   const double r = std::sqrt(-2.0 * std::log(u1));
   const double a = 2.0 * std::numbers::pi * u2;
@@ -225,7 +239,8 @@ LrhSample draw_sample(const LrhWorld& w, int64_t count, PortableRng& rng) {
       const bool from_topic = spec.in_topic >= 1.0 || (spec.in_topic > 0.0 && rng.uniform() < spec.in_topic);
       int64_t id;
       if (from_topic && used_in_topic < m) {
-        do id = support[t][static_cast<int64_t>(rng.below(static_cast<uint64_t>(m)))]; while (taken(id));
+        do id = support[t][static_cast<int64_t>(rng.below(static_cast<uint64_t>(m)))];
+        while (taken(id));
         ++used_in_topic;
       } else {
         do id = static_cast<int64_t>(rng.below(static_cast<uint64_t>(d1)));
@@ -349,14 +364,21 @@ void export_lrh_world(const LrhWorld& world, const fs::path& dir) {
   write_npy(dir / "ground_truth.npy", world.ground_truth);
   write_npy(dir / "topic_support.npy", world.topic_support);
   const auto& s = world.spec;
-  nlohmann::json j = {{"spec", s.to_string()},  {"d1", s.d1},
-                      {"d2", s.d2},             {"s", s.s},
-                      {"classes", s.classes},   {"topic_size", s.effective_topic_size()},
-                      {"topics", s.topics()},   {"in_topic", s.in_topic},
-                      {"noise", s.noise},       {"train", s.train},
-                      {"test", s.test},         {"seed", s.seed},
-                      {"phi", "row n of Φ has value {split}_concept_values[n, j] at concept {split}_concept_ids[n, j]; "
-                              "test_codes.npy: the test split's Φ, dense [M, d1]"},
+  nlohmann::json j = {{"spec", s.to_string()},
+                      {"d1", s.d1},
+                      {"d2", s.d2},
+                      {"s", s.s},
+                      {"classes", s.classes},
+                      {"topic_size", s.effective_topic_size()},
+                      {"topics", s.topics()},
+                      {"in_topic", s.in_topic},
+                      {"noise", s.noise},
+                      {"train", s.train},
+                      {"test", s.test},
+                      {"seed", s.seed},
+                      {"phi",
+                       "row n of Φ has value {split}_concept_values[n, j] at concept {split}_concept_ids[n, j]; "
+                       "test_codes.npy: the test split's Φ, dense [M, d1]"},
                       {"psi", "features = Φ · feature_mapᵀ (Ψ = P·Φ), stored as float32"},
                       {"truth", classify ? "label = argmax_c (ground_truth · Φ)_c + noise·N(0, 1)"
                                          : "target = <Φ, ground_truth> + noise·N(0, 1)"}};

@@ -28,13 +28,13 @@
 namespace tttlab {
 
 struct LrhWorldSpec {
-  int64_t d1 = 1024;          // concepts
-  int64_t d2 = 64;            // features
-  int64_t s = 4;              // active concepts per point
-  int64_t classes = 10;       // >= 2: classification; 0: regression
-  int64_t topic_size = 0;     // concepts per topic; 0: 2·s
-  double in_topic = 1.0;      // probability that an active concept comes from the point's topic
-  double noise = 0.1;         // σ: regression noise, or logit noise for classification
+  int64_t d1 = 1024;       // concepts
+  int64_t d2 = 64;         // features
+  int64_t s = 4;           // active concepts per point
+  int64_t classes = 10;    // >= 2: classification; 0: regression
+  int64_t topic_size = 0;  // concepts per topic; 0: 2·s
+  double in_topic = 1.0;   // probability that an active concept comes from the point's topic
+  double noise = 0.1;      // σ: regression noise, or logit noise for classification
   int64_t train = 10000, test = 1000;
   uint64_t seed = 0;
 
@@ -78,9 +78,9 @@ class PortableRng {
  public:
   explicit PortableRng(uint64_t seed, uint64_t stream = 0);
   uint64_t next() { return engine_(); }
-  double uniform();                 // [0, 1), 53 bits
-  double normal();                  // N(0, 1), Box-Muller
-  uint64_t below(uint64_t n);       // uniform in 0..n-1 (rejection, no modulo bias)
+  double uniform();            // [0, 1), 53 bits
+  double normal();             // N(0, 1), Box-Muller
+  uint64_t below(uint64_t n);  // uniform in 0..n-1 (rejection, no modulo bias)
 
  private:
   std::mt19937_64 engine_;

@@ -13,7 +13,8 @@ namespace tttlab {
 
 torch::Tensor class_balanced_rows(const torch::Tensor& labels, int64_t num_classes, double fraction, uint64_t seed) {
   require_input(fraction > 0 && fraction <= 1, "data fraction {} (expected in (0, 1])", fraction);
-  require_input(labels.defined() && labels.dim() == 1 && labels.numel() > 0, "subsample: labels must be a non-empty [N] tensor");
+  require_input(labels.defined() && labels.dim() == 1 && labels.numel() > 0,
+                "subsample: labels must be a non-empty [N] tensor");
   require_input(num_classes >= 1, "subsample: num_classes={} (expected >= 1)", num_classes);
   const int64_t n = labels.numel();
   if (fraction == 1.0) return torch::arange(n, torch::kLong);
@@ -21,10 +22,12 @@ torch::Tensor class_balanced_rows(const torch::Tensor& labels, int64_t num_class
   const int64_t* p = y.data_ptr<int64_t>();
   std::vector<std::vector<int64_t>> by_class(static_cast<size_t>(num_classes));
   for (int64_t i = 0; i < n; ++i) {
-    require_input(p[i] >= 0 && p[i] < num_classes, "subsample: label {} of row {} outside 0..{}", p[i], i, num_classes - 1);
+    require_input(p[i] >= 0 && p[i] < num_classes, "subsample: label {} of row {} outside 0..{}", p[i], i,
+                  num_classes - 1);
     by_class[static_cast<size_t>(p[i])].push_back(i);
   }
-  const int64_t m = std::max<int64_t>(1, std::llround(fraction * static_cast<double>(n) / static_cast<double>(num_classes)));
+  const int64_t m =
+      std::max<int64_t>(1, std::llround(fraction * static_cast<double>(n) / static_cast<double>(num_classes)));
   std::vector<int64_t> rows;
   for (int64_t c = 0; c < num_classes; ++c) {
     auto& idx = by_class[static_cast<size_t>(c)];

@@ -18,8 +18,8 @@ std::vector<std::vector<double>> resampled_means(const std::vector<torch::Tensor
     require_input(c.defined() && c.dim() == 1, "bootstrap: per-point values must be 1-D [n], got shape {}",
                   c.defined() ? shape_string(c.sizes()) : std::string("undefined"));
     require_input(c.numel() > 0, "bootstrap: per-point values are empty (n=0)");
-    require_input(c.numel() == columns.front().numel(), "bootstrap: columns differ in length ({} and {})",
-                  c.numel(), columns.front().numel());
+    require_input(c.numel() == columns.front().numel(), "bootstrap: columns differ in length ({} and {})", c.numel(),
+                  columns.front().numel());
     auto d = c.to(torch::kCPU, torch::kDouble).contiguous();
     require_input(torch::isfinite(d).all().item<bool>(), "bootstrap: per-point values contain NaN or infinite values");
     cols.push_back(d);

@@ -14,15 +14,15 @@ namespace tttlab {
 struct MethodSummary {
   std::string name;
   double accuracy = 0;
-  Interval ci;                     // bootstrap CI of the accuracy
-  std::optional<double> mean_ce;   // absent for methods without probabilities (majority vote)
+  Interval ci;                    // bootstrap CI of the accuracy
+  std::optional<double> mean_ce;  // absent for methods without probabilities (majority vote)
   int64_t n = 0;
 };
 
 struct Comparison {
   std::string name;  // "ttt - global"
   double accuracy_diff = 0;
-  Interval ci;       // paired bootstrap CI of the difference
+  Interval ci;  // paired bootstrap CI of the difference
 };
 
 struct Summary {

@@ -52,17 +52,28 @@ void write_all(std::ostream& out, const void* src, std::uintmax_t nbytes) {
 
 std::string scalar_type_name(torch::ScalarType t) {
   switch (t) {
-    case torch::kHalf: return "float16";
-    case torch::kBFloat16: return "bfloat16";
-    case torch::kFloat: return "float32";
-    case torch::kDouble: return "float64";
-    case torch::kChar: return "int8";
-    case torch::kShort: return "int16";
-    case torch::kInt: return "int32";
-    case torch::kLong: return "int64";
-    case torch::kByte: return "uint8";
-    case torch::kBool: return "bool";
-    default: return std::string(c10::toString(t));
+    case torch::kHalf:
+      return "float16";
+    case torch::kBFloat16:
+      return "bfloat16";
+    case torch::kFloat:
+      return "float32";
+    case torch::kDouble:
+      return "float64";
+    case torch::kChar:
+      return "int8";
+    case torch::kShort:
+      return "int16";
+    case torch::kInt:
+      return "int32";
+    case torch::kLong:
+      return "int64";
+    case torch::kByte:
+      return "uint8";
+    case torch::kBool:
+      return "bool";
+    default:
+      return std::string(c10::toString(t));
   }
 }
 

@@ -87,20 +87,41 @@ torch::Tensor read_idx(const fs::path& path) {
   unsigned char magic[4] = {};
   const uint64_t got = in.read(magic, 4);
   if (got < 4 || magic[0] != 0 || magic[1] != 0) {
-    throw_input_error("{}: not an IDX file (bad magic: expected two zero bytes, a type code and the number of dimensions)", p);
+    throw_input_error(
+        "{}: not an IDX file (bad magic: expected two zero bytes, a type code and the number of dimensions)", p);
   }
   torch::ScalarType type;
   int itemsize = 0;
   switch (magic[2]) {
-    case 0x08: type = torch::kByte; itemsize = 1; break;
-    case 0x09: type = torch::kChar; itemsize = 1; break;
-    case 0x0B: type = torch::kShort; itemsize = 2; break;
-    case 0x0C: type = torch::kInt; itemsize = 4; break;
-    case 0x0D: type = torch::kFloat; itemsize = 4; break;
-    case 0x0E: type = torch::kDouble; itemsize = 8; break;
+    case 0x08:
+      type = torch::kByte;
+      itemsize = 1;
+      break;
+    case 0x09:
+      type = torch::kChar;
+      itemsize = 1;
+      break;
+    case 0x0B:
+      type = torch::kShort;
+      itemsize = 2;
+      break;
+    case 0x0C:
+      type = torch::kInt;
+      itemsize = 4;
+      break;
+    case 0x0D:
+      type = torch::kFloat;
+      itemsize = 4;
+      break;
+    case 0x0E:
+      type = torch::kDouble;
+      itemsize = 8;
+      break;
     default:
-      throw_input_error("{}: unknown IDX type code 0x{:02X} (expected 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, "
-                        "0x0D float32 or 0x0E float64)", p, magic[2]);
+      throw_input_error(
+          "{}: unknown IDX type code 0x{:02X} (expected 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, "
+          "0x0D float32 or 0x0E float64)",
+          p, magic[2]);
   }
   const int ndim = magic[3];
   if (ndim == 0) throw_input_error("{}: IDX header has 0 dimensions (expected at least 1)", p);
@@ -120,30 +141,30 @@ torch::Tensor read_idx(const fs::path& path) {
   if (!gzipped) {
     const uint64_t have = file_size - header;
     if (have < static_cast<uint64_t>(nbytes)) {
-      throw_input_error("{}: truncated IDX data: shape {} needs {} bytes but the file has {} after the header",
-                        p, fmt::join(shape, "x"), nbytes, have);
+      throw_input_error("{}: truncated IDX data: shape {} needs {} bytes but the file has {} after the header", p,
+                        fmt::join(shape, "x"), nbytes, have);
     }
     if (have > static_cast<uint64_t>(nbytes)) {
-      throw_input_error("{}: {} unexpected trailing bytes after the IDX data (shape {} needs {} bytes)",
-                        p, have - nbytes, fmt::join(shape, "x"), nbytes);
+      throw_input_error("{}: {} unexpected trailing bytes after the IDX data (shape {} needs {} bytes)", p,
+                        have - nbytes, fmt::join(shape, "x"), nbytes);
     }
   } else if (static_cast<uint64_t>(nbytes) / 1032 > file_size) {
-    throw_input_error("{}: truncated IDX data: shape {} needs {} bytes, more than a {}-byte gzip file can hold",
-                      p, fmt::join(shape, "x"), nbytes, file_size);
+    throw_input_error("{}: truncated IDX data: shape {} needs {} bytes, more than a {}-byte gzip file can hold", p,
+                      fmt::join(shape, "x"), nbytes, file_size);
   }
 
   torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(type));
   const uint64_t read = nbytes > 0 ? in.read(t.data_ptr(), static_cast<uint64_t>(nbytes)) : 0;
   if (read < static_cast<uint64_t>(nbytes)) {
-    throw_input_error("{}: truncated IDX data: shape {} needs {} bytes but only {} follow the header",
-                      p, fmt::join(shape, "x"), nbytes, read);
+    throw_input_error("{}: truncated IDX data: shape {} needs {} bytes but only {} follow the header", p,
+                      fmt::join(shape, "x"), nbytes, read);
   }
   char extra[4096];
   uint64_t trailing = 0;
   for (uint64_t n; (n = in.read(extra, sizeof extra)) > 0;) trailing += n;
   if (trailing > 0) {
-    throw_input_error("{}: {} unexpected trailing bytes after the IDX data (shape {} needs {} bytes)",
-                      p, trailing, fmt::join(shape, "x"), nbytes);
+    throw_input_error("{}: {} unexpected trailing bytes after the IDX data (shape {} needs {} bytes)", p, trailing,
+                      fmt::join(shape, "x"), nbytes);
   }
   if (itemsize > 1) byteswap_items(t.data_ptr(), t.numel(), itemsize);
   return t;

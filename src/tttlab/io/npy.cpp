@@ -35,9 +35,9 @@ constexpr size_t kMagicLen = 6;
 
 struct PyValue {
   enum class Kind { Str, Bool, None, Int, Seq } kind = Kind::None;
-  std::string text;             // Str: the string; Int: the digits with an optional sign
-  bool flag = false;            // Bool
-  std::vector<PyValue> items;   // Seq
+  std::string text;            // Str: the string; Int: the digits with an optional sign
+  bool flag = false;           // Bool
+  std::vector<PyValue> items;  // Seq
 };
 
 struct HeaderSyntaxError {
@@ -54,7 +54,10 @@ class HeaderParser {
     std::vector<std::pair<std::string, PyValue>> out;
     while (true) {
       skip_ws();
-      if (peek() == '}') { ++pos_; break; }
+      if (peek() == '}') {
+        ++pos_;
+        break;
+      }
       if (peek() != '\'' && peek() != '"') fail("a quoted key or '}'");
       std::string key = parse_string();
       skip_ws();
@@ -62,8 +65,14 @@ class HeaderParser {
       PyValue v = parse_value();
       out.emplace_back(std::move(key), std::move(v));
       skip_ws();
-      if (peek() == ',') { ++pos_; continue; }
-      if (peek() == '}') { ++pos_; break; }
+      if (peek() == ',') {
+        ++pos_;
+        continue;
+      }
+      if (peek() == '}') {
+        ++pos_;
+        break;
+      }
       fail("',' or '}' after a value");
     }
     skip_ws();
@@ -134,11 +143,20 @@ class HeaderParser {
       v.kind = PyValue::Kind::Seq;
       while (true) {
         skip_ws();
-        if (peek() == close) { ++pos_; break; }
+        if (peek() == close) {
+          ++pos_;
+          break;
+        }
         v.items.push_back(parse_value(depth + 1));
         skip_ws();
-        if (peek() == ',') { ++pos_; continue; }
-        if (peek() == close) { ++pos_; break; }
+        if (peek() == ',') {
+          ++pos_;
+          continue;
+        }
+        if (peek() == close) {
+          ++pos_;
+          break;
+        }
         fail(fmt::format("',' or '{}' in a sequence", close));
       }
     } else if (c == '-' || c == '+' || std::isdigit(static_cast<unsigned char>(c))) {
@@ -165,29 +183,36 @@ struct DtypeInfo {
 // Maps a numpy descr to a torch dtype, or explains why not.
 DtypeInfo dtype_from_descr(const fs::path& path, const std::string& descr) {
   if (descr.size() < 3) {
-    throw_input_error("{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
-                      path.string(), printable(descr));
+    throw_input_error(
+        "{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
+        path.string(), printable(descr));
   }
   const char order = descr[0];
   const std::string code = descr.substr(1);
-  struct Entry { const char* code; torch::ScalarType type; int size; };
+  struct Entry {
+    const char* code;
+    torch::ScalarType type;
+    int size;
+  };
   static const Entry kTable[] = {
       {"f2", torch::kHalf, 2}, {"f4", torch::kFloat, 4}, {"f8", torch::kDouble, 8},
       {"i1", torch::kChar, 1}, {"i2", torch::kShort, 2}, {"i4", torch::kInt, 4},
-      {"i8", torch::kLong, 8}, {"u1", torch::kByte, 1}, {"b1", torch::kBool, 1},
+      {"i8", torch::kLong, 8}, {"u1", torch::kByte, 1},  {"b1", torch::kBool, 1},
   };
   const Entry* found = nullptr;
   for (const Entry& e : kTable) {
     if (code == e.code) found = &e;
   }
   if (found == nullptr || (order != '<' && order != '>' && order != '|' && order != '=')) {
-    throw_input_error("{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
-                      path.string(), printable(descr));
+    throw_input_error(
+        "{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
+        path.string(), printable(descr));
   }
   if (order == '>' && found->size > 1) {
-    throw_input_error("{}: big-endian dtype '{}' is not supported (expected little-endian '<{}'; "
-                      "convert with arr.astype(arr.dtype.newbyteorder('<')))",
-                      path.string(), descr, code);
+    throw_input_error(
+        "{}: big-endian dtype '{}' is not supported (expected little-endian '<{}'; "
+        "convert with arr.astype(arr.dtype.newbyteorder('<')))",
+        path.string(), descr, code);
   }
   if (order == '|' && found->size > 1) {
     throw_input_error("{}: dtype '{}' has no byte order (expected '<{}')", path.string(), descr, code);
@@ -253,15 +278,20 @@ torch::Tensor read_npy(const fs::path& path) {
   const PyValue* fortran = nullptr;
   const PyValue* shape_v = nullptr;
   for (const auto& [key, value] : entries) {
-    const PyValue** slot = key == "descr" ? &descr : key == "fortran_order" ? &fortran : key == "shape" ? &shape_v : nullptr;
+    const PyValue** slot = key == "descr"           ? &descr
+                           : key == "fortran_order" ? &fortran
+                           : key == "shape"         ? &shape_v
+                                                    : nullptr;
     if (slot == nullptr) continue;  // unknown keys are ignored
     if (*slot != nullptr) throw_input_error("{}: corrupt .npy header: key '{}' appears twice", p, key);
     *slot = &value;
   }
-  for (const auto& [name, v] : {std::pair{"descr", descr}, std::pair{"fortran_order", fortran}, std::pair{"shape", shape_v}}) {
+  for (const auto& [name, v] :
+       {std::pair{"descr", descr}, std::pair{"fortran_order", fortran}, std::pair{"shape", shape_v}}) {
     if (v == nullptr) {
-      throw_input_error("{}: corrupt .npy header: missing key '{}' (expected 'descr', 'fortran_order' and 'shape') in \"{}\"",
-                        p, name, printable_header(header));
+      throw_input_error(
+          "{}: corrupt .npy header: missing key '{}' (expected 'descr', 'fortran_order' and 'shape') in \"{}\"", p,
+          name, printable_header(header));
     }
   }
   if (descr->kind == PyValue::Kind::Seq) {
@@ -295,12 +325,15 @@ torch::Tensor read_npy(const fs::path& path) {
   }
   const DtypeInfo dt = dtype_from_descr(path, descr->text);
   if (fortran->flag) {
-    throw_input_error("{}: Fortran-order arrays are not supported (expected fortran_order False; "
-                      "save np.ascontiguousarray(arr) instead)", p);
+    throw_input_error(
+        "{}: Fortran-order arrays are not supported (expected fortran_order False; "
+        "save np.ascontiguousarray(arr) instead)",
+        p);
   }
   int64_t nbytes = 0;
   if (!checked_nbytes(shape, dt.itemsize, nbytes)) {
-    throw_input_error("{}: shape {} of '{}' is too large (its byte size overflows 64 bits)", p, shape_tuple(shape), descr->text);
+    throw_input_error("{}: shape {} of '{}' is too large (its byte size overflows 64 bits)", p, shape_tuple(shape),
+                      descr->text);
   }
   const std::uintmax_t available = file_size - data_offset;
   if (available < static_cast<std::uintmax_t>(nbytes)) {
@@ -308,8 +341,8 @@ torch::Tensor read_npy(const fs::path& path) {
                       p, shape_tuple(shape), descr->text, nbytes, available);
   }
   if (available > static_cast<std::uintmax_t>(nbytes)) {
-    throw_input_error("{}: {} unexpected trailing bytes after the data (shape {} of '{}' needs {} bytes)",
-                      p, available - nbytes, shape_tuple(shape), descr->text, nbytes);
+    throw_input_error("{}: {} unexpected trailing bytes after the data (shape {} of '{}' needs {} bytes)", p,
+                      available - nbytes, shape_tuple(shape), descr->text, nbytes);
   }
 
   torch::Tensor t = torch::empty(shape, torch::TensorOptions().dtype(dt.type));
@@ -329,18 +362,38 @@ void write_npy(const fs::path& path, const torch::Tensor& tensor) {
   if (!tensor.defined()) throw_input_error("{}: cannot write an undefined tensor", path.string());
   const char* descr = nullptr;
   switch (tensor.scalar_type()) {
-    case torch::kHalf: descr = "<f2"; break;
-    case torch::kFloat: descr = "<f4"; break;
-    case torch::kDouble: descr = "<f8"; break;
-    case torch::kChar: descr = "|i1"; break;
-    case torch::kShort: descr = "<i2"; break;
-    case torch::kInt: descr = "<i4"; break;
-    case torch::kLong: descr = "<i8"; break;
-    case torch::kByte: descr = "|u1"; break;
-    case torch::kBool: descr = "|b1"; break;
+    case torch::kHalf:
+      descr = "<f2";
+      break;
+    case torch::kFloat:
+      descr = "<f4";
+      break;
+    case torch::kDouble:
+      descr = "<f8";
+      break;
+    case torch::kChar:
+      descr = "|i1";
+      break;
+    case torch::kShort:
+      descr = "<i2";
+      break;
+    case torch::kInt:
+      descr = "<i4";
+      break;
+    case torch::kLong:
+      descr = "<i8";
+      break;
+    case torch::kByte:
+      descr = "|u1";
+      break;
+    case torch::kBool:
+      descr = "|b1";
+      break;
     default:
-      throw_input_error("{}: cannot write a {} tensor as .npy (numpy has no such dtype; expected float16/32/64, "
-                        "int8/16/32/64, uint8 or bool)", path.string(), scalar_type_name(tensor.scalar_type()));
+      throw_input_error(
+          "{}: cannot write a {} tensor as .npy (numpy has no such dtype; expected float16/32/64, "
+          "int8/16/32/64, uint8 or bool)",
+          path.string(), scalar_type_name(tensor.scalar_type()));
   }
   const torch::Tensor t = tensor.detach().to(torch::kCPU).contiguous();
   const std::vector<int64_t> shape(t.sizes().begin(), t.sizes().end());

@@ -89,8 +89,10 @@ SafetensorsFile read_safetensors(const fs::path& path) {
   uint64_t header_len = 0;
   for (int i = 7; i >= 0; --i) header_len = (header_len << 8) | len_bytes[i];
   if (header_len > file_size - 8) {
-    throw_input_error("{}: header length {} exceeds the file size ({} bytes after the length field; not a safetensors "
-                      "file, or truncated)", p, header_len, file_size - 8);
+    throw_input_error(
+        "{}: header length {} exceeds the file size ({} bytes after the length field; not a safetensors "
+        "file, or truncated)",
+        p, header_len, file_size - 8);
   }
   if (header_len > kMaxHeader) {
     throw_input_error("{}: header length {} is over the {}-byte limit", p, header_len, kMaxHeader);
@@ -115,15 +117,16 @@ SafetensorsFile read_safetensors(const fs::path& path) {
       if (!v.is_object()) throw_input_error("{}: __metadata__ must be an object of strings", p);
       for (const auto& [k, mv] : v.items()) {
         if (!mv.is_string()) {
-          throw_input_error("{}: __metadata__ value for '{}' is {} (expected a string)", p, printable(k), mv.type_name());
+          throw_input_error("{}: __metadata__ value for '{}' is {} (expected a string)", p, printable(k),
+                            mv.type_name());
         }
         out.metadata[k] = mv.get<std::string>();
       }
       continue;
     }
     if (!v.is_object()) {
-      throw_input_error("{}: tensor '{}': entry is {} (expected an object with dtype, shape and data_offsets)", p, printable(name),
-                        v.type_name());
+      throw_input_error("{}: tensor '{}': entry is {} (expected an object with dtype, shape and data_offsets)", p,
+                        printable(name), v.type_name());
     }
     Entry e{name, nullptr, {}, 0, 0};
     const std::string shown = printable(name);  // the name as messages quote it
@@ -133,7 +136,8 @@ SafetensorsFile read_safetensors(const fs::path& path) {
     }
     e.dtype = dtype_by_name(dt->get<std::string>());
     if (e.dtype == nullptr) {
-      throw_input_error("{}: tensor '{}': unsupported dtype '{}' (expected {})", p, shown, printable(dt->get<std::string>()), kDtypeList);
+      throw_input_error("{}: tensor '{}': unsupported dtype '{}' (expected {})", p, shown,
+                        printable(dt->get<std::string>()), kDtypeList);
     }
     const auto sh = v.find("shape");
     if (sh == v.end() || !sh->is_array()) {
@@ -142,7 +146,8 @@ SafetensorsFile read_safetensors(const fs::path& path) {
     for (const json& d : *sh) {
       int64_t s = 0;
       if (!json_size(d, s)) {
-        throw_input_error("{}: tensor '{}': bad shape entry {} (expected a non-negative integer)", p, shown, printable(d.dump()));
+        throw_input_error("{}: tensor '{}': bad shape entry {} (expected a non-negative integer)", p, shown,
+                          printable(d.dump()));
       }
       e.shape.push_back(s);
     }
@@ -165,26 +170,26 @@ SafetensorsFile read_safetensors(const fs::path& path) {
                         e.begin, e.end, e.end - e.begin, shape_str(e.shape), e.dtype->name, nbytes);
     }
     if (static_cast<uint64_t>(e.end) > data_size) {
-      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] run past the end of the data ({} bytes; file truncated?)",
-                        p, shown, e.begin, e.end, data_size);
+      throw_input_error(
+          "{}: tensor '{}': data_offsets [{}, {}] run past the end of the data ({} bytes; file truncated?)", p, shown,
+          e.begin, e.end, data_size);
     }
     entries.push_back(std::move(e));
   }
 
   // The tensors must tile the data exactly.
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) {
-    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-  });
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry& a, const Entry& b) { return a.begin != b.begin ? a.begin < b.begin : a.end < b.end; });
   int64_t pos = 0;
   const Entry* prev = nullptr;
   for (const Entry& e : entries) {
     if (e.begin < pos) {
-      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] overlap tensor '{}' (which ends at {})", p, printable(e.name),
-                        e.begin, e.end, printable(prev->name), pos);
+      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] overlap tensor '{}' (which ends at {})", p,
+                        printable(e.name), e.begin, e.end, printable(prev->name), pos);
     }
     if (e.begin > pos) {
-      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] leave a gap of {} unused bytes before it", p, printable(e.name),
-                        e.begin, e.end, e.begin - pos);
+      throw_input_error("{}: tensor '{}': data_offsets [{}, {}] leave a gap of {} unused bytes before it", p,
+                        printable(e.name), e.begin, e.end, e.begin - pos);
     }
     pos = e.end;
     prev = &e;
@@ -206,7 +211,9 @@ SafetensorsFile read_safetensors(const fs::path& path) {
     if (e.dtype->type == torch::kBool) {
       const auto* b = static_cast<const unsigned char*>(t.data_ptr());
       for (int64_t i = 0; i < nbytes; ++i) {
-        if (b[i] > 1) throw_input_error("{}: tensor '{}': BOOL element {} has byte value {} (expected 0 or 1)", p, printable(e.name), i, int{b[i]});
+        if (b[i] > 1)
+          throw_input_error("{}: tensor '{}': BOOL element {} has byte value {} (expected 0 or 1)", p,
+                            printable(e.name), i, int{b[i]});
       }
     }
     out.tensors.emplace(e.name, std::move(t));
@@ -233,7 +240,8 @@ void write_safetensors(const fs::path& path, const std::map<std::string, torch::
     }
     items.push_back({&name, dt, tensor.detach().to(torch::kCPU).contiguous()});
   }
-  std::stable_sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.dtype->size > b.dtype->size; });
+  std::stable_sort(items.begin(), items.end(),
+                   [](const Item& a, const Item& b) { return a.dtype->size > b.dtype->size; });
 
   json header = json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
@@ -249,14 +257,16 @@ void write_safetensors(const fs::path& path, const std::map<std::string, torch::
   try {
     text = header.dump();
   } catch (const json::exception& e) {
-    throw_input_error("{}: cannot encode the header as JSON (tensor names and metadata must be UTF-8): {}", p, e.what());
+    throw_input_error("{}: cannot encode the header as JSON (tensor names and metadata must be UTF-8): {}", p,
+                      e.what());
   }
   text.append((8 - text.size() % 8) % 8, ' ');
   write_file_atomically(path, [&](std::ostream& out) {
     uint64_t n = text.size();
     for (int i = 0; i < 8; ++i, n >>= 8) out.put(static_cast<char>(n & 0xff));
     out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    for (const Item& it : items) write_all(out, it.t.data_ptr(), static_cast<uint64_t>(it.t.numel() * it.t.element_size()));
+    for (const Item& it : items)
+      write_all(out, it.t.data_ptr(), static_cast<uint64_t>(it.t.numel() * it.t.element_size()));
   });
 }
 

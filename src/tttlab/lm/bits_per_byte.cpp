@@ -12,7 +12,9 @@ void BpbConfig::validate() const {
                 context - 1);
 }
 
-double BpbResult::bits_per_byte() const { return bytes > 0 ? nll_nats / std::log(2.0) / static_cast<double>(bytes) : 0; }
+double BpbResult::bits_per_byte() const {
+  return bytes > 0 ? nll_nats / std::log(2.0) / static_cast<double>(bytes) : 0;
+}
 
 double BpbResult::bits_per_token() const {
   return tokens_scored > 0 ? nll_nats / std::log(2.0) / static_cast<double>(tokens_scored) : 0;

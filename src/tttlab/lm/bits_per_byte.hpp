@@ -19,13 +19,13 @@ namespace tttlab::lm {
 
 struct BpbConfig {
   int64_t context = 1024;
-  int64_t stride = 512;      // new tokens scored per window after the first, 1..context-1
-  int64_t prefix_token = -1; // -1: none (the first token is not scored)
+  int64_t stride = 512;       // new tokens scored per window after the first, 1..context-1
+  int64_t prefix_token = -1;  // -1: none (the first token is not scored)
   void validate() const;
 };
 
 struct BpbResult {
-  double nll_nats = 0;      // summed over the scored tokens
+  double nll_nats = 0;  // summed over the scored tokens
   int64_t tokens_scored = 0;
   int64_t bytes = 0;
   int64_t windows = 0;

@@ -41,9 +41,12 @@ std::string icu_regex_syntax(const std::string& pattern) {
   for (size_t i = 0; i < pattern.size(); ++i) {
     if (pattern[i] == '\\' && i + 1 < pattern.size()) {
       const char next = pattern[++i];
-      if (next == 's') out += "\\p{White_Space}";
-      else if (next == 'S') out += "\\P{White_Space}";
-      else out += {'\\', next};
+      if (next == 's')
+        out += "\\p{White_Space}";
+      else if (next == 'S')
+        out += "\\P{White_Space}";
+      else
+        out += {'\\', next};
     } else {
       out += pattern[i];
     }
@@ -81,7 +84,7 @@ std::string sanitize_utf8(const std::string& bytes) { return to_utf8(to_unicode(
 struct BpeTokenizer::Impl {
   std::string where;
   std::unordered_map<std::string, int64_t> vocab;
-  std::vector<std::string> id_to_token;  // vocabulary and added tokens by id ("" for gaps)
+  std::vector<std::string> id_to_token;                              // vocabulary and added tokens by id ("" for gaps)
   std::unordered_map<uint64_t, std::pair<int32_t, int64_t>> merges;  // (left id, right id) -> (rank, merged id)
   std::vector<AddedToken> added;
   std::unordered_map<int64_t, size_t> added_by_id;
@@ -125,11 +128,17 @@ struct BpeTokenizer::Impl {
       return;
     }
     const icu::Normalizer2* norm = nullptr;
-    if (type == "NFC") norm = icu::Normalizer2::getNFCInstance(status);
-    else if (type == "NFD") norm = icu::Normalizer2::getNFDInstance(status);
-    else if (type == "NFKC") norm = icu::Normalizer2::getNFKCInstance(status);
-    else if (type == "NFKD") norm = icu::Normalizer2::getNFKDInstance(status);
-    else throw_input_error("{}: normalizer '{}' is not supported (NFC, NFD, NFKC, NFKD or a Sequence of them)", where, printable(type));
+    if (type == "NFC")
+      norm = icu::Normalizer2::getNFCInstance(status);
+    else if (type == "NFD")
+      norm = icu::Normalizer2::getNFDInstance(status);
+    else if (type == "NFKC")
+      norm = icu::Normalizer2::getNFKCInstance(status);
+    else if (type == "NFKD")
+      norm = icu::Normalizer2::getNFKDInstance(status);
+    else
+      throw_input_error("{}: normalizer '{}' is not supported (NFC, NFD, NFKC, NFKD or a Sequence of them)", where,
+                        printable(type));
     require_input(U_SUCCESS(status) && norm, "{}: ICU has no {} normalizer ({})", where, type, u_errorName(status));
     normalizers.push_back(norm);
   }
@@ -142,7 +151,8 @@ struct BpeTokenizer::Impl {
       for (const auto& inner : p.value("pretokenizers", json::array())) read_pre_tokenizer(inner);
     } else if (type == "Split") {
       const auto behavior = get_field<std::string>(p, "behavior", where, "");
-      require_input(behavior == "Isolated", "{}: Split behaviour '{}' is not supported (Isolated only)", where, printable(behavior));
+      require_input(behavior == "Isolated", "{}: Split behaviour '{}' is not supported (Isolated only)", where,
+                    printable(behavior));
       require_input(!get_field<bool>(p, "invert", where, false), "{}: Split with invert=true is not supported", where);
       const json& pat = p.at("pattern");
       if (pat.contains("Regex")) {
@@ -156,12 +166,14 @@ struct BpeTokenizer::Impl {
       add_prefix_space = get_field<bool>(p, "add_prefix_space", where, false);
       if (get_field<bool>(p, "use_regex", where, true)) add_split(kGpt2Pattern);
     } else {
-      throw_input_error("{}: pre-tokenizer '{}' is not supported (Split, ByteLevel or a Sequence of them)", where, printable(type));
+      throw_input_error("{}: pre-tokenizer '{}' is not supported (Split, ByteLevel or a Sequence of them)", where,
+                        printable(type));
     }
   }
 
   void read(const json& j) {
-    require_input(j.is_object() && j.contains("model"), "{}: expected a Hugging Face tokenizer.json with a 'model'", where);
+    require_input(j.is_object() && j.contains("model"), "{}: expected a Hugging Face tokenizer.json with a 'model'",
+                  where);
     const json& m = j["model"];
     const auto type = get_field<std::string>(m, "type", where, "BPE");
     require_input(type == "BPE", "{}: model type '{}' is not supported (BPE only)", where, printable(type));
@@ -179,8 +191,8 @@ struct BpeTokenizer::Impl {
     // Ids index a dense table (id_to_token), so they are bounded by the number of tokens the file
     // holds, with room for gaps: a 100-byte file must not ask for gigabytes.
     const json& added_json = j.value("added_tokens", json::array());
-    const int64_t max_id = static_cast<int64_t>(m["vocab"].size() + (added_json.is_array() ? added_json.size() : 0)) +
-                           kIdSlack;
+    const int64_t max_id =
+        static_cast<int64_t>(m["vocab"].size() + (added_json.is_array() ? added_json.size() : 0)) + kIdSlack;
     for (const auto& [token, id_json] : m["vocab"].items()) {
       require_input(valid_id(id_json, max_id),
                     "{}: vocab entry {} has a bad id {} (expected an integer 0 <= id < {}: the number of tokens "
@@ -201,7 +213,8 @@ struct BpeTokenizer::Impl {
         require_input(space != std::string::npos, "{}: merge {} is not 'left right'", where, printable(entry.dump()));
         left = s.substr(0, space), right = s.substr(space + 1);
       } else {
-        require_input(entry.is_array() && entry.size() == 2, "{}: merge {} is not a pair", where, printable(entry.dump()));
+        require_input(entry.is_array() && entry.size() == 2, "{}: merge {} is not a pair", where,
+                      printable(entry.dump()));
         left = entry[0].get<std::string>(), right = entry[1].get<std::string>();
       }
       const int64_t a = token_id(left), b = token_id(right), merged = token_id(left + right);
@@ -231,7 +244,8 @@ struct BpeTokenizer::Impl {
     read_normalizer(j.value("normalizer", json()));
     read_pre_tokenizer(j.value("pre_tokenizer", json()));
     require_input(has_byte_level, "{}: only byte-level BPE is supported (no ByteLevel pre-tokenizer found)", where);
-    for (int b = 0; b < 256; ++b) char_to_byte[to_unicode(byte_chars[static_cast<size_t>(b)]).char32At(0)] = static_cast<uint8_t>(b);
+    for (int b = 0; b < 256; ++b)
+      char_to_byte[to_unicode(byte_chars[static_cast<size_t>(b)]).char32At(0)] = static_cast<uint8_t>(b);
   }
 
   void set_token(int64_t id, const std::string& token) {
@@ -409,8 +423,9 @@ std::string BpeTokenizer::decode(const std::vector<int64_t>& ids, bool skip_spec
   // character outside the byte alphabet contributes its UTF-8 as is), then one lossy UTF-8 pass.
   std::string bytes;
   for (const int64_t id : ids) {
-    require_input(id >= 0 && static_cast<size_t>(id) < m.id_to_token.size() && !m.id_to_token[static_cast<size_t>(id)].empty(),
-                  "token id {} is not in the tokenizer's vocabulary (size {})", id, m.id_to_token.size());
+    require_input(
+        id >= 0 && static_cast<size_t>(id) < m.id_to_token.size() && !m.id_to_token[static_cast<size_t>(id)].empty(),
+        "token id {} is not in the tokenizer's vocabulary (size {})", id, m.id_to_token.size());
     const auto added = m.added_by_id.find(id);
     if (skip_special_tokens && added != m.added_by_id.end() && m.added[added->second].special) continue;
     const std::string& token = m.id_to_token[static_cast<size_t>(id)];

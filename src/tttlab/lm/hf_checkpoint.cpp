@@ -80,22 +80,22 @@ Qwen2ForCausalLM load_qwen2(const fs::path& dir, const LoadOptions& options) {
   auto tensors = read_checkpoint_tensors(dir);
   Qwen2ForCausalLM model(config);
   torch::NoGradGuard no_grad;
-  const std::string where = (dir / (fs::exists(dir / "model.safetensors") ? "model.safetensors"
-                                                                           : "model.safetensors.index.json")).string();
+  const std::string where =
+      (dir / (fs::exists(dir / "model.safetensors") ? "model.safetensors" : "model.safetensors.index.json")).string();
   for (auto& p : model->named_parameters()) {
     const auto it = tensors.find(p.key());
     require_input(it != tensors.end(), "{}: missing tensor '{}'", where, p.key());
     const auto& t = it->second.tensor;
-    require_input(t.sizes() == p.value().sizes(), "{}: tensor '{}' has shape {}, expected {}",
-                  it->second.file.string(), p.key(), shape_string(t.sizes()), shape_string(p.value().sizes()));
+    require_input(t.sizes() == p.value().sizes(), "{}: tensor '{}' has shape {}, expected {}", it->second.file.string(),
+                  p.key(), shape_string(t.sizes()), shape_string(p.value().sizes()));
     require_input(t.is_floating_point(), "{}: tensor '{}' is not floating point", it->second.file.string(), p.key());
     p.value().copy_(t);
     tensors.erase(it);
   }
   for (const auto& [name, t] : tensors) {
     require_input(ignorable(name, config.tie_word_embeddings),
-                  "{}: unexpected tensor '{}' (not part of a Qwen2 model with this config.json)", printable(t.file.string()),
-                  printable(name));
+                  "{}: unexpected tensor '{}' (not part of a Qwen2 model with this config.json)",
+                  printable(t.file.string()), printable(name));
   }
   model->to(options.device, options.dtype.value_or(torch::kFloat));
   model->eval();

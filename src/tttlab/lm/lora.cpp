@@ -10,7 +10,8 @@ namespace tttlab::lm {
 namespace {
 
 // projections() lists each layer's projections in this order.
-const std::vector<std::string> kProjectionNames = {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"};
+const std::vector<std::string> kProjectionNames = {"q_proj",    "k_proj",  "v_proj",   "o_proj",
+                                                   "gate_proj", "up_proj", "down_proj"};
 
 }  // namespace
 
@@ -81,7 +82,8 @@ void LoraTrainer::reset() {
   }
   for (auto& p : params_) p.mutable_grad() = torch::Tensor();
   optimizer_ = std::make_unique<torch::optim::Adam>(
-      params_, torch::optim::AdamOptions(cfg_.lr).betas({cfg_.beta1, cfg_.beta2}).eps(cfg_.eps).weight_decay(cfg_.weight_decay));
+      params_,
+      torch::optim::AdamOptions(cfg_.lr).betas({cfg_.beta1, cfg_.beta2}).eps(cfg_.eps).weight_decay(cfg_.weight_decay));
   steps_ = 0;
 }
 

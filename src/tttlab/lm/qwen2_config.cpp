@@ -59,8 +59,8 @@ void Qwen2Config::validate(const std::string& where) const {
                 num_attention_heads);
   require_input(head_dim() % 2 == 0, "{}: head dimension {} must be even for rotary embeddings", where, head_dim());
   require_input(num_key_value_heads > 0 && num_attention_heads % num_key_value_heads == 0,
-                "{}: num_attention_heads={} is not a multiple of num_key_value_heads={}", where,
-                num_attention_heads, num_key_value_heads);
+                "{}: num_attention_heads={} is not a multiple of num_key_value_heads={}", where, num_attention_heads,
+                num_key_value_heads);
   require_input(rope_theta > 0, "{}: rope_theta={} (expected > 0)", where, rope_theta);
   require_input(rms_norm_eps > 0, "{}: rms_norm_eps={} (expected > 0)", where, rms_norm_eps);
   require_input(max_position_embeddings > 0, "{}: max_position_embeddings={} (expected > 0)", where,
@@ -88,15 +88,17 @@ Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
     const auto it = j.find(key);
     if (it == j.end() || it->is_null()) continue;
     require_input(it->is_object(), "{}: field '{}' must be an object, got {}", where, key, printable(it->dump()));
-    const auto type = field_or<std::string>(*it, "rope_type", field_or<std::string>(*it, "type", "default", where), where);
-    require_input(type == "default", "{}: {} of type '{}' is not supported (plain RoPE only)", where, key, printable(type));
+    const auto type =
+        field_or<std::string>(*it, "rope_type", field_or<std::string>(*it, "type", "default", where), where);
+    require_input(type == "default", "{}: {} of type '{}' is not supported (plain RoPE only)", where, key,
+                  printable(type));
     theta_from_parameters = field_or<double>(*it, "rope_theta", theta_from_parameters, where);
   }
   const auto layer_types = j.find("layer_types");
   if (layer_types != j.end() && layer_types->is_array()) {
     for (const auto& t : *layer_types) {
-      require_input(t == "full_attention", "{}: layer type {} is not supported (full causal attention only)",
-                    where, printable(t.dump()));
+      require_input(t == "full_attention", "{}: layer type {} is not supported (full causal attention only)", where,
+                    printable(t.dump()));
     }
   }
 
@@ -108,7 +110,8 @@ Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
   c.num_attention_heads = field<int64_t>(j, "num_attention_heads", where);
   c.num_key_value_heads = field_or<int64_t>(j, "num_key_value_heads", c.num_attention_heads, where);
   c.max_position_embeddings = field_or<int64_t>(j, "max_position_embeddings", c.max_position_embeddings, where);
-  c.rope_theta = field_or<double>(j, "rope_theta", theta_from_parameters > 0 ? theta_from_parameters : c.rope_theta, where);
+  c.rope_theta =
+      field_or<double>(j, "rope_theta", theta_from_parameters > 0 ? theta_from_parameters : c.rope_theta, where);
   c.rms_norm_eps = field_or<double>(j, "rms_norm_eps", c.rms_norm_eps, where);
   c.tie_word_embeddings = field_or<bool>(j, "tie_word_embeddings", false, where);
   c.bos_token_id = token_id_or_none(j, "bos_token_id");

@@ -57,8 +57,9 @@ std::pair<torch::Tensor, torch::Tensor> rotary_tables(int64_t seq_len, int64_t p
                                                       double theta, torch::Device device) {
   // inv_freq_i = theta^(-2i/d) in float32, as transformers computes it; angles = position x inv_freq.
   const auto f32 = torch::TensorOptions().dtype(torch::kFloat).device(device);
-  const auto exponents = torch::arange(0, head_dim, 2, torch::TensorOptions().dtype(torch::kLong).device(device))
-                             .to(torch::kFloat) / static_cast<double>(head_dim);
+  const auto exponents =
+      torch::arange(0, head_dim, 2, torch::TensorOptions().dtype(torch::kLong).device(device)).to(torch::kFloat) /
+      static_cast<double>(head_dim);
   const auto inv_freq = 1.0 / torch::pow(torch::scalar_tensor(theta, f32), exponents);
   const auto pos = torch::arange(position_offset, position_offset + seq_len, f32.dtype(torch::kLong)).to(torch::kFloat);
   const auto freqs = torch::outer(pos, inv_freq);
@@ -108,9 +109,7 @@ Qwen2MLPImpl::Qwen2MLPImpl(const Qwen2Config& c) {
   down_proj = register_module("down_proj", Projection(c.intermediate_size, c.hidden_size, false));
 }
 
-torch::Tensor Qwen2MLPImpl::forward(const torch::Tensor& x) {
-  return down_proj(F::silu(gate_proj(x)) * up_proj(x));
-}
+torch::Tensor Qwen2MLPImpl::forward(const torch::Tensor& x) { return down_proj(F::silu(gate_proj(x)) * up_proj(x)); }
 
 Qwen2DecoderLayerImpl::Qwen2DecoderLayerImpl(const Qwen2Config& c) {
   self_attn = register_module("self_attn", Qwen2Attention(c));
@@ -166,7 +165,8 @@ std::vector<Projection> Qwen2ForCausalLMImpl::projections() {
     auto layer = layer_module->as<Qwen2DecoderLayer>();
     auto& a = layer->self_attn;
     auto& m = layer->mlp;
-    for (auto p : {a->q_proj, a->k_proj, a->v_proj, a->o_proj, m->gate_proj, m->up_proj, m->down_proj}) out.push_back(p);
+    for (auto p : {a->q_proj, a->k_proj, a->v_proj, a->o_proj, m->gate_proj, m->up_proj, m->down_proj})
+      out.push_back(p);
   }
   return out;
 }
@@ -177,9 +177,12 @@ Qwen2ForCausalLM make_random_qwen2(const Qwen2Config& c, uint64_t seed) {
   torch::NoGradGuard no_grad;
   for (auto& p : model->named_parameters()) {
     const auto& name = p.key();
-    if (name.find("norm") != std::string::npos) p.value().fill_(1.0);
-    else if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0) p.value().zero_();
-    else p.value().normal_(0.0, 0.02);
+    if (name.find("norm") != std::string::npos)
+      p.value().fill_(1.0);
+    else if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0)
+      p.value().zero_();
+    else
+      p.value().normal_(0.0, 0.02);
   }
   return model;
 }

@@ -9,9 +9,7 @@
 namespace tttlab {
 
 namespace {
-int64_t scaled(double base, double s) {
-  return std::max<int64_t>(1, static_cast<int64_t>(std::llround(base * s)));
-}
+int64_t scaled(double base, double s) { return std::max<int64_t>(1, static_cast<int64_t>(std::llround(base * s))); }
 // Spatial size after a 5x5 valid convolution and a 2x2 max-pool.
 int64_t conv_pool(int64_t size) { return (size - 4) / 2; }
 }  // namespace
@@ -47,7 +45,8 @@ int64_t LeNetShape::parameter_count() const {
 
 FlexibleLeNetImpl::FlexibleLeNetImpl(const LeNetShape& shape) : shape_(shape) {
   conv1_ = register_module("conv1", torch::nn::Conv2d(torch::nn::Conv2dOptions(1, shape.conv1_channels, 5)));
-  conv2_ = register_module("conv2", torch::nn::Conv2d(torch::nn::Conv2dOptions(shape.conv1_channels, shape.conv2_channels, 5)));
+  conv2_ = register_module("conv2",
+                           torch::nn::Conv2d(torch::nn::Conv2dOptions(shape.conv1_channels, shape.conv2_channels, 5)));
   fc1_ = register_module("fc1", torch::nn::Linear(shape.flat_dim(), shape.feature_dim));
   head_ = register_module("head", torch::nn::Linear(shape.feature_dim, shape.num_classes));
 }
@@ -58,9 +57,7 @@ torch::Tensor FlexibleLeNetImpl::features(const torch::Tensor& images) {
   return torch::relu(fc1_->forward(h.flatten(1)));
 }
 
-torch::Tensor FlexibleLeNetImpl::forward(const torch::Tensor& images) {
-  return head_->forward(features(images));
-}
+torch::Tensor FlexibleLeNetImpl::forward(const torch::Tensor& images) { return head_->forward(features(images)); }
 
 void save_lenet(const std::filesystem::path& path, const FlexibleLeNet& model) {
   std::map<std::string, torch::Tensor> tensors;

@@ -6,8 +6,7 @@
 namespace tttlab {
 
 LinearHead head_from_linear(const torch::nn::Linear& linear) {
-  return {linear->weight.detach().to(torch::kFloat32).clone(),
-          linear->bias.detach().to(torch::kFloat32).clone()};
+  return {linear->weight.detach().to(torch::kFloat32).clone(), linear->bias.detach().to(torch::kFloat32).clone()};
 }
 
 void save_head(const std::filesystem::path& path, const LinearHead& head) {

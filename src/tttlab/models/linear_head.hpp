@@ -23,7 +23,6 @@ void save_head(const std::filesystem::path& path, const LinearHead& head);
 
 // Loads and checks the shapes against the data: weight [num_classes, dim], bias [num_classes].
 // expected_* = -1 skips that check. Errors (InputError) name the file, the tensor and the shapes.
-LinearHead load_head(const std::filesystem::path& path, int64_t expected_classes = -1,
-                     int64_t expected_dim = -1);
+LinearHead load_head(const std::filesystem::path& path, int64_t expected_classes = -1, int64_t expected_dim = -1);
 
 }  // namespace tttlab

@@ -28,8 +28,8 @@ torch::Tensor checked_train(const torch::Tensor& train, int64_t dim, const std::
   require_input(train.size(0) > 0, "neighbours ({}): the training set is empty (N=0)", index_name);
   require_input(train.size(1) > 0, "neighbours ({}): training points have width d=0", index_name);
   require_input(dim == 0 || train.size(1) == dim,
-                "neighbours ({}): training points have width {} but the index holds points of width {}",
-                index_name, train.size(1), dim);
+                "neighbours ({}): training points have width {} but the index holds points of width {}", index_name,
+                train.size(1), dim);
   return as_float32(train, "training points");
 }
 
@@ -37,11 +37,10 @@ torch::Tensor checked_queries(const torch::Tensor& queries, int64_t k, int64_t s
                               const std::string& index_name) {
   require_input(size > 0, "neighbours ({}): search before add (the index has no training points)", index_name);
   require_input(queries.defined(), "neighbours ({}): queries are undefined", index_name);
-  require_input(queries.dim() == 2, "neighbours ({}): queries must be a 2-D [M, d] tensor, got shape {}",
-                index_name, shape_string(queries.sizes()));
-  require_input(queries.size(1) == dim,
-                "neighbours ({}): queries have width {} but the training points have width {}", index_name,
-                queries.size(1), dim);
+  require_input(queries.dim() == 2, "neighbours ({}): queries must be a 2-D [M, d] tensor, got shape {}", index_name,
+                shape_string(queries.sizes()));
+  require_input(queries.size(1) == dim, "neighbours ({}): queries have width {} but the training points have width {}",
+                index_name, queries.size(1), dim);
   require_input(k >= 1, "neighbours ({}): k={} (expected k >= 1)", index_name, k);
   require_input(k <= size, "neighbours ({}): k={} is larger than the training set (N={})", index_name, k, size);
   return as_float32(queries, "queries");

@@ -25,8 +25,8 @@ int64_t candidate_count(int64_t k, int64_t n);
 // From candidate training indices (int64 [B, K], distinct within a row, any order) of the queries
 // (float32 [B, d]) into `train` (float32 [N, d], same device): recompute the squared distances
 // exactly (float64 difference, rounded to float32), sort each row by (distance, index) and keep k.
-KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries,
-                   const torch::Tensor& candidates, int64_t k);
+KnnResult select_k(const torch::Tensor& train, const torch::Tensor& queries, const torch::Tensor& candidates,
+                   int64_t k);
 // The tie rule every index shares: each row of candidates (int64 [B, K]) and their exact float32
 // distances sorted by (distance, index), the first k kept.
 KnnResult keep_k_by_distance_then_index(const torch::Tensor& candidates, const torch::Tensor& distances, int64_t k);

@@ -26,8 +26,8 @@ torch::Tensor exact_distances(const SparseRows& train, const torch::Tensor& q, c
 
 }  // namespace
 
-KnnResult knn_search_sparse(const SparseRows& train_in, const SparseRows& queries_in, int64_t k,
-                            torch::Device device, int64_t block_bytes) {
+KnnResult knn_search_sparse(const SparseRows& train_in, const SparseRows& queries_in, int64_t k, torch::Device device,
+                            int64_t block_bytes) {
   torch::NoGradGuard no_grad;
   train_in.validate("neighbours (sparse): training rows");
   queries_in.validate("neighbours (sparse): queries");
@@ -61,14 +61,14 @@ KnnResult knn_search_sparse(const SparseRows& train_in, const SparseRows& querie
     const auto candidates = neighbors_detail::smallest_in_tiles(n, tile, kc, [&](int64_t ts, int64_t te) {
       // x.q for every training row x of the tile: the sum of its s (column, value) pairs' rows of
       // the table, weighted by the values.
-      const auto dots = std::get<0>(torch::embedding_bag(
-          table, train.indices.slice(0, ts, te).reshape({-1}), offsets.slice(0, 0, te - ts), false, /*sum=*/0, false,
-          train.values.slice(0, ts, te).reshape({-1})));  // [te - ts, B]
+      const auto dots = std::get<0>(torch::embedding_bag(table, train.indices.slice(0, ts, te).reshape({-1}),
+                                                         offsets.slice(0, 0, te - ts), false, /*sum=*/0, false,
+                                                         train.values.slice(0, ts, te).reshape({-1})));  // [te - ts, B]
       auto dist = qn + train_norms.slice(0, ts, te).unsqueeze(0);
       return dist.sub_(dots.t(), /*alpha=*/2).clamp_min_(0);
     });
-    const auto res = neighbors_detail::keep_k_by_distance_then_index(
-        candidates, exact_distances(train, q, candidates), k);
+    const auto res =
+        neighbors_detail::keep_k_by_distance_then_index(candidates, exact_distances(train, q, candidates), k);
     all_idx.push_back(res.indices.to(torch::kCPU));
     all_dist.push_back(res.distances.to(torch::kCPU));
     bar.advance(qe - qs);

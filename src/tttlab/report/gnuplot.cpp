@@ -25,10 +25,10 @@ std::string shell_quoted(const std::string& s) {
 // One image: the script run in its folder with the terminal and output set on the command line.
 void draw_one(const fs::path& script, const std::string& terminal, const fs::path& output) {
   const fs::path tmp = output.string() + ".tmp";
-  const std::string cmd = fmt::format(
-      "cd {} && gnuplot -e {} {} >/dev/null 2>&1", shell_quoted(script.parent_path().string()),
-      shell_quoted(fmt::format("set terminal {}; set output {}", terminal, gnuplot_string(tmp.string()))),
-      shell_quoted(script.filename().string()));
+  const std::string cmd =
+      fmt::format("cd {} && gnuplot -e {} {} >/dev/null 2>&1", shell_quoted(script.parent_path().string()),
+                  shell_quoted(fmt::format("set terminal {}; set output {}", terminal, gnuplot_string(tmp.string()))),
+                  shell_quoted(script.filename().string()));
   if (std::system(cmd.c_str()) != 0 || !fs::exists(tmp)) {
     std::error_code ec;
     fs::remove(tmp, ec);
@@ -73,8 +73,9 @@ std::string padded_xrange(const std::vector<double>& xs, bool log_x, double frac
 
 void draw_gnuplot(const fs::path& stem, const std::string& script, int width, int height) {
   const fs::path gp = fs::absolute(stem.string() + ".gp");
-  write_text_atomically(gp, fmt::format("# {}: drawn by tttlab; `gnuplot {}` redraws it (set terminal/output first)\n{}\n",
-                                        stem.filename().string(), gp.filename().string(), script));
+  write_text_atomically(gp,
+                        fmt::format("# {}: drawn by tttlab; `gnuplot {}` redraws it (set terminal/output first)\n{}\n",
+                                    stem.filename().string(), gp.filename().string(), script));
   const std::string size = fmt::format("size {},{} enhanced font 'Sans,11'", width, height);
   draw_one(gp, "pngcairo " + size, fs::absolute(stem.string() + ".png"));
   draw_one(gp, "svg " + size, fs::absolute(stem.string() + ".svg"));

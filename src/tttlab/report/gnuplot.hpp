@@ -30,7 +30,6 @@ void draw_gnuplot(const std::filesystem::path& stem, const std::string& script, 
 
 // The same for figures beside numbers already on disk: a failure prints one warning line on stderr
 // and returns false, so a missing figure never fails a run.
-bool render_gnuplot(const std::filesystem::path& stem, const std::string& script, int width = 900,
-                    int height = 600);
+bool render_gnuplot(const std::filesystem::path& stem, const std::string& script, int width = 900, int height = 600);
 
 }  // namespace tttlab

@@ -35,7 +35,6 @@ struct PlotSpec {
                       // the series' x values padded (padded_xrange) unless `extra` sets another
 };
 
-
 // Writes the four files (each atomically). Throws std::runtime_error when gnuplot fails or is
 // missing (the .dat and .gp files stay, so the plot can be drawn later).
 void write_plot(const std::filesystem::path& stem, const PlotSpec& spec);

@@ -46,9 +46,9 @@ TemperatureSummary summarize_temperatures(const torch::Tensor& temperatures);
 // CIs: percentile bootstrap over test points (the ratio recomputed on every resample).
 struct ProbabilityAgreement {
   int64_t top = 0;
-  torch::Tensor temperatures;           // double [M]
-  torch::Tensor p_reference, p_other;   // double [M, top]
-  std::vector<double> rel_tv;           // [top]
+  torch::Tensor temperatures;          // double [M]
+  torch::Tensor p_reference, p_other;  // double [M, top]
+  std::vector<double> rel_tv;          // [top]
   std::vector<Interval> rel_tv_ci;
   std::vector<double> mean_reference, mean_other;  // mean probability at each rank
   std::vector<Interval> mean_reference_ci, mean_other_ci;

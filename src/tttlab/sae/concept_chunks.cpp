@@ -64,9 +64,9 @@ LocalFitResult local_fit_sparse(const LinearHead& head, const SparseRows& train,
                                 const LocalFitConfig& cfg, int64_t chunk_bytes) {
   require_input(!cfg.keep_heads, "TTT on sparse concept rows does not keep the adapted heads");
   FitParts parts;
-  for_each_concept_chunk(train, train_y, test, test_y, neighbors, cfg.k,
-                         concept_chunk_points(cfg.k, train.dim, chunk_bytes),
-                         [&](const ConceptChunk& c) { parts.add(local_fit_batched(head, c.data, cfg)); }, cfg.device);
+  for_each_concept_chunk(
+      train, train_y, test, test_y, neighbors, cfg.k, concept_chunk_points(cfg.k, train.dim, chunk_bytes),
+      [&](const ConceptChunk& c) { parts.add(local_fit_batched(head, c.data, cfg)); }, cfg.device);
   return parts.joined();
 }
 
@@ -76,14 +76,15 @@ MaskedFitResult masked_fit_sparse(const LinearHead& head, const SparseRows& trai
   require_input(!cfg.fit.keep_heads, "masked TTT on sparse concept rows does not keep the adapted heads");
   FitParts parts;
   std::vector<torch::Tensor> masks;
-  for_each_concept_chunk(train, train_y, test, test_y, neighbors, cfg.fit.k,
-                         concept_chunk_points(cfg.fit.k, train.dim, chunk_bytes), [&](const ConceptChunk& c) {
-                           const auto fixed = fixed_masks.defined() ? fixed_masks.slice(0, c.begin, c.end)
-                                                                    : torch::Tensor();
-                           const MaskedFitResult r = masked_fit_batched(head, c.data, cfg, fixed);
-                           parts.add(r.fit);
-                           masks.push_back(r.masks);
-                         }, cfg.fit.device);
+  for_each_concept_chunk(
+      train, train_y, test, test_y, neighbors, cfg.fit.k, concept_chunk_points(cfg.fit.k, train.dim, chunk_bytes),
+      [&](const ConceptChunk& c) {
+        const auto fixed = fixed_masks.defined() ? fixed_masks.slice(0, c.begin, c.end) : torch::Tensor();
+        const MaskedFitResult r = masked_fit_batched(head, c.data, cfg, fixed);
+        parts.add(r.fit);
+        masks.push_back(r.masks);
+      },
+      cfg.fit.device);
   return {parts.joined(), join(masks)};
 }
 

@@ -48,8 +48,8 @@ DictionaryRecovery dictionary_recovery(const torch::Tensor& decoder, const torch
   return r;
 }
 
-UnitRecovery unit_recovery(const torch::Tensor& units_in, const DictionaryRecovery& dict, const torch::Tensor& true_codes,
-                           double min_cosine) {
+UnitRecovery unit_recovery(const torch::Tensor& units_in, const DictionaryRecovery& dict,
+                           const torch::Tensor& true_codes, double min_cosine) {
   torch::NoGradGuard no_grad;
   const auto units = units_in.to(torch::kBool);
   const int64_t m = units.size(0), t = true_codes.size(1);

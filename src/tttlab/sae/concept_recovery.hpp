@@ -11,10 +11,10 @@
 namespace tttlab {
 
 struct DictionaryRecovery {
-  torch::Tensor best_cosine;      // double [T]: max over units of cos(A_t, D_u)
-  torch::Tensor best_unit;        // int64 [T]
-  torch::Tensor unit_concept;     // int64 [d1]: the true concept nearest to each unit
-  torch::Tensor unit_cosine;      // double [d1]: its cosine
+  torch::Tensor best_cosine;   // double [T]: max over units of cos(A_t, D_u)
+  torch::Tensor best_unit;     // int64 [T]
+  torch::Tensor unit_concept;  // int64 [d1]: the true concept nearest to each unit
+  torch::Tensor unit_cosine;   // double [d1]: its cosine
   double mean = 0, median = 0;
   double share_above_0_9 = 0, share_above_0_7 = 0;
 };

@@ -20,10 +20,10 @@
 namespace tttlab {
 
 struct MaskedFitConfig {
-  LocalFitConfig fit;         // k, steps, lr, Adam settings, device, batch size (mode must be erm)
-  double penalty = 0.2;       // lambda (ImageNet 0.2, MNIST 1e-3)
-  double temperature = 0.1;   // tau of the straight-through gradient
-  double mask_init = 1.0;     // theta at the start (> 0: every concept on)
+  LocalFitConfig fit;        // k, steps, lr, Adam settings, device, batch size (mode must be erm)
+  double penalty = 0.2;      // lambda (ImageNet 0.2, MNIST 1e-3)
+  double temperature = 0.1;  // tau of the straight-through gradient
+  double mask_init = 1.0;    // theta at the start (> 0: every concept on)
   void validate() const;
 };
 

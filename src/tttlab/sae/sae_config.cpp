@@ -19,8 +19,8 @@ double SaeConfig::lr_at(int64_t step, int64_t total_steps) const {
   if (step < warmup_steps) return lr * static_cast<double>(step + 1) / static_cast<double>(warmup_steps);
   const int64_t horizon = cosine_horizon > 0 ? cosine_horizon : total_steps;
   if (horizon <= warmup_steps) return lr;
-  const double frac = std::min(1.0, static_cast<double>(step - warmup_steps) /
-                                        static_cast<double>(horizon - warmup_steps));
+  const double frac =
+      std::min(1.0, static_cast<double>(step - warmup_steps) / static_cast<double>(horizon - warmup_steps));
   return lr * 0.5 * (1.0 + std::cos(std::numbers::pi * frac));
 }
 
@@ -52,18 +52,29 @@ void SaeConfig::validate(int64_t input_dim) const {
 }
 
 nlohmann::json SaeConfig::to_json() const {
-  return {{"latent_dim", latent_dim},     {"expansion", expansion},
-          {"k", k},                       {"k_start", k_start},
-          {"k_anneal_steps", k_anneal_steps}, {"relu", relu},
-          {"pre_bias", pre_bias},         {"epochs", epochs},
-          {"batch_size", batch_size},     {"lr", lr},
-          {"warmup_steps", warmup_steps}, {"cosine_horizon", cosine_horizon},
-          {"beta1", beta1},               {"beta2", beta2},
-          {"eps", eps},                   {"weight_decay", weight_decay},
-          {"grad_clip", grad_clip},       {"dropout", dropout},
-          {"ghost_weight", ghost_weight}, {"dead_threshold", dead_threshold},
+  return {{"latent_dim", latent_dim},
+          {"expansion", expansion},
+          {"k", k},
+          {"k_start", k_start},
+          {"k_anneal_steps", k_anneal_steps},
+          {"relu", relu},
+          {"pre_bias", pre_bias},
+          {"epochs", epochs},
+          {"batch_size", batch_size},
+          {"lr", lr},
+          {"warmup_steps", warmup_steps},
+          {"cosine_horizon", cosine_horizon},
+          {"beta1", beta1},
+          {"beta2", beta2},
+          {"eps", eps},
+          {"weight_decay", weight_decay},
+          {"grad_clip", grad_clip},
+          {"dropout", dropout},
+          {"ghost_weight", ghost_weight},
+          {"dead_threshold", dead_threshold},
           {"dead_window", dead_window},
-          {"seed", seed},                 {"checkpoint_every", checkpoint_every},
+          {"seed", seed},
+          {"checkpoint_every", checkpoint_every},
           {"eval_rows", eval_rows}};
 }
 

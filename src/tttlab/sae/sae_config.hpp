@@ -14,19 +14,19 @@ namespace tttlab {
 
 struct SaeConfig {
   // shape
-  int64_t latent_dim = 0;      // d1; 0 = expansion * d2
-  int64_t expansion = 8;       // d1 = expansion * d2 when latent_dim is 0
-  int64_t k = 16;              // s: active concepts per input at the end of the annealing
-  int64_t k_start = 128;       // k at step 0 (clamped to d1), lowered linearly to k
+  int64_t latent_dim = 0;  // d1; 0 = expansion * d2
+  int64_t expansion = 8;   // d1 = expansion * d2 when latent_dim is 0
+  int64_t k = 16;          // s: active concepts per input at the end of the annealing
+  int64_t k_start = 128;   // k at step 0 (clamped to d1), lowered linearly to k
   int64_t k_anneal_steps = 10000;
-  bool relu = true;            // keep only positive top-k values (Gao et al.), so Phi-hat >= 0
-  bool pre_bias = false;       // learn b (initialised to the data mean): encode x - b, decode + b
+  bool relu = true;       // keep only positive top-k values (Gao et al.), so Phi-hat >= 0
+  bool pre_bias = false;  // learn b (initialised to the data mean): encode x - b, decode + b
   // optimisation
   int64_t epochs = 100;
   int64_t batch_size = 4096;
   double lr = 3e-4;
-  int64_t warmup_steps = 5000;   // linear warm-up to lr
-  int64_t cosine_horizon = 0;    // T of the cosine decay (E.3: 1e5); 0 = the run's total steps
+  int64_t warmup_steps = 5000;  // linear warm-up to lr
+  int64_t cosine_horizon = 0;   // T of the cosine decay (E.3: 1e5); 0 = the run's total steps
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
   double grad_clip = 1.0;        // max global gradient norm; 0 = no clipping
   double dropout = 0.5;          // on the pre-activations E x, before top-k (training only)

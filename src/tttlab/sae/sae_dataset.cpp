@@ -17,10 +17,12 @@ void normalize_rows_(Dataset& data) {
 }
 
 DatasetEncoding encode_dataset(const TopKSae& sae, const Dataset& data, torch::Device device) {
-  require_input(!data.is_images, "{}: the SAE encodes feature vectors; this data set holds images (embed them "
-                "first, e.g. `tttlab run --export-embeddings DIR`)", data.name);
-  require_input(data.train.x.size(1) == sae.input_dim(), "{}: features have width {}, the SAE expects {}",
-                data.name, data.train.x.size(1), sae.input_dim());
+  require_input(!data.is_images,
+                "{}: the SAE encodes feature vectors; this data set holds images (embed them "
+                "first, e.g. `tttlab run --export-embeddings DIR`)",
+                data.name);
+  require_input(data.train.x.size(1) == sae.input_dim(), "{}: features have width {}, the SAE expects {}", data.name,
+                data.train.x.size(1), sae.input_dim());
   DatasetEncoding enc;
   enc.train = sae_encode(sae, data.train.x, 8192, device);
   enc.test = sae_encode(sae, data.test.x, 8192, device);
@@ -42,8 +44,11 @@ nlohmann::json write_dataset_encoding(const fs::path& dir, const TopKSae& sae, c
                                       const DatasetEncoding& enc) {
   const fs::path concepts = dir / "concepts";
   fs::create_directories(concepts);
-  nlohmann::json j{{"input_dim", sae.input_dim()}, {"latent_dim", sae.latent_dim()}, {"k", sae.k},
-                   {"data", data.name}, {"splits", nlohmann::json::object()}};
+  nlohmann::json j{{"input_dim", sae.input_dim()},
+                   {"latent_dim", sae.latent_dim()},
+                   {"k", sae.k},
+                   {"data", data.name},
+                   {"splits", nlohmann::json::object()}};
   auto write = [&](const std::string& split, const Split& s, const SaeEncoding& e) {
     write_npy(concepts / (split + "_indices.npy"), e.codes.indices);
     write_npy(concepts / (split + "_values.npy"), e.codes.values);

@@ -18,10 +18,19 @@ namespace tttlab {
 namespace fs = std::filesystem;
 
 nlohmann::json SaeEpochMetrics::to_json() const {
-  return {{"epoch", epoch},           {"step", step},           {"lr", lr},
-          {"k", k},                   {"train_mse", train_mse}, {"ghost_loss", ghost_loss}, {"ghost_steps", ghost_steps},
-          {"eval_mse", eval_mse},     {"eval_fve", eval_fve},   {"dead_share", dead_share},
-          {"near_dead_share", near_dead_share}, {"ghost_share", ghost_share}, {"seconds", seconds}};
+  return {{"epoch", epoch},
+          {"step", step},
+          {"lr", lr},
+          {"k", k},
+          {"train_mse", train_mse},
+          {"ghost_loss", ghost_loss},
+          {"ghost_steps", ghost_steps},
+          {"eval_mse", eval_mse},
+          {"eval_fve", eval_fve},
+          {"dead_share", dead_share},
+          {"near_dead_share", near_dead_share},
+          {"ghost_share", ghost_share},
+          {"seconds", seconds}};
 }
 
 SaeEpochMetrics SaeEpochMetrics::from_json(const nlohmann::json& j) {
@@ -42,8 +51,8 @@ SaeEpochMetrics SaeEpochMetrics::from_json(const nlohmann::json& j) {
   return m;
 }
 
-SaeLoss sae_loss(const TopKSae& sae, const torch::Tensor& x, int64_t k, double dropout,
-                 const torch::Tensor& inactive, double ghost_weight) {
+SaeLoss sae_loss(const TopKSae& sae, const torch::Tensor& x, int64_t k, double dropout, const torch::Tensor& inactive,
+                 double ghost_weight) {
   SaeLoss out;
   const auto pre = sae_pre_activations(sae, x);
   const auto pre_selected = dropout > 0 ? torch::dropout(pre, dropout, /*train=*/true) : pre;
@@ -82,8 +91,8 @@ struct TrainState {
   TopKSae sae;
   std::vector<std::string> names;
   std::vector<torch::Tensor> params, exp_avg, exp_avg_sq;
-  torch::Tensor counts;      // int64 [d1]: activations of each unit over all samples seen
-  torch::Tensor recent_freq; // float64 [d1]: moving-average activation frequency (dead_window > 0)
+  torch::Tensor counts;       // int64 [d1]: activations of each unit over all samples seen
+  torch::Tensor recent_freq;  // float64 [d1]: moving-average activation frequency (dead_window > 0)
   int64_t samples_seen = 0;
   int64_t step = 0, epoch = 0;
   std::vector<SaeEpochMetrics> history;
@@ -144,8 +153,8 @@ void require_same_settings(const fs::path& path, const nlohmann::json& saved, co
   for (const auto& [key, value] : now.items()) {
     require_input(saved.contains(key) && saved.at(key) == value,
                   "{}: the checkpoint was trained with {}={}, this run asks for {} (resume needs the same "
-                  "settings)", path.string(), key, saved.contains(key) ? saved.at(key).dump() : "nothing",
-                  value.dump());
+                  "settings)",
+                  path.string(), key, saved.contains(key) ? saved.at(key).dump() : "nothing", value.dump());
   }
 }
 
@@ -175,8 +184,7 @@ void read_checkpoint(const fs::path& path, TrainState& st, const SaeConfig& cfg,
         require_tensor(file, path, "adam." + st.names[i] + ".exp_avg_sq", shape).to(device).clone());
   }
   st.counts = require_tensor(file, path, "activation_counts", {d1}).to(device, torch::kLong).clone();
-  st.recent_freq =
-      require_tensor(file, path, "activation_recent_frequency", {d1}).to(device, torch::kDouble).clone();
+  st.recent_freq = require_tensor(file, path, "activation_recent_frequency", {d1}).to(device, torch::kDouble).clone();
   st.step = std::stoll(meta("step"));
   st.epoch = std::stoll(meta("epoch"));
   st.samples_seen = std::stoll(meta("samples_seen"));
@@ -236,10 +244,11 @@ class InactiveUnitsBound {
 
 std::string log_line(const SaeEpochMetrics& m, int64_t epochs) {
   return fmt::format(
-      "epoch {}/{} step {} lr {:.3g} k {} train_mse {:.6g} ghost {:.3g} ghost_steps {} eval_mse {:.6g} fve {:.4f} dead {:.2f}% "
+      "epoch {}/{} step {} lr {:.3g} k {} train_mse {:.6g} ghost {:.3g} ghost_steps {} eval_mse {:.6g} fve {:.4f} dead "
+      "{:.2f}% "
       "near_dead {:.2f}% ghost_units {:.2f}% {:.1f}s",
-      m.epoch, epochs, m.step, m.lr, m.k, m.train_mse, m.ghost_loss, m.ghost_steps, m.eval_mse, m.eval_fve, 100 * m.dead_share,
-      100 * m.near_dead_share, 100 * m.ghost_share, m.seconds);
+      m.epoch, epochs, m.step, m.lr, m.k, m.train_mse, m.ghost_loss, m.ghost_steps, m.eval_mse, m.eval_fve,
+      100 * m.dead_share, 100 * m.near_dead_share, 100 * m.ghost_share, m.seconds);
 }
 
 }  // namespace
@@ -272,8 +281,8 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
   if (resuming) {
     read_checkpoint(ckpt, st, cfg, extra, n, d2, d1, device);
   } else {
-    st.sae = init_sae(d2, d1, cfg.k, cfg.relu, cfg.seed,
-                      cfg.pre_bias ? x_in.to(torch::kFloat).mean(0) : torch::Tensor());
+    st.sae =
+        init_sae(d2, d1, cfg.k, cfg.relu, cfg.seed, cfg.pre_bias ? x_in.to(torch::kFloat).mean(0) : torch::Tensor());
     st.sae.encoder = st.sae.encoder.to(device);
     st.sae.decoder = st.sae.decoder.to(device);
     if (st.sae.pre_bias.defined()) st.sae.pre_bias = st.sae.pre_bias.to(device);
@@ -292,7 +301,8 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
 
   // Eval rows: evenly spaced over the training set, the same every epoch.
   const int64_t eval_n = cfg.eval_rows > 0 ? std::min(n, cfg.eval_rows) : n;
-  const auto eval_x = eval_n == n ? x : x.index_select(0, torch::linspace(0, n - 1, eval_n, fopts).round().to(torch::kLong));
+  const auto eval_x =
+      eval_n == n ? x : x.index_select(0, torch::linspace(0, n - 1, eval_n, fopts).round().to(torch::kLong));
   const AdamHyper hyper_base{cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
 
   SaeTrainResult result;
@@ -334,8 +344,9 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
         epoch_counts.add_(batch_counts);
         if (cfg.dead_window > 0) {
           const auto batch_freq = batch_counts.to(torch::kDouble) / static_cast<double>(bsz);
-          const double weight = st.samples_seen == 0 ? 1.0
-                                : std::min(1.0, static_cast<double>(bsz) / static_cast<double>(cfg.dead_window));
+          const double weight = st.samples_seen == 0
+                                    ? 1.0
+                                    : std::min(1.0, static_cast<double>(bsz) / static_cast<double>(cfg.dead_window));
           st.recent_freq.mul_(1 - weight).add_(batch_freq, weight);
         }
         st.samples_seen += bsz;
@@ -406,8 +417,8 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
     m.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     st.history.push_back(m);
     log << log_line(m, cfg.epochs) << "\n" << std::flush;
-    bar.set_postfix(fmt::format("ep {} mse {:.4g} fve {:.3f} dead {:.1f}%", m.epoch, m.eval_mse, m.eval_fve,
-                                100 * m.dead_share));
+    bar.set_postfix(
+        fmt::format("ep {} mse {:.4g} fve {:.3f} dead {:.1f}%", m.epoch, m.eval_mse, m.eval_fve, 100 * m.dead_share));
 
     ++epochs_this_call;
     const bool last = st.epoch == cfg.epochs;
@@ -427,7 +438,10 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
     nlohmann::json history = nlohmann::json::array();
     for (const auto& m : st.history) history.push_back(m.to_json());
     nlohmann::json info = extra;
-    info.update({{"config", cfg.to_json()}, {"rows", n}, {"steps", st.step}, {"history", history},
+    info.update({{"config", cfg.to_json()},
+                 {"rows", n},
+                 {"steps", st.step},
+                 {"history", history},
                  {"final", st.history.empty() ? nlohmann::json() : st.history.back().to_json()}});
     save_sae(opts.out_dir, result.sae, info);
   }

@@ -23,17 +23,17 @@
 namespace tttlab {
 
 struct SaeEpochMetrics {
-  int64_t epoch = 0;          // 1-based
-  int64_t step = 0;           // steps done at the end of the epoch
-  double lr = 0;              // of the epoch's last step
-  int64_t k = 0;              // of the epoch's last step
-  double train_mse = 0;       // mean over the epoch's steps (with dropout)
-  double ghost_loss = 0;      // mean over the epoch's steps (unweighted)
-  int64_t ghost_steps = 0;    // steps of the epoch on which some unit was inactive (the ghost loss was on)
+  int64_t epoch = 0;                  // 1-based
+  int64_t step = 0;                   // steps done at the end of the epoch
+  double lr = 0;                      // of the epoch's last step
+  int64_t k = 0;                      // of the epoch's last step
+  double train_mse = 0;               // mean over the epoch's steps (with dropout)
+  double ghost_loss = 0;              // mean over the epoch's steps (unweighted)
+  int64_t ghost_steps = 0;            // steps of the epoch on which some unit was inactive (the ghost loss was on)
   double eval_mse = 0, eval_fve = 0;  // on the eval rows, no dropout, k of the last step
-  double dead_share = 0;      // units never active during the epoch
-  double near_dead_share = 0; // units active in at most dead_threshold of the epoch's samples
-  double ghost_share = 0;     // units in the ghost mask at the end of the epoch (cumulative frequency)
+  double dead_share = 0;              // units never active during the epoch
+  double near_dead_share = 0;         // units active in at most dead_threshold of the epoch's samples
+  double ghost_share = 0;             // units in the ghost mask at the end of the epoch (cumulative frequency)
   double seconds = 0;
   nlohmann::json to_json() const;
   static SaeEpochMetrics from_json(const nlohmann::json& j);
@@ -41,9 +41,9 @@ struct SaeEpochMetrics {
 
 struct SaeTrainOptions {
   std::filesystem::path out_dir;
-  bool resume = false;             // continue from out_dir/checkpoint.safetensors if it exists
-  int64_t stop_after_epochs = 0;   // > 0: stop (after checkpointing) once this many epochs ran in
-                                   // this call, as an interruption would; 0: run to the end
+  bool resume = false;            // continue from out_dir/checkpoint.safetensors if it exists
+  int64_t stop_after_epochs = 0;  // > 0: stop (after checkpointing) once this many epochs ran in
+                                  // this call, as an interruption would; 0: run to the end
   torch::Device device = torch::kCPU;
   // Skip the per-step read-back of the inactive units when a lower bound on the activation counts,
   // read without waiting, proves there are none (the same steps as without it; false = the plain
@@ -78,7 +78,7 @@ struct SaeLoss {
   SparseCodes codes;
   torch::Tensor reconstruction;
 };
-SaeLoss sae_loss(const TopKSae& sae, const torch::Tensor& x, int64_t k, double dropout,
-                 const torch::Tensor& inactive, double ghost_weight);
+SaeLoss sae_loss(const TopKSae& sae, const torch::Tensor& x, int64_t k, double dropout, const torch::Tensor& inactive,
+                 double ghost_weight);
 
 }  // namespace tttlab

@@ -101,7 +101,9 @@ ReconstructionQuality reconstruction_quality(const torch::Tensor& x, const torch
   // Two passes over blocks of rows in float64: float64 copies of the whole matrices and their
   // differences would take several times the data's memory (each is 5.2 GB at ImageNet's 1.28M x 512).
   const int64_t n = x.size(0), block = 65536;
-  auto rows = [&](const torch::Tensor& t, int64_t s) { return t.slice(0, s, std::min(n, s + block)).to(torch::kDouble); };
+  auto rows = [&](const torch::Tensor& t, int64_t s) {
+    return t.slice(0, s, std::min(n, s + block)).to(torch::kDouble);
+  };
   auto mean = torch::zeros(x.sizes().slice(1), x.options().dtype(torch::kDouble));
   for (int64_t s = 0; s < n; s += block) mean += rows(x, s).sum(0);
   mean /= static_cast<double>(std::max<int64_t>(1, n));

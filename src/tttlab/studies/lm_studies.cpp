@@ -71,8 +71,10 @@ bool fit_to_positions(const std::string& flag, bool given, int64_t& tokens, cons
                       const std::string& model) {
   const int64_t limit = c.max_position_embeddings;
   if (tokens <= limit) return false;
-  require_input(!given, "{} {}: longer than the {} positions of {} (max_position_embeddings in its config.json); "
-                "use {} {} or less", flag, tokens, limit, model, flag, limit);
+  require_input(!given,
+                "{} {}: longer than the {} positions of {} (max_position_embeddings in its config.json); "
+                "use {} {} or less",
+                flag, tokens, limit, model, flag, limit);
   tokens = limit;
   return true;
 }
@@ -85,10 +87,14 @@ void fit_window_to_positions(lm::BpbConfig& bpb, const LmLengthsGiven& given, co
 }
 
 json TimedBpb::to_json() const {
-  return {{"bits_per_byte", bpb.bits_per_byte()}, {"bits_per_token", bpb.bits_per_token()},
-          {"nll_nats", bpb.nll_nats},            {"tokens_scored", bpb.tokens_scored},
-          {"bytes", bpb.bytes},                  {"windows", bpb.windows},
-          {"seconds", seconds},                  {"tokens_per_second", bpb.tokens_scored / std::max(seconds, 1e-9)}};
+  return {{"bits_per_byte", bpb.bits_per_byte()},
+          {"bits_per_token", bpb.bits_per_token()},
+          {"nll_nats", bpb.nll_nats},
+          {"tokens_scored", bpb.tokens_scored},
+          {"bytes", bpb.bytes},
+          {"windows", bpb.windows},
+          {"seconds", seconds},
+          {"tokens_per_second", bpb.tokens_scored / std::max(seconds, 1e-9)}};
 }
 
 TimedBpb score_tokens(LoadedLm& m, const std::vector<int64_t>& ids, int64_t bytes, const lm::BpbConfig& cfg,
@@ -173,25 +179,35 @@ LmLoraResult run_lm_lora(const LmLoraConfig& cfg) {
 }
 
 json lm_lora_json(const LmLoraConfig& cfg, const LmLoraResult& r) {
-  return {{"command", "lm lora"},
-          {"model", cfg.model.model},
-          {"train", cfg.train_file},
-          {"eval", cfg.eval_file.empty() ? cfg.train_file : cfg.eval_file},
-          {"device", r.device},
-          {"dtype", cfg.model.dtype},
-          {"lora", {{"rank", cfg.lora.rank}, {"alpha", cfg.lora.alpha}, {"dropout", cfg.lora.dropout},
-                    {"targets", cfg.lora.targets}, {"trainable_parameters", r.trainable_parameters}}},
-          {"train_config", {{"lr", cfg.train.lr}, {"eps", cfg.train.eps}, {"max_grad_norm", cfg.train.max_grad_norm},
-                            {"max_length", r.max_length}, {"epochs", cfg.epochs}, {"seed", cfg.train.seed}}},
-          {"score_config", {{"context", r.bpb.context}, {"stride", r.bpb.stride}, {"prefix_token", r.bpb.prefix_token}}},
-          {"losses", r.losses},
-          {"train_seconds", r.train_seconds},
-          {"train_tokens_per_second", r.trained_tokens / std::max(r.train_seconds, 1e-9)},
-          {"before", r.before.to_json()},
-          {"after", r.after.to_json()},
-          {"after_reset", r.after_reset.to_json()},
-          {"versions", library_versions()},
-          {"machine", machine_facts()}};
+  return {
+      {"command", "lm lora"},
+      {"model", cfg.model.model},
+      {"train", cfg.train_file},
+      {"eval", cfg.eval_file.empty() ? cfg.train_file : cfg.eval_file},
+      {"device", r.device},
+      {"dtype", cfg.model.dtype},
+      {"lora",
+       {{"rank", cfg.lora.rank},
+        {"alpha", cfg.lora.alpha},
+        {"dropout", cfg.lora.dropout},
+        {"targets", cfg.lora.targets},
+        {"trainable_parameters", r.trainable_parameters}}},
+      {"train_config",
+       {{"lr", cfg.train.lr},
+        {"eps", cfg.train.eps},
+        {"max_grad_norm", cfg.train.max_grad_norm},
+        {"max_length", r.max_length},
+        {"epochs", cfg.epochs},
+        {"seed", cfg.train.seed}}},
+      {"score_config", {{"context", r.bpb.context}, {"stride", r.bpb.stride}, {"prefix_token", r.bpb.prefix_token}}},
+      {"losses", r.losses},
+      {"train_seconds", r.train_seconds},
+      {"train_tokens_per_second", r.trained_tokens / std::max(r.train_seconds, 1e-9)},
+      {"before", r.before.to_json()},
+      {"after", r.after.to_json()},
+      {"after_reset", r.after_reset.to_json()},
+      {"versions", library_versions()},
+      {"machine", machine_facts()}};
 }
 
 void write_lm_results(const fs::path& dir, const json& results) {

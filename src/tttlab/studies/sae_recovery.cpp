@@ -30,9 +30,10 @@ SaeRecoveryResult run_sae_recovery(const SaeRecoveryConfig& cfg) {
   const auto masks = read_npy(t1 / "o2_masks.npy");
   const auto own = read_npy(t1 / "o2_test_active.npy");
   const auto codes_all = read_npy(cfg.true_test_codes);
-  require_input(codes_all.dim() == 2 && codes_all.size(1) == a.size(0) && rows.max().item<int64_t>() < codes_all.size(0),
-                "{}: expected true codes [M_test, {}], got a tensor of {} dimensions", cfg.true_test_codes, a.size(0),
-                codes_all.dim());
+  require_input(
+      codes_all.dim() == 2 && codes_all.size(1) == a.size(0) && rows.max().item<int64_t>() < codes_all.size(0),
+      "{}: expected true codes [M_test, {}], got a tensor of {} dimensions", cfg.true_test_codes, a.size(0),
+      codes_all.dim());
   require_input(masks.dim() == 2 && masks.size(1) == sae.latent_dim() && masks.size(0) == rows.size(0),
                 "{}: masks do not match the SAE ({} units) or test_rows.npy", (t1 / "o2_masks.npy").string(),
                 sae.latent_dim());
@@ -45,9 +46,14 @@ SaeRecoveryResult run_sae_recovery(const SaeRecoveryConfig& cfg) {
 
 nlohmann::json sae_recovery_json(const SaeRecoveryConfig& cfg, const SaeRecoveryResult& r) {
   const DictionaryRecovery& d = r.dictionary;
-  nlohmann::json j{{"true_concepts", r.true_concepts}, {"latent_dim", r.latent_dim}, {"input_dim", r.input_dim},
-                   {"dictionary", {{"mean_best_cosine", d.mean}, {"median_best_cosine", d.median},
-                                   {"share_above_0.9", d.share_above_0_9}, {"share_above_0.7", d.share_above_0_7}}}};
+  nlohmann::json j{{"true_concepts", r.true_concepts},
+                   {"latent_dim", r.latent_dim},
+                   {"input_dim", r.input_dim},
+                   {"dictionary",
+                    {{"mean_best_cosine", d.mean},
+                     {"median_best_cosine", d.median},
+                     {"share_above_0.9", d.share_above_0_9},
+                     {"share_above_0.7", d.share_above_0_7}}}};
   if (!r.masks.empty()) {
     for (const auto& [name, u] : r.masks) {
       j["masks"][name] = {{"mean_precision", u.mean_precision}, {"mean_recall", u.mean_recall}};

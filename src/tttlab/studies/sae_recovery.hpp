@@ -13,11 +13,11 @@
 namespace tttlab::studies {
 
 struct SaeRecoveryConfig {
-  std::string sae;             // SAE folder (sae.safetensors + sae.json)
-  std::string true_concepts;   // .npy concept matrix, [T, d2] rows or [d2, T] columns
-  std::string table1;          // optional: output folder of `reproduce table1`
-  std::string true_test_codes; // required with table1: .npy true codes of the test split [M, T]
-  double min_cosine = 0.5;     // a unit maps to a true concept only at this cosine or above
+  std::string sae;              // SAE folder (sae.safetensors + sae.json)
+  std::string true_concepts;    // .npy concept matrix, [T, d2] rows or [d2, T] columns
+  std::string table1;           // optional: output folder of `reproduce table1`
+  std::string true_test_codes;  // required with table1: .npy true codes of the test split [M, T]
+  double min_cosine = 0.5;      // a unit maps to a true concept only at this cosine or above
 };
 
 struct SaeRecoveryResult {

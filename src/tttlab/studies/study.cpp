@@ -45,7 +45,8 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, torch::Dev
   if (data.is_images) {
     require_input(cfg.head_path.empty(),
                   "--head applies to embedding folders; for '{}' the head is the network's last layer "
-                  "(use --model to load a trained network)", data.name);
+                  "(use --model to load a trained network)",
+                  data.name);
     if (!cfg.model_path.empty()) {
       out.model = load_lenet(cfg.model_path);
       require_input(out.model->shape().num_classes >= data.num_classes,
@@ -62,13 +63,14 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, torch::Dev
       TrainConfig tc = cfg.model_train;
       tc.seed = cfg.seed;
       tc.device = device;
-      train_classifier(*out.model, [&](const torch::Tensor& x) { return out.model->forward(x); }, data.train,
-                       tc, fmt::format("train LeNet x{}", cfg.size_scale));
+      train_classifier(
+          *out.model, [&](const torch::Tensor& x) { return out.model->forward(x); }, data.train, tc,
+          fmt::format("train LeNet x{}", cfg.size_scale));
       clock.lap("train_model");
     }
-    out.notes["model"] = fmt::format("FlexibleLeNet size_scale={} ({} parameters, {} features)",
-                                     out.model->shape().size_scale, out.model->shape().parameter_count(),
-                                     out.model->shape().feature_dim);
+    out.notes["model"] =
+        fmt::format("FlexibleLeNet size_scale={} ({} parameters, {} features)", out.model->shape().size_scale,
+                    out.model->shape().parameter_count(), out.model->shape().feature_dim);
     out.train_features = {extract_features(out.model, data.train.x, "embed train", 1024, device), data.train.y};
     out.test_features = {extract_features(out.model, data.test.x, "embed test", 1024, device), data.test.y};
     clock.lap("features");
@@ -88,9 +90,8 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, torch::Dev
   }
   if (!cfg.head_path.empty()) {
     LinearHead head = load_head(cfg.head_path, -1, data.train.x.size(1));
-    require_input(head.num_classes() >= data.num_classes,
-                  "{}: the head has {} classes but the labels go up to {}", cfg.head_path.string(),
-                  head.num_classes(), data.num_classes - 1);
+    require_input(head.num_classes() >= data.num_classes, "{}: the head has {} classes but the labels go up to {}",
+                  cfg.head_path.string(), head.num_classes(), data.num_classes - 1);
     clock.lap("load_head");
     return head;
   }
@@ -120,10 +121,10 @@ std::string empty_classes_warning(const std::vector<int64_t>& empty_classes, int
   if (empty_classes.empty()) return "";
   const size_t shown = std::min<size_t>(empty_classes.size(), 8);
   const std::vector<int64_t> head(empty_classes.begin(), empty_classes.begin() + static_cast<std::ptrdiff_t>(shown));
-  return fmt::format("warning: {} of {} classes have no training examples ({}{}); classes are 0..C-1 with C = 1 + "
-                     "the largest training label, so labels should be consecutive from 0",
-                     empty_classes.size(), num_classes, fmt::join(head, ", "),
-                     shown < empty_classes.size() ? ", ..." : "");
+  return fmt::format(
+      "warning: {} of {} classes have no training examples ({}{}); classes are 0..C-1 with C = 1 + "
+      "the largest training label, so labels should be consecutive from 0",
+      empty_classes.size(), num_classes, fmt::join(head, ", "), shown < empty_classes.size() ? ", ..." : "");
 }
 
 StudyResult run_study(const StudyConfig& cfg) {

@@ -23,21 +23,21 @@
 namespace tttlab {
 
 struct StudyConfig {
-  std::string data = "fashion-mnist";  // fashion-mnist | mnist | npy:DIR | DIR
-  std::filesystem::path model_path;    // images: load this FlexibleLeNet instead of training one
-  std::filesystem::path head_path;     // features: load this head instead of training one
-  LinearHead initial_head;             // features: start from this head (in memory, e.g. an MLP's
-                                       // last layer) instead of training one; undefined = train
-  double size_scale = 0.5;             // FlexibleLeNet width (0.5 = TinyLeNet, 50 features)
-  TrainConfig model_train{20, 128, 2e-3, 0.0, 0};     // FlexibleLeNet on images
-  TrainConfig head_train{100, 512, 1e-3, 5e-9, 0};    // linear head on an embedding folder (E.3)
-  LocalFitConfig ttt;                  // defaults: the paper's MNIST protocol (E.2)
-  int64_t majority_k = 0;              // 0: the same k as TTT
+  std::string data = "fashion-mnist";               // fashion-mnist | mnist | npy:DIR | DIR
+  std::filesystem::path model_path;                 // images: load this FlexibleLeNet instead of training one
+  std::filesystem::path head_path;                  // features: load this head instead of training one
+  LinearHead initial_head;                          // features: start from this head (in memory, e.g. an MLP's
+                                                    // last layer) instead of training one; undefined = train
+  double size_scale = 0.5;                          // FlexibleLeNet width (0.5 = TinyLeNet, 50 features)
+  TrainConfig model_train{20, 128, 2e-3, 0.0, 0};   // FlexibleLeNet on images
+  TrainConfig head_train{100, 512, 1e-3, 5e-9, 0};  // linear head on an embedding folder (E.3)
+  LocalFitConfig ttt;                               // defaults: the paper's MNIST protocol (E.2)
+  int64_t majority_k = 0;                           // 0: the same k as TTT
   int64_t effective_majority_k() const { return majority_k > 0 ? majority_k : ttt.k; }
-  std::string index = "auto";          // auto | faiss | torch
-  BootstrapConfig bootstrap;           // 1000 resamples, 90%
+  std::string index = "auto";  // auto | faiss | torch
+  BootstrapConfig bootstrap;   // 1000 resamples, 90%
   uint64_t seed = 0;
-  std::string device = "auto";         // auto | cpu | cuda[:N]: training, features, k-NN and TTT
+  std::string device = "auto";  // auto | cpu | cuda[:N]: training, features, k-NN and TTT
 };
 
 struct StudyTiming {
@@ -47,20 +47,20 @@ struct StudyTiming {
 
 struct StudyResult {
   std::string dataset_name;
-  std::string device;         // where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
+  std::string device;          // where it ran, e.g. "cuda:0 (NVIDIA H100 80GB HBM3)"
   std::string local_fit_path;  // the TTT computation that ran, to_string(LocalFitPath), e.g. "batched-cpu"
   int64_t num_train = 0, num_test = 0, dim = 0, num_classes = 0;
   // Classes in 0..num_classes-1 with no training example (labels {0, 10, ..., 90} make 91 classes,
   // 81 of them empty): usually a labelling mistake, so it is reported rather than silently absorbed.
   std::vector<int64_t> classes_without_training_examples;
-  torch::Tensor test_labels;  // int64 [M]
-  torch::Tensor neighbors;    // int64 [M, k_max], nearest first
-  LinearHead head;            // the global head TTT starts from
+  torch::Tensor test_labels;     // int64 [M]
+  torch::Tensor neighbors;       // int64 [M, k_max], nearest first
+  LinearHead head;               // the global head TTT starts from
   FlexibleLeNet model{nullptr};  // set when the features came from a FlexibleLeNet
   Split train_features, test_features;
-  std::vector<MethodPredictions> methods;                 // global, majority, ttt
+  std::vector<MethodPredictions> methods;  // global, majority, ttt
   StudyTiming timing;
-  std::map<std::string, std::string> notes;            // e.g. model parameter count
+  std::map<std::string, std::string> notes;  // e.g. model parameter count
   // The adapted TTT heads, one per test point (only when cfg.ttt.keep_heads): [M, C, d] and [M, C].
   torch::Tensor ttt_weights, ttt_biases;
 };

@@ -28,10 +28,17 @@ json config_json(const StudyConfig& cfg, const StudyResult& result) {
       {"index", cfg.index},
       {"device", {{"requested", cfg.device}, {"used", result.device}}},
       {"ttt",
-       {{"k", t.k}, {"steps", t.steps}, {"lr", t.lr}, {"weight_decay", t.weight_decay},
-        {"betas", {t.beta1, t.beta2}}, {"eps", t.eps}, {"mode", to_string(t.mode)},
-        {"points_per_batch", t.points_per_batch}, {"memory_budget_bytes", t.memory_budget_bytes},
-        {"optimizer", "adam"}, {"loss", "mean cross-entropy over the neighbours"}}},
+       {{"k", t.k},
+        {"steps", t.steps},
+        {"lr", t.lr},
+        {"weight_decay", t.weight_decay},
+        {"betas", {t.beta1, t.beta2}},
+        {"eps", t.eps},
+        {"mode", to_string(t.mode)},
+        {"points_per_batch", t.points_per_batch},
+        {"memory_budget_bytes", t.memory_budget_bytes},
+        {"optimizer", "adam"},
+        {"loss", "mean cross-entropy over the neighbours"}}},
       {"local_fit_path", result.local_fit_path},
       {"majority", {{"k", cfg.effective_majority_k()}}},
       {"bootstrap", {{"resamples", cfg.bootstrap.resamples}, {"level", cfg.bootstrap.level}}},
@@ -57,8 +64,11 @@ json config_json(const StudyConfig& cfg, const StudyResult& result) {
 json study_results_json(const StudyConfig& cfg, const StudyResult& result, const Summary& summary) {
   json j;
   j["tttlab_version"] = TTTLAB_VERSION;
-  j["dataset"] = {{"name", result.dataset_name}, {"num_train", result.num_train}, {"num_test", result.num_test},
-                  {"dim", result.dim}, {"num_classes", result.num_classes},
+  j["dataset"] = {{"name", result.dataset_name},
+                  {"num_train", result.num_train},
+                  {"num_test", result.num_test},
+                  {"dim", result.dim},
+                  {"num_classes", result.num_classes},
                   {"classes_without_training_examples", result.classes_without_training_examples}};
   json methods = json::object();
   for (const auto& m : summary.methods) {

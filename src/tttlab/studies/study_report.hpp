@@ -24,8 +24,7 @@ std::string summary_table(const Summary& summary, double level);
 // a run owns (the names above; pred_* and ce_* of any method) that this run will not write are
 // removed, so a stale model.safetensors cannot sit beside new results. Other files are left alone, as
 // is an input of this run (--model or --head) that lies in out_dir.
-void write_study_outputs(const std::filesystem::path& out_dir, const StudyConfig& cfg,
-                         const StudyResult& result, const Summary& summary,
-                         const std::filesystem::path& export_dir = {});
+void write_study_outputs(const std::filesystem::path& out_dir, const StudyConfig& cfg, const StudyResult& result,
+                         const Summary& summary, const std::filesystem::path& export_dir = {});
 
 }  // namespace tttlab

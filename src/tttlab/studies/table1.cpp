@@ -34,9 +34,12 @@ MaskedFitConfig Table1Config::effective_masked() const {
 }
 
 std::vector<std::pair<std::string, std::string>> table1_comparisons() {
-  return {{"ttt_psi_hat", "global_psi_hat"},         {"ttt_phi_hat", "global_phi_hat"},
-          {"masked_ttt_phi_hat", "global_phi_hat"},  {"masked_ttt_phi_hat", "ttt_psi_hat"},
-          {"nonadaptive_ttt_phi_hat", "masked_ttt_phi_hat"}, {"ttt_psi", "global_psi"}};
+  return {{"ttt_psi_hat", "global_psi_hat"},
+          {"ttt_phi_hat", "global_phi_hat"},
+          {"masked_ttt_phi_hat", "global_phi_hat"},
+          {"masked_ttt_phi_hat", "ttt_psi_hat"},
+          {"nonadaptive_ttt_phi_hat", "masked_ttt_phi_hat"},
+          {"ttt_psi", "global_psi"}};
 }
 
 namespace {
@@ -72,8 +75,10 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
   require_input(!cfg.data.empty(), "--data is required (an embedding folder: npy:DIR)");
   Dataset data = load_dataset(cfg.data);
   if (cfg.normalize) normalize_rows_(data);
-  require_input(!data.is_images, "--data {}: table1 needs feature vectors, not images (write them with "
-                "`tttlab run --data {} --export-embeddings DIR`)", cfg.data, cfg.data);
+  require_input(!data.is_images,
+                "--data {}: table1 needs feature vectors, not images (write them with "
+                "`tttlab run --data {} --export-embeddings DIR`)",
+                cfg.data, cfg.data);
   require_input(cfg.ttt.k <= data.train.size(), "k={} is larger than the training set (N={})", cfg.ttt.k,
                 data.train.size());
   r.dataset_name = data.name;
@@ -90,8 +95,8 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
                   "{}: the SAE was trained on {} features, this run uses {} ones (--no-normalize switches)",
                   cfg.sae_dir.string(), trained_normalized && *trained_normalized ? "unit-normalised" : "raw",
                   cfg.normalize ? "unit-normalised" : "raw");
-    require_input(sae.input_dim() == r.input_dim, "{}: the SAE expects width {}, the data has {}",
-                  cfg.sae_dir.string(), sae.input_dim(), r.input_dim);
+    require_input(sae.input_dim() == r.input_dim, "{}: the SAE expects width {}, the data has {}", cfg.sae_dir.string(),
+                  sae.input_dim(), r.input_dim);
     r.sae_source = cfg.sae_dir.string();
     clock.lap("load_sae");
   } else {
@@ -112,8 +117,8 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
   // neighbours by the sparse search, the global head on minibatches made dense, and every
   // per-test-point step on chunks that make dense only the rows they touch (sae/concept_chunks.hpp).
   const SparseRows phi_train{enc.train.codes.indices, enc.train.codes.values, sae.latent_dim()};
-  for (const auto& [split, psi, rec] : {std::tuple{"train", &data.train, &psi_hat.train},
-                                        std::tuple{"test", &data.test, &psi_hat.test}}) {
+  for (const auto& [split, psi, rec] :
+       {std::tuple{"train", &data.train, &psi_hat.train}, std::tuple{"test", &data.test, &psi_hat.test}}) {
     const ReconstructionQuality q = reconstruction_quality(psi->x, rec->x);
     r.sae_quality[std::string(split) + "_mse"] = q.mse;
     r.sae_quality[std::string(split) + "_fve"] = q.fve;
@@ -128,7 +133,9 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
   } else {
     r.test_rows = torch::arange(m_all, torch::kLong);
   }
-  auto test_of = [&](const Dataset& d) { return Split{d.test.x.index_select(0, r.test_rows), d.test.y.index_select(0, r.test_rows)}; };
+  auto test_of = [&](const Dataset& d) {
+    return Split{d.test.x.index_select(0, r.test_rows), d.test.y.index_select(0, r.test_rows)};
+  };
   const Split test_psi = test_of(data), test_psi_hat = test_of(psi_hat);
   const SparseRows phi_test =
       SparseRows{enc.test.codes.indices, enc.test.codes.values, sae.latent_dim()}.select(r.test_rows);
@@ -166,8 +173,8 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
       torch::NoGradGuard no_grad;
       add_global(s.name, heads[s.name].logits(s.test->x), s.test->y);
     }
-    const LocalFitResult fit = local_fit_batched(heads[s.name], {s.train->x, s.train->y, s.test->x, s.test->y,
-                                                                 neighbors[s.name]}, ttt_cfg);
+    const LocalFitResult fit =
+        local_fit_batched(heads[s.name], {s.train->x, s.train->y, s.test->x, s.test->y, neighbors[s.name]}, ttt_cfg);
     r.methods.push_back({"ttt_" + s.name, fit.pred, fit.ce});
     if (s.name == "psi_hat") r.logits["ttt_psi_hat"] = fit.logits;
     clock.lap("ttt_" + s.name);

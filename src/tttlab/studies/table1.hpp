@@ -24,21 +24,21 @@
 namespace tttlab {
 
 struct Table1Config {
-  std::string data;                     // embedding folder: npy:DIR or DIR
-  std::filesystem::path sae_dir;        // a trained SAE; empty: train one into <out>/sae
-  SaeConfig sae;                        // the SAE recipe when training (E.3 defaults)
+  std::string data;                                 // embedding folder: npy:DIR or DIR
+  std::filesystem::path sae_dir;                    // a trained SAE; empty: train one into <out>/sae
+  SaeConfig sae;                                    // the SAE recipe when training (E.3 defaults)
   TrainConfig head_train{100, 512, 1e-3, 5e-9, 0};  // global heads (E.3)
-  LocalFitConfig ttt;                   // TTT in Psi, Psi-hat and Phi-hat (E.3: k 50, 80 steps, lr 0.02)
-  MaskedFitConfig masked;               // penalty and temperature of eq. 3 (its fit settings: below)
-  int64_t masked_steps = 0;             // 0 = TTT's steps
-  double masked_lr = 0;                 // 0 = TTT's lr
-  bool original_space = true;           // also the global head and TTT in Psi itself
-  bool normalize = true;                // Psi := x / |x| for every row (the paper's CLIP embeddings are
-                                        // unit vectors; a no-op for data that already is)
-  int64_t max_test = 0;                 // > 0: a seeded random subset of this many test points
-  int64_t top = 10;                     // ranks compared in O3
-  std::string index = "auto";           // neighbour search
-  BootstrapConfig bootstrap;            // 90%, 1000 resamples
+  LocalFitConfig ttt;                               // TTT in Psi, Psi-hat and Phi-hat (E.3: k 50, 80 steps, lr 0.02)
+  MaskedFitConfig masked;                           // penalty and temperature of eq. 3 (its fit settings: below)
+  int64_t masked_steps = 0;                         // 0 = TTT's steps
+  double masked_lr = 0;                             // 0 = TTT's lr
+  bool original_space = true;                       // also the global head and TTT in Psi itself
+  bool normalize = true;                            // Psi := x / |x| for every row (the paper's CLIP embeddings are
+                                                    // unit vectors; a no-op for data that already is)
+  int64_t max_test = 0;                             // > 0: a seeded random subset of this many test points
+  int64_t top = 10;                                 // ranks compared in O3
+  std::string index = "auto";                       // neighbour search
+  BootstrapConfig bootstrap;                        // 90%, 1000 resamples
   uint64_t seed = 0;
   std::string device = "auto";
 
@@ -49,16 +49,16 @@ struct Table1Config {
 struct Table1Result {
   std::string dataset_name, device, sae_source;
   int64_t num_train = 0, num_test = 0, input_dim = 0, latent_dim = 0, sparsity = 0, num_classes = 0;
-  std::map<std::string, double> sae_quality;  // train/test mse and fve of the reconstructions
-  torch::Tensor test_rows;                     // int64 [M]: the test points used (rows of the test split)
-  torch::Tensor test_labels;                   // int64 [M]
-  std::vector<MethodPredictions> methods;      // global_* and ttt_* per space, masked, non-adaptive
-  std::map<std::string, torch::Tensor> logits; // "ttt_psi_hat", "masked_ttt_phi_hat": float [M, C]
+  std::map<std::string, double> sae_quality;             // train/test mse and fve of the reconstructions
+  torch::Tensor test_rows;                               // int64 [M]: the test points used (rows of the test split)
+  torch::Tensor test_labels;                             // int64 [M]
+  std::vector<MethodPredictions> methods;                // global_* and ttt_* per space, masked, non-adaptive
+  std::map<std::string, torch::Tensor> logits;           // "ttt_psi_hat", "masked_ttt_phi_hat": float [M, C]
   std::map<std::string, torch::Tensor> neighbor_cosine;  // O1: space -> double [M]
-  MaskStatistics mask_stats;                   // O2, adaptive masks
-  torch::Tensor masks;                         // bool [M, d1], the adaptive masks
-  torch::Tensor test_active;                   // bool [M, d1], each test point's active concepts
-  torch::Tensor nonadaptive_mask_size;         // int64 [M]
+  MaskStatistics mask_stats;                             // O2, adaptive masks
+  torch::Tensor masks;                                   // bool [M, d1], the adaptive masks
+  torch::Tensor test_active;                             // bool [M, d1], each test point's active concepts
+  torch::Tensor nonadaptive_mask_size;                   // int64 [M]
   ProbabilityAgreement o3;
   std::vector<std::pair<std::string, double>> seconds;  // stage -> seconds
 };

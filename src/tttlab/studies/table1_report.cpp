@@ -31,8 +31,13 @@ json interval(const Interval& i) { return json::array({i.lo, i.hi}); }
 json distribution(const torch::Tensor& v) {
   const auto d = v.to(torch::kDouble);
   auto q = [&](double f) { return torch::quantile(d, f).item<double>(); };
-  return {{"mean", d.mean().item<double>()}, {"std", d.std().item<double>()}, {"q10", q(0.1)},
-          {"q25", q(0.25)}, {"median", q(0.5)}, {"q75", q(0.75)}, {"q90", q(0.9)}};
+  return {{"mean", d.mean().item<double>()},
+          {"std", d.std().item<double>()},
+          {"q10", q(0.1)},
+          {"q25", q(0.25)},
+          {"median", q(0.5)},
+          {"q75", q(0.75)},
+          {"q90", q(0.9)}};
 }
 
 double mean_of(const torch::Tensor& t) { return t.to(torch::kDouble).mean().item<double>(); }
@@ -49,7 +54,8 @@ Summary summarize_table1(const Table1Result& r, const BootstrapConfig& bootstrap
     }
     if (!pa || !pb) continue;
     const auto ca = correct(pa->pred, r.test_labels), cb = correct(pb->pred, r.test_labels);
-    s.comparisons.push_back({a + " - " + b, tttlab::mean(ca) - tttlab::mean(cb), paired_bootstrap_ci(ca, cb, bootstrap)});
+    s.comparisons.push_back(
+        {a + " - " + b, tttlab::mean(ca) - tttlab::mean(cb), paired_bootstrap_ci(ca, cb, bootstrap)});
   }
   return s;
 }
@@ -57,11 +63,12 @@ Summary summarize_table1(const Table1Result& r, const BootstrapConfig& bootstrap
 json table1_json(const Table1Config& cfg, const Table1Result& r, const Summary& summary) {
   json j;
   for (const auto& m : summary.methods) {
-    j["methods"][m.name] = {{"accuracy", m.accuracy},
-                            {"ci90", interval(m.ci)},
-                            {"se", std::sqrt(m.accuracy * (1 - m.accuracy) / static_cast<double>(std::max<int64_t>(1, m.n)))},
-                            {"mean_ce", m.mean_ce ? json(*m.mean_ce) : json(nullptr)},
-                            {"n", m.n}};
+    j["methods"][m.name] = {
+        {"accuracy", m.accuracy},
+        {"ci90", interval(m.ci)},
+        {"se", std::sqrt(m.accuracy * (1 - m.accuracy) / static_cast<double>(std::max<int64_t>(1, m.n)))},
+        {"mean_ce", m.mean_ce ? json(*m.mean_ce) : json(nullptr)},
+        {"n", m.n}};
   }
   for (const auto& c : summary.comparisons) {
     j["comparisons"][c.name] = {{"accuracy_diff", c.accuracy_diff}, {"ci90", interval(c.ci)}};
@@ -84,38 +91,61 @@ json table1_json(const Table1Config& cfg, const Table1Result& r, const Summary& 
              {"test_concepts", mean_of(s.test_concepts)},
              {"kept_test_concepts", mean_of(s.kept_test_concepts)},
              {"nonadaptive_mask_size", mean_of(r.nonadaptive_mask_size)},
-             {"distributions", {{"mask_size", distribution(s.mask_size)},
-                                {"mask_in_neighborhood", distribution(s.mask_in_neighborhood)},
-                                {"neighborhood_concepts", distribution(s.neighborhood_concepts)}}}};
+             {"distributions",
+              {{"mask_size", distribution(s.mask_size)},
+               {"mask_in_neighborhood", distribution(s.mask_in_neighborhood)},
+               {"neighborhood_concepts", distribution(s.neighborhood_concepts)}}}};
   const ProbabilityAgreement& o3 = r.o3;
   json ranks = json::array();
   for (int64_t i = 0; i < o3.top; ++i) {
     ranks.push_back({{"rank", i + 1},
-                     {"rel_tv", o3.rel_tv[i]}, {"rel_tv_ci90", interval(o3.rel_tv_ci[i])},
-                     {"p_psi_hat", o3.mean_reference[i]}, {"p_psi_hat_ci90", interval(o3.mean_reference_ci[i])},
-                     {"p_phi_hat_masked", o3.mean_other[i]}, {"p_phi_hat_masked_ci90", interval(o3.mean_other_ci[i])}});
+                     {"rel_tv", o3.rel_tv[i]},
+                     {"rel_tv_ci90", interval(o3.rel_tv_ci[i])},
+                     {"p_psi_hat", o3.mean_reference[i]},
+                     {"p_psi_hat_ci90", interval(o3.mean_reference_ci[i])},
+                     {"p_phi_hat_masked", o3.mean_other[i]},
+                     {"p_phi_hat_masked_ci90", interval(o3.mean_other_ci[i])}});
   }
   j["o3"] = {{"agreement", o3.agreement},
              {"agreement_ci90", interval(o3.agreement_ci)},
              {"temperature", temperature_json(o3.temperatures)},
              {"ranks", ranks},
-             {"note", "ranks: the top classes of the calibrated masked Phi-hat TTT distribution; p_psi_hat: the Psi-hat "
-                      "TTT probability of the same class"}};
-  j["sae"] = {{"source", r.sae_source}, {"input_dim", r.input_dim}, {"latent_dim", r.latent_dim},
-              {"k", r.sparsity}, {"reconstruction", r.sae_quality}};
-  j["dataset"] = {{"name", r.dataset_name}, {"num_train", r.num_train}, {"num_test", r.num_test},
-                  {"num_classes", r.num_classes}, {"device", r.device}};
+             {"note",
+              "ranks: the top classes of the calibrated masked Phi-hat TTT distribution; p_psi_hat: the Psi-hat "
+              "TTT probability of the same class"}};
+  j["sae"] = {{"source", r.sae_source},
+              {"input_dim", r.input_dim},
+              {"latent_dim", r.latent_dim},
+              {"k", r.sparsity},
+              {"reconstruction", r.sae_quality}};
+  j["dataset"] = {{"name", r.dataset_name},
+                  {"num_train", r.num_train},
+                  {"num_test", r.num_test},
+                  {"num_classes", r.num_classes},
+                  {"device", r.device}};
   const MaskedFitConfig mc = cfg.effective_masked();
   j["config"] = {{"data", cfg.data},
                  {"sae_dir", cfg.sae_dir.string()},
                  {"sae", cfg.sae.to_json()},
-                 {"head", {{"epochs", cfg.head_train.epochs}, {"batch_size", cfg.head_train.batch_size},
-                           {"lr", cfg.head_train.lr}, {"weight_decay", cfg.head_train.weight_decay}}},
-                 {"ttt", {{"k", cfg.ttt.k}, {"steps", cfg.ttt.steps}, {"lr", cfg.ttt.lr},
-                          {"weight_decay", cfg.ttt.weight_decay}, {"beta1", cfg.ttt.beta1}, {"beta2", cfg.ttt.beta2},
-                          {"eps", cfg.ttt.eps}}},
-                 {"masked", {{"penalty", mc.penalty}, {"temperature", mc.temperature}, {"mask_init", mc.mask_init},
-                             {"steps", mc.fit.steps}, {"lr", mc.fit.lr}}},
+                 {"head",
+                  {{"epochs", cfg.head_train.epochs},
+                   {"batch_size", cfg.head_train.batch_size},
+                   {"lr", cfg.head_train.lr},
+                   {"weight_decay", cfg.head_train.weight_decay}}},
+                 {"ttt",
+                  {{"k", cfg.ttt.k},
+                   {"steps", cfg.ttt.steps},
+                   {"lr", cfg.ttt.lr},
+                   {"weight_decay", cfg.ttt.weight_decay},
+                   {"beta1", cfg.ttt.beta1},
+                   {"beta2", cfg.ttt.beta2},
+                   {"eps", cfg.ttt.eps}}},
+                 {"masked",
+                  {{"penalty", mc.penalty},
+                   {"temperature", mc.temperature},
+                   {"mask_init", mc.mask_init},
+                   {"steps", mc.fit.steps},
+                   {"lr", mc.fit.lr}}},
                  {"original_space", cfg.original_space},
                  {"normalize", cfg.normalize},
                  {"max_test", cfg.max_test},
@@ -138,9 +168,15 @@ json temperature_json(const torch::Tensor& temperatures) {
   const TemperatureSummary s = summarize_temperatures(temperatures);
   const auto d = temperatures.to(torch::kDouble);
   auto q = [&](double f) { return torch::quantile(d, f).item<double>(); };
-  return {{"n", s.n}, {"median", s.median}, {"q10", q(0.1)}, {"q25", q(0.25)}, {"q75", q(0.75)}, {"q90", q(0.9)},
+  return {{"n", s.n},
+          {"median", s.median},
+          {"q10", q(0.1)},
+          {"q25", q(0.25)},
+          {"q75", q(0.75)},
+          {"q90", q(0.9)},
           {"search_range", json::array({kMinCalibrationTemperature, kMaxCalibrationTemperature})},
-          {"clamped_at_lower_bound", s.at_lower_bound}, {"clamped_at_upper_bound", s.at_upper_bound}};
+          {"clamped_at_lower_bound", s.at_lower_bound},
+          {"clamped_at_upper_bound", s.at_upper_bound}};
 }
 
 std::string temperature_text(const torch::Tensor& temperatures) {
@@ -181,15 +217,17 @@ std::string table1_text(const Table1Result& r, const Summary& summary, double le
   o << fmt::format("O1: mean cosine in Phi-hat to neighbours chosen in Psi {:.3f}, Psi-hat {:.3f}, Phi-hat {:.3f}\n",
                    mean_of(r.neighbor_cosine.at("psi")), mean_of(r.neighbor_cosine.at("psi_hat")),
                    mean_of(r.neighbor_cosine.at("phi_hat")));
-  o << fmt::format("O2: ||m||_0 {:.1f} (of which used by neighbours {:.1f}) of {:.1f} concepts active in the "
-                   "neighbourhood; keeps {:.1f} of the test point's {:.1f}\n",
-                   mean_of(r.mask_stats.mask_size), mean_of(r.mask_stats.mask_in_neighborhood),
-                   mean_of(r.mask_stats.neighborhood_concepts), mean_of(r.mask_stats.kept_test_concepts),
-                   mean_of(r.mask_stats.test_concepts));
-  o << fmt::format("O3: Psi-hat TTT and masked Phi-hat TTT agree on {:.2f}% [{:.2f}, {:.2f}]; {}; rel. TV at "
-                   "rank 1 {:.3f}, rank 2 {:.3f}\n",
-                   100 * r.o3.agreement, 100 * r.o3.agreement_ci.lo, 100 * r.o3.agreement_ci.hi,
-                   temperature_text(r.o3.temperatures), r.o3.rel_tv.at(0), r.o3.rel_tv.size() > 1 ? r.o3.rel_tv[1] : 0.0);
+  o << fmt::format(
+      "O2: ||m||_0 {:.1f} (of which used by neighbours {:.1f}) of {:.1f} concepts active in the "
+      "neighbourhood; keeps {:.1f} of the test point's {:.1f}\n",
+      mean_of(r.mask_stats.mask_size), mean_of(r.mask_stats.mask_in_neighborhood),
+      mean_of(r.mask_stats.neighborhood_concepts), mean_of(r.mask_stats.kept_test_concepts),
+      mean_of(r.mask_stats.test_concepts));
+  o << fmt::format(
+      "O3: Psi-hat TTT and masked Phi-hat TTT agree on {:.2f}% [{:.2f}, {:.2f}]; {}; rel. TV at "
+      "rank 1 {:.3f}, rank 2 {:.3f}\n",
+      100 * r.o3.agreement, 100 * r.o3.agreement_ci.lo, 100 * r.o3.agreement_ci.hi, temperature_text(r.o3.temperatures),
+      r.o3.rel_tv.at(0), r.o3.rel_tv.size() > 1 ? r.o3.rel_tv[1] : 0.0);
   return o.str();
 }
 
@@ -281,8 +319,15 @@ void write_table1_outputs(const fs::path& out_dir, const Table1Config& cfg, cons
   write_npy(out_dir / "o3_p_phi_hat_masked.npy", r.o3.p_other);
   write_figures(out_dir, r);
   json j = table1_json(cfg, r, summary);
-  j["outputs"] = {"pred_<method>.npy", "ce_<method>.npy", "test_rows.npy", "test_labels.npy", "o1_cosine_<space>.npy",
-                  "o2_*.npy (o2_masks.npy, o2_test_active.npy: bool [M, d1] adaptive masks and the test points' active concepts, when M d1 <= 2^27)", "o3_*.npy", "fig2_neighbor_cosine.{png,svg,gp,dat}",
+  j["outputs"] = {"pred_<method>.npy",
+                  "ce_<method>.npy",
+                  "test_rows.npy",
+                  "test_labels.npy",
+                  "o1_cosine_<space>.npy",
+                  "o2_*.npy (o2_masks.npy, o2_test_active.npy: bool [M, d1] adaptive masks and the test points' active "
+                  "concepts, when M d1 <= 2^27)",
+                  "o3_*.npy",
+                  "fig2_neighbor_cosine.{png,svg,gp,dat}",
                   "fig3_top_probabilities.{png,svg,gp,dat}"};
   write_text_atomically(out_dir / "results.json", j.dump(2) + "\n");
 }

@@ -12,8 +12,8 @@ namespace tttlab {
 TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, const Split& data,
                           const TrainConfig& cfg, const std::string& label) {
   const auto data_x = data.x.defined() ? data.x.to(cfg.device) : data.x;  // undefined: the checks below say so
-  return train_classifier(module, forward, [&](const torch::Tensor& rows) { return data_x.index_select(0, rows); },
-                          data.y, cfg, label);
+  return train_classifier(
+      module, forward, [&](const torch::Tensor& rows) { return data_x.index_select(0, rows); }, data.y, cfg, label);
 }
 
 TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, const RowsFn& rows_of,
@@ -28,8 +28,7 @@ TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, c
   module.to(cfg.device);
   module.train();
   const auto data_y = labels.to(cfg.device);
-  torch::optim::Adam opt(module.parameters(),
-                         torch::optim::AdamOptions(cfg.lr).weight_decay(cfg.weight_decay));
+  torch::optim::Adam opt(module.parameters(), torch::optim::AdamOptions(cfg.lr).weight_decay(cfg.weight_decay));
   auto gen = at::detail::createCPUGenerator(cfg.seed);
   const int64_t batches = (n + cfg.batch_size - 1) / cfg.batch_size;
 
@@ -61,8 +60,7 @@ TrainLog train_classifier(torch::nn::Module& module, const ForwardFn& forward, c
   return log;
 }
 
-LinearHead train_linear_head(const Split& features, int64_t num_classes, const TrainConfig& cfg,
-                             TrainLog* log) {
+LinearHead train_linear_head(const Split& features, int64_t num_classes, const TrainConfig& cfg, TrainLog* log) {
   require_input(features.x.dim() == 2, "features must be 2-D [N, d], got {} dimensions", features.x.dim());
   torch::manual_seed(cfg.seed);
   torch::nn::Linear linear(features.x.size(1), num_classes);
@@ -83,8 +81,8 @@ LinearHead train_linear_head(const RowsFn& rows_of, int64_t dim, const torch::Te
   return head_from_linear(linear);
 }
 
-torch::Tensor extract_features(FlexibleLeNet& model, const torch::Tensor& images,
-                               const std::string& label, int64_t batch_size, torch::Device device) {
+torch::Tensor extract_features(FlexibleLeNet& model, const torch::Tensor& images, const std::string& label,
+                               int64_t batch_size, torch::Device device) {
   torch::NoGradGuard no_grad;
   model->eval();
   model->to(device);

@@ -18,8 +18,8 @@ struct TrainConfig {
   int64_t epochs = 10;
   int64_t batch_size = 256;
   double lr = 1e-3;
-  double weight_decay = 0.0;  // torch.optim.Adam's L2 term
-  uint64_t seed = 0;          // minibatch order
+  double weight_decay = 0.0;           // torch.optim.Adam's L2 term
+  uint64_t seed = 0;                   // minibatch order
   torch::Device device = torch::kCPU;  // where the minibatch steps run; the model comes back on the CPU
 };
 
@@ -51,8 +51,7 @@ LinearHead train_linear_head(const RowsFn& rows_of, int64_t dim, const torch::Te
 
 // The feature layer of a trained network for every image, in batches, without gradients, computed
 // on `device`; the features come back on the CPU (and the model stays on the CPU).
-torch::Tensor extract_features(FlexibleLeNet& model, const torch::Tensor& images,
-                               const std::string& label, int64_t batch_size = 1024,
-                               torch::Device device = torch::kCPU);
+torch::Tensor extract_features(FlexibleLeNet& model, const torch::Tensor& images, const std::string& label,
+                               int64_t batch_size = 1024, torch::Device device = torch::kCPU);
 
 }  // namespace tttlab

@@ -13,8 +13,8 @@ struct AdamHyper {
   double lr, beta1, beta2, eps, weight_decay;
 };
 
-inline void adam_update_(torch::Tensor& param, torch::Tensor grad, torch::Tensor& exp_avg,
-                         torch::Tensor& exp_avg_sq, int64_t step, const AdamHyper& h) {
+inline void adam_update_(torch::Tensor& param, torch::Tensor grad, torch::Tensor& exp_avg, torch::Tensor& exp_avg_sq,
+                         int64_t step, const AdamHyper& h) {
   if (h.weight_decay != 0) grad = grad.add(param, h.weight_decay);
   const double bias_correction1 = 1 - std::pow(h.beta1, static_cast<double>(step));
   const double bias_correction2 = 1 - std::pow(h.beta2, static_cast<double>(step));

@@ -34,8 +34,7 @@ void fused_adam_update_cpu_(torch::Tensor& param, const torch::Tensor& grad, tor
   TORCH_CHECK(param.is_cpu() && param.is_contiguous() && grad.is_contiguous() && exp_avg.is_contiguous() &&
                   exp_avg_sq.is_contiguous(),
               "fused_adam_update_cpu_: expects contiguous CPU tensors");
-  TORCH_CHECK(param.numel() == grad.numel() && param.numel() == exp_avg.numel() &&
-                  param.numel() == exp_avg_sq.numel(),
+  TORCH_CHECK(param.numel() == grad.numel() && param.numel() == exp_avg.numel() && param.numel() == exp_avg_sq.numel(),
               "fused_adam_update_cpu_: size mismatch");
   const double bias_correction1 = 1 - std::pow(h.beta1, static_cast<double>(step));
   const double bias_correction2 = 1 - std::pow(h.beta2, static_cast<double>(step));
@@ -48,8 +47,8 @@ void fused_adam_update_cpu_(torch::Tensor& param, const torch::Tensor& grad, tor
     at::parallel_for(0, param.numel(), 16384, [&](int64_t begin, int64_t end) {
       adam_loop<T>(p + begin, g + begin, m + begin, v + begin, end - begin, static_cast<T>(h.beta1),
                    static_cast<T>(1 - h.beta1), static_cast<T>(h.beta2), static_cast<T>(1 - h.beta2),
-                   static_cast<T>(h.weight_decay), static_cast<T>(h.eps),
-                   static_cast<T>(std::sqrt(bias_correction2)), static_cast<T>(h.lr / bias_correction1));
+                   static_cast<T>(h.weight_decay), static_cast<T>(h.eps), static_cast<T>(std::sqrt(bias_correction2)),
+                   static_cast<T>(h.lr / bias_correction1));
     });
   });
 }

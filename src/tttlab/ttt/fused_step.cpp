@@ -8,9 +8,8 @@ namespace tttlab {
 
 bool have_fused_step() { return false; }
 
-void fused_ce_adam_step_(torch::Tensor&, torch::Tensor&, torch::Tensor&, torch::Tensor&, torch::Tensor&,
-                         torch::Tensor&, const torch::Tensor&, const torch::Tensor&, torch::Tensor&, int64_t,
-                         const AdamHyper&) {
+void fused_ce_adam_step_(torch::Tensor&, torch::Tensor&, torch::Tensor&, torch::Tensor&, torch::Tensor&, torch::Tensor&,
+                         const torch::Tensor&, const torch::Tensor&, torch::Tensor&, int64_t, const AdamHyper&) {
   throw std::logic_error("fused TTT step: this build of tttlab has no CUDA");
 }
 

@@ -21,9 +21,9 @@ bool have_fused_step();
 // w [B, C, d], b [B, C] and the moments: contiguous float32 CUDA tensors, updated in place.
 // x [B, r, d] with contiguous rows (a slice of the neighbour rows is fine), labels int64 [B, r]
 // (last stride 1); logits: a float32 [B, r, C] buffer the step may overwrite. step counts from 1.
-void fused_ce_adam_step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& w_m, torch::Tensor& w_v,
-                         torch::Tensor& b_m, torch::Tensor& b_v, const torch::Tensor& x,
-                         const torch::Tensor& labels, torch::Tensor& logits, int64_t step, const AdamHyper& h);
+void fused_ce_adam_step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& w_m, torch::Tensor& w_v, torch::Tensor& b_m,
+                         torch::Tensor& b_v, const torch::Tensor& x, const torch::Tensor& labels, torch::Tensor& logits,
+                         int64_t step, const AdamHyper& h);
 
 // The same step with W's first moment m_coef^T x instead of a [B, C, d] tensor: m_coef is float32
 // [B, r, C], zero before the first step; every step must see the same x, and h.weight_decay must be 0.

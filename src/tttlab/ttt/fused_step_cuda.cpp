@@ -21,11 +21,11 @@ void check_step_inputs(const torch::Tensor& w, const torch::Tensor& x, const tor
                        const torch::Tensor& logits) {
   check_state(logits, "logits buffer");
   const int64_t bsz = w.size(0), c = w.size(1), d = w.size(2), rows = x.size(1);
-  TORCH_CHECK(x.is_cuda() && x.scalar_type() == torch::kFloat && x.dim() == 3 && x.size(0) == bsz &&
-                  x.size(2) == d && x.stride(2) == 1 && x.stride(1) == d,
+  TORCH_CHECK(x.is_cuda() && x.scalar_type() == torch::kFloat && x.dim() == 3 && x.size(0) == bsz && x.size(2) == d &&
+                  x.stride(2) == 1 && x.stride(1) == d,
               "fused TTT step: x must be float32 CUDA [B, r, d] with contiguous rows");
-  TORCH_CHECK(labels.is_cuda() && labels.scalar_type() == torch::kLong && labels.dim() == 2 &&
-                  labels.size(0) == bsz && labels.size(1) == rows && labels.stride(1) == 1,
+  TORCH_CHECK(labels.is_cuda() && labels.scalar_type() == torch::kLong && labels.dim() == 2 && labels.size(0) == bsz &&
+                  labels.size(1) == rows && labels.stride(1) == 1,
               "fused TTT step: labels must be int64 CUDA [B, r]");
   TORCH_CHECK(logits.size(0) == bsz && logits.size(1) == rows && logits.size(2) == c,
               "fused TTT step: logits buffer must be [B, r, C]");
@@ -56,9 +56,9 @@ void step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor* w_m, const torch::
   if (m_coef != nullptr) {
     check_state(*m_coef, "first-moment coefficients");
     check_state(*m_coef_next, "first-moment coefficients");
-    TORCH_CHECK(m_coef->sizes() == logits.sizes() && m_coef_next->sizes() == logits.sizes() &&
-                    !m_coef->is_same(*m_coef_next),
-                "fused TTT step: m_coef and m_coef_next must be two different [B, r, C] buffers");
+    TORCH_CHECK(
+        m_coef->sizes() == logits.sizes() && m_coef_next->sizes() == logits.sizes() && !m_coef->is_same(*m_coef_next),
+        "fused TTT step: m_coef and m_coef_next must be two different [B, r, C] buffers");
     TORCH_CHECK(h.weight_decay == 0, "fused TTT step: the row-space first moment needs weight_decay = 0");
     coef = m_coef->data_ptr<float>();
     coef_next = m_coef_next->data_ptr<float>();
@@ -74,9 +74,8 @@ void step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor* w_m, const torch::
                              stream, coef, coef_next, s.beta1, s.one_minus_beta1);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   cuda::launch_grad_adam(logits.data_ptr<float>(), coef, x.data_ptr<float>(), x.stride(0), w.data_ptr<float>(),
-                         coef != nullptr ? nullptr : w_m->data_ptr<float>(), w_v.data_ptr<float>(),
-                         b.data_ptr<float>(), b_m.data_ptr<float>(), b_v.data_ptr<float>(), bsz, rows, c, d, s,
-                         stream);
+                         coef != nullptr ? nullptr : w_m->data_ptr<float>(), w_v.data_ptr<float>(), b.data_ptr<float>(),
+                         b_m.data_ptr<float>(), b_v.data_ptr<float>(), bsz, rows, c, d, s, stream);
   C10_CUDA_KERNEL_LAUNCH_CHECK();
 }
 
@@ -84,9 +83,9 @@ void step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor* w_m, const torch::
 
 bool have_fused_step() { return true; }
 
-void fused_ce_adam_step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& w_m, torch::Tensor& w_v,
-                         torch::Tensor& b_m, torch::Tensor& b_v, const torch::Tensor& x,
-                         const torch::Tensor& labels, torch::Tensor& logits, int64_t step, const AdamHyper& h) {
+void fused_ce_adam_step_(torch::Tensor& w, torch::Tensor& b, torch::Tensor& w_m, torch::Tensor& w_v, torch::Tensor& b_m,
+                         torch::Tensor& b_v, const torch::Tensor& x, const torch::Tensor& labels, torch::Tensor& logits,
+                         int64_t step, const AdamHyper& h) {
   step_(w, b, &w_m, nullptr, nullptr, w_v, b_m, b_v, x, labels, logits, step, h);
 }
 

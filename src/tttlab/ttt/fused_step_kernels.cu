@@ -30,10 +30,10 @@ constexpr int kRowsPerBlock = 8, kRegsPerLane = 32;
 // the next coefficients: m_coef_out = m_coef_in * beta1 + delta * (1 - beta1), in adam_element's
 // order of operations (into another buffer: the gradient kernel of this step still reads m_coef_in).
 template <bool kInRegisters>
-__global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* __restrict__ labels,
-                                     int64_t total_rows, int rows_per_point, int num_classes,
-                                     int64_t label_bstride, const float* __restrict__ m_coef_in,
-                                     float* __restrict__ m_coef_out, float beta1, float one_minus_beta1) {
+__global__ void softmax_delta_kernel(float* __restrict__ logits, const int64_t* __restrict__ labels, int64_t total_rows,
+                                     int rows_per_point, int num_classes, int64_t label_bstride,
+                                     const float* __restrict__ m_coef_in, float* __restrict__ m_coef_out, float beta1,
+                                     float one_minus_beta1) {
   const int64_t row = static_cast<int64_t>(blockIdx.x) * kRowsPerBlock + threadIdx.x / kWarp;
   if (row >= total_rows) return;
   const int lane = threadIdx.x % kWarp;
@@ -148,7 +148,8 @@ constexpr int kRowSpaceMinBlocks = 4;
 constexpr int kStateFloats = kTile * kPitch;
 __host__ __device__ constexpr int chunk_floats(bool row_space) { return rows_chunk(row_space) * kTile; }
 constexpr size_t grad_adam_smem(bool row_space) {
-  return sizeof(float) * (row_space ? 2 * kStateFloats + 3 * chunk_floats(true) : 3 * kStateFloats + 2 * chunk_floats(false));
+  return sizeof(float) *
+         (row_space ? 2 * kStateFloats + 3 * chunk_floats(true) : 3 * kStateFloats + 2 * chunk_floats(false));
 }
 
 __device__ __forceinline__ void cp_async_16(float* smem, const float* gmem) {
@@ -171,8 +172,8 @@ template <bool kVec4, bool kRowSpace>
 __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSpaceMinBlocks : 1)
     grad_adam_kernel(const float* __restrict__ delta, const float* __restrict__ m_coef, const float* __restrict__ x,
                      int64_t x_bstride, float* __restrict__ w, float* __restrict__ w_m, float* __restrict__ w_v,
-                     float* __restrict__ b, float* __restrict__ b_m, float* __restrict__ b_v, int64_t point0,
-                     int rows, int num_classes, int dim, AdamStepScalars s) {
+                     float* __restrict__ b, float* __restrict__ b_m, float* __restrict__ b_v, int64_t point0, int rows,
+                     int num_classes, int dim, AdamStepScalars s) {
   extern __shared__ __align__(16) float smem[];
   // Shared memory: the state tiles (W, v and, unless kRowSpace, m), then the staged rows of delta,
   // x and (kRowSpace) m_coef.
@@ -181,8 +182,8 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSp
   float* s_m = kRowSpace ? nullptr : s_v + kStateFloats;
   constexpr int kRowsChunk = rows_chunk(kRowSpace), kChunkFloats = chunk_floats(kRowSpace);
   float* s_delta = s_v + (kRowSpace ? 1 : 2) * kStateFloats;  // [kRowsChunk][kTile]
-  float* s_x = s_delta + kChunkFloats;                         // [kRowsChunk][kTile]
-  float* s_a = kRowSpace ? s_x + kChunkFloats : nullptr;       // [kRowsChunk][kTile]
+  float* s_x = s_delta + kChunkFloats;                        // [kRowsChunk][kTile]
+  float* s_a = kRowSpace ? s_x + kChunkFloats : nullptr;      // [kRowsChunk][kTile]
   const int tid = threadIdx.x, tx = tid % kThreadsSide, ty = tid / kThreadsSide;
   const int64_t point = point0 + blockIdx.z;
   const int c0 = blockIdx.y * kTile, j0 = blockIdx.x * kTile;
@@ -208,7 +209,8 @@ __global__ void __launch_bounds__(kThreadsSide* kThreadsSide, kRowSpace ? kRowSp
       const int64_t rc = static_cast<int64_t>(i0 + i) * num_classes + c0 + vec_col;
       const int64_t rx = static_cast<int64_t>(i0 + i) * dim + j0 + vec_col;
       cp_async_16_or_zero(s_delta + i * kTile + vec_col, row_in && c_in ? dp + rc : dp, row_in && c_in);
-      if constexpr (kRowSpace) cp_async_16_or_zero(s_a + i * kTile + vec_col, row_in && c_in ? ap + rc : ap, row_in && c_in);
+      if constexpr (kRowSpace)
+        cp_async_16_or_zero(s_a + i * kTile + vec_col, row_in && c_in ? ap + rc : ap, row_in && c_in);
       cp_async_16_or_zero(s_x + i * kTile + vec_col, row_in && j_in ? xp + rx : xp, row_in && j_in);
     }
     cp_async_commit();
@@ -346,21 +348,20 @@ constexpr int64_t kMaxGridZ = 65535;
 }  // namespace
 
 void launch_softmax_delta(float* logits, const int64_t* labels, int64_t batch, int64_t rows_per_point,
-                          int64_t num_classes, int64_t label_bstride, cudaStream_t stream,
-                          const float* m_coef_in, float* m_coef_out, float beta1, float one_minus_beta1) {
+                          int64_t num_classes, int64_t label_bstride, cudaStream_t stream, const float* m_coef_in,
+                          float* m_coef_out, float beta1, float one_minus_beta1) {
   const int64_t total = batch * rows_per_point;
   if (total == 0) return;
   const auto blocks = static_cast<unsigned>((total + kRowsPerBlock - 1) / kRowsPerBlock);
   auto* kernel = num_classes <= kWarp * kRegsPerLane ? softmax_delta_kernel<true> : softmax_delta_kernel<false>;
   kernel<<<blocks, kRowsPerBlock * kWarp, 0, stream>>>(logits, labels, total, static_cast<int>(rows_per_point),
-                                                        static_cast<int>(num_classes), label_bstride, m_coef_in, m_coef_out, beta1,
-                                                        one_minus_beta1);
+                                                       static_cast<int>(num_classes), label_bstride, m_coef_in,
+                                                       m_coef_out, beta1, one_minus_beta1);
 }
 
-void launch_grad_adam(const float* delta, const float* m_coef, const float* x, int64_t x_bstride, float* w,
-                      float* w_m, float* w_v, float* b, float* b_m, float* b_v, int64_t batch,
-                      int64_t rows_per_point, int64_t num_classes, int64_t dim, const AdamStepScalars& s,
-                      cudaStream_t stream) {
+void launch_grad_adam(const float* delta, const float* m_coef, const float* x, int64_t x_bstride, float* w, float* w_m,
+                      float* w_v, float* b, float* b_m, float* b_v, int64_t batch, int64_t rows_per_point,
+                      int64_t num_classes, int64_t dim, const AdamStepScalars& s, cudaStream_t stream) {
   const dim3 block(kThreadsSide * kThreadsSide);
   const bool row_space = m_coef != nullptr;
   // 16-byte copies need every row of W, delta, m_coef and x to start 16-byte aligned: C and d
@@ -370,8 +371,10 @@ void launch_grad_adam(const float* delta, const float* m_coef, const float* x, i
                      reinterpret_cast<uintptr_t>(m_coef) | reinterpret_cast<uintptr_t>(x);
   const bool vec4 = dim % 4 == 0 && num_classes % 4 == 0 && x_bstride % 4 == 0 && bases % 16 == 0;
   decltype(&grad_adam_kernel<true, true>) kernel;
-  if (row_space) kernel = vec4 ? grad_adam_kernel<true, true> : grad_adam_kernel<false, true>;
-  else kernel = vec4 ? grad_adam_kernel<true, false> : grad_adam_kernel<false, false>;
+  if (row_space)
+    kernel = vec4 ? grad_adam_kernel<true, true> : grad_adam_kernel<false, true>;
+  else
+    kernel = vec4 ? grad_adam_kernel<true, false> : grad_adam_kernel<false, false>;
   const auto smem = grad_adam_smem(row_space);
   // More than 48 KB of dynamic shared memory must be asked for (once per kernel; cheap to repeat).
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem));

@@ -40,9 +40,8 @@ void launch_softmax_delta(float* logits, const int64_t* labels, int64_t batch, i
 // delta [B, r, C] contiguous; x rows at x + b * x_bstride + i * d (rows contiguous, width d).
 // m_coef: null, or the row-space first moment [B, r, C] of the previous step (m_{t-1} = m_coef^T x;
 // then s.weight_decay must be 0 and w_m is not used).
-void launch_grad_adam(const float* delta, const float* m_coef, const float* x, int64_t x_bstride, float* w,
-                      float* w_m, float* w_v, float* b, float* b_m, float* b_v, int64_t batch,
-                      int64_t rows_per_point, int64_t num_classes, int64_t dim, const AdamStepScalars& s,
-                      cudaStream_t stream);
+void launch_grad_adam(const float* delta, const float* m_coef, const float* x, int64_t x_bstride, float* w, float* w_m,
+                      float* w_v, float* b, float* b_m, float* b_v, int64_t batch, int64_t rows_per_point,
+                      int64_t num_classes, int64_t dim, const AdamStepScalars& s, cudaStream_t stream);
 
 }  // namespace tttlab::cuda

@@ -40,8 +40,8 @@ enum class LocalFitPath {
 std::string to_string(LocalFitPath path);
 
 struct LocalFitConfig {
-  int64_t k = 100;        // neighbours per test point
-  int64_t steps = 100;    // Adam steps per test point
+  int64_t k = 100;      // neighbours per test point
+  int64_t steps = 100;  // Adam steps per test point
   double lr = 0.1;
   double weight_decay = 0.0;  // L2 term added to the gradient, as torch.optim.Adam does
   double beta1 = 0.9;
@@ -84,10 +84,8 @@ struct LocalFitResult {
   torch::Tensor biases;   // float [M, C]
 };
 
-LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& data,
-                                   const LocalFitConfig& cfg);
-LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data,
-                                 const LocalFitConfig& cfg);
+LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& data, const LocalFitConfig& cfg);
+LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data, const LocalFitConfig& cfg);
 
 // The path local_fit_batched takes for heads of `dtype` under cfg (its device, fused flag, mode and
 // weight decay) in this build.

@@ -51,8 +51,8 @@ int64_t local_fit_points_per_batch(int64_t num_classes, int64_t dim, int64_t k, 
   if (cfg.device.is_cuda()) {
     head_copies = uses_row_space_moment(cfg, element_size) ? 2 : uses_fused_step(cfg, element_size) ? 3 : 8;
   }
-  const int64_t per_point = element_size * (head_copies * num_classes * dim + k * dim + 3 * k * num_classes +
-                                            5 * num_classes);
+  const int64_t per_point =
+      element_size * (head_copies * num_classes * dim + k * dim + 3 * k * num_classes + 5 * num_classes);
   return std::max<int64_t>(1, cfg.effective_memory_budget() / std::max<int64_t>(per_point, 1));
 }
 
@@ -60,19 +60,18 @@ namespace {
 
 // Gradient of the mean cross-entropy over the rows of x for every point of the batch:
 // dL/dlogits = (softmax - onehot) / rows; dW = dlogits^T x; db = sum_rows dlogits.
-void ce_gradient(const torch::Tensor& w, const torch::Tensor& b, const torch::Tensor& x,
-                 const torch::Tensor& onehot, torch::Tensor& grad_w, torch::Tensor& grad_b) {
+void ce_gradient(const torch::Tensor& w, const torch::Tensor& b, const torch::Tensor& x, const torch::Tensor& onehot,
+                 torch::Tensor& grad_w, torch::Tensor& grad_b) {
   const auto logits = torch::baddbmm(b.unsqueeze(1), x, w.transpose(1, 2));  // [B, rows, C]
   auto delta = torch::softmax(logits, 2);
   delta.sub_(onehot).div_(static_cast<double>(x.size(1)));
   torch::bmm_out(grad_w, delta.transpose(1, 2), x);  // [B, C, d]
-  torch::sum_out(grad_b, delta, {1});                 // [B, C]
+  torch::sum_out(grad_b, delta, {1});                // [B, C]
 }
 
 }  // namespace
 
-LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data_in,
-                                 const LocalFitConfig& cfg) {
+LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& data_in, const LocalFitConfig& cfg) {
   check_local_fit_inputs(head, data_in, cfg);
   torch::NoGradGuard no_grad;
   const int64_t m = data_in.test_x.size(0), c = head.num_classes(), d = head.dim(), k = cfg.k;
@@ -80,8 +79,8 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
   const auto opts = out_opts.device(cfg.device);
   const LocalFitData data = local_fit_data_on(data_in, cfg.device);
   const auto w0 = head.weight.to(opts), b0 = head.bias.to(opts);
-  const int64_t per_batch = std::min(std::max<int64_t>(m, 1),
-                                     local_fit_points_per_batch(c, d, k, head.weight.element_size(), cfg));
+  const int64_t per_batch =
+      std::min(std::max<int64_t>(m, 1), local_fit_points_per_batch(c, d, k, head.weight.element_size(), cfg));
   const AdamHyper hyper{cfg.lr, cfg.beta1, cfg.beta2, cfg.eps, cfg.weight_decay};
   const bool fused = uses_fused_step(cfg, head.weight.element_size());
   const bool row_space = uses_row_space_moment(cfg, head.weight.element_size());
@@ -92,7 +91,7 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
   for (int64_t begin = 0; begin < m; begin += per_batch) {
     const int64_t end = std::min(m, begin + per_batch), bsz = end - begin;
     const NeighborBatch nb = gather_neighbors(data, k, begin, end);
-    const auto x = nb.x.to(opts);  // [B, k, d]
+    const auto x = nb.x.to(opts);                                                            // [B, k, d]
     const auto onehot = fused ? torch::Tensor() : torch::one_hot(nb.y, c).to(opts.dtype());  // [B, k, C]
 
     // repeat() always copies (expand().contiguous() would alias the head when bsz == 1, and the
@@ -110,8 +109,7 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
     for (int64_t t = 0; t < cfg.steps; ++t) {
       const int64_t j = cfg.mode == LocalFitMode::Erm ? 0 : t % k;  // first row of this step
       if (row_space) {
-        fused_ce_adam_step_row_space_(w, b, m_coef, m_coef_next, w_v, b_m, b_v, x, nb.y, logits_buffer, t + 1,
-                                      hyper);
+        fused_ce_adam_step_row_space_(w, b, m_coef, m_coef_next, w_v, b_m, b_v, x, nb.y, logits_buffer, t + 1, hyper);
         continue;
       }
       if (fused) {

@@ -19,11 +19,16 @@ LocalFitMode local_fit_mode_from_string(const std::string& name) {
 
 std::string to_string(LocalFitPath path) {
   switch (path) {
-    case LocalFitPath::Reference: return "reference";
-    case LocalFitPath::BatchedCpu: return "batched-cpu";
-    case LocalFitPath::BatchedCuda: return "batched-cuda";
-    case LocalFitPath::Fused: return "fused";
-    case LocalFitPath::FusedRowSpace: return "fused-rowspace";
+    case LocalFitPath::Reference:
+      return "reference";
+    case LocalFitPath::BatchedCpu:
+      return "batched-cpu";
+    case LocalFitPath::BatchedCuda:
+      return "batched-cuda";
+    case LocalFitPath::Fused:
+      return "fused";
+    case LocalFitPath::FusedRowSpace:
+      return "fused-rowspace";
   }
   return "unknown";
 }
@@ -37,8 +42,7 @@ void LocalFitConfig::validate() const {
   require_input(beta2 >= 0 && beta2 < 1, "beta2={} (expected in [0, 1))", beta2);
   require_input(std::isfinite(eps) && eps > 0, "eps={} (expected > 0)", eps);
   require_input(points_per_batch >= 0, "points per batch={} (expected >= 0; 0 = automatic)", points_per_batch);
-  require_input(memory_budget_bytes >= 0, "memory budget={} bytes (expected >= 0; 0 = automatic)",
-                memory_budget_bytes);
+  require_input(memory_budget_bytes >= 0, "memory budget={} bytes (expected >= 0; 0 = automatic)", memory_budget_bytes);
   require_input(device.is_cpu() || device.is_cuda(), "TTT device {} (expected cpu or cuda)", device.str());
 }
 
@@ -56,14 +60,14 @@ void check_local_fit_inputs(const LinearHead& head, const LocalFitData& data, co
   const int64_t n = data.train_x.size(0), m = data.test_x.size(0), d = head.dim();
   require_input(n > 0, "TTT: the training set is empty");
   require_input(data.train_x.size(1) == d && data.test_x.size(1) == d,
-                "TTT: features have width {} (train) and {} (test), but the head expects {}",
-                data.train_x.size(1), data.test_x.size(1), d);
+                "TTT: features have width {} (train) and {} (test), but the head expects {}", data.train_x.size(1),
+                data.test_x.size(1), d);
   require_input(data.train_y.dim() == 1 && data.train_y.size(0) == n, "TTT: train labels must be [N={}]", n);
   require_input(cfg.k <= n, "k={} is larger than the training set (N={})", cfg.k, n);
-  require_input(data.neighbors.dim() == 2 && data.neighbors.size(0) == m,
-                "TTT: neighbours must be [M={}, k], got {}", m, shape_string(data.neighbors.sizes()));
-  require_input(data.neighbors.size(1) >= cfg.k, "k={} but only {} neighbours were searched per test point",
-                cfg.k, data.neighbors.size(1));
+  require_input(data.neighbors.dim() == 2 && data.neighbors.size(0) == m, "TTT: neighbours must be [M={}, k], got {}",
+                m, shape_string(data.neighbors.sizes()));
+  require_input(data.neighbors.size(1) >= cfg.k, "k={} but only {} neighbours were searched per test point", cfg.k,
+                data.neighbors.size(1));
   check_neighbor_indices(data.neighbors.slice(1, 0, cfg.k), n, "TTT");
   const int64_t c = head.num_classes();
   require_input(data.train_y.min().item<int64_t>() >= 0 && data.train_y.max().item<int64_t>() < c,

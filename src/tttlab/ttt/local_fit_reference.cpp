@@ -8,8 +8,7 @@
 
 namespace tttlab {
 
-LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& data_in,
-                                   const LocalFitConfig& cfg) {
+LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& data_in, const LocalFitConfig& cfg) {
   check_local_fit_inputs(head, data_in, cfg);
   const int64_t m = data_in.test_x.size(0), c = head.num_classes(), d = head.dim();
   const auto out_opts = head.weight.options().device(torch::kCPU);
@@ -22,10 +21,9 @@ LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& d
     const auto x = nb.x[0], y = nb.y[0];  // [k, d], [k]
     auto w = w0.detach().clone().set_requires_grad(true);
     auto b = b0.detach().clone().set_requires_grad(true);
-    torch::optim::Adam opt({w, b}, torch::optim::AdamOptions(cfg.lr)
-                                       .betas({cfg.beta1, cfg.beta2})
-                                       .eps(cfg.eps)
-                                       .weight_decay(cfg.weight_decay));
+    torch::optim::Adam opt(
+        {w, b},
+        torch::optim::AdamOptions(cfg.lr).betas({cfg.beta1, cfg.beta2}).eps(cfg.eps).weight_decay(cfg.weight_decay));
     for (int64_t t = 0; t < cfg.steps; ++t) {
       opt.zero_grad();
       torch::Tensor loss;
@@ -33,8 +31,7 @@ LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& d
         loss = torch::nn::functional::cross_entropy(torch::addmm(b, x, w.t()), y);
       } else {
         const int64_t j = t % cfg.k;
-        loss = torch::nn::functional::cross_entropy(torch::addmm(b, x.slice(0, j, j + 1), w.t()),
-                                                    y.slice(0, j, j + 1));
+        loss = torch::nn::functional::cross_entropy(torch::addmm(b, x.slice(0, j, j + 1), w.t()), y.slice(0, j, j + 1));
       }
       loss.backward();
       opt.step();

@@ -18,7 +18,8 @@ using nlohmann::json;
 
 std::pair<torch::Tensor, torch::Tensor> locality_columns(const StudyResult& r, int64_t k, int64_t random_heads,
                                                          uint64_t seed) {
-  require_input(r.ttt_weights.defined() && r.ttt_biases.defined(), "locality: the study kept no TTT heads (keep_heads)");
+  require_input(r.ttt_weights.defined() && r.ttt_biases.defined(),
+                "locality: the study kept no TTT heads (keep_heads)");
   const int64_t m = r.ttt_weights.size(0);
   require_input(k >= 1 && k <= r.neighbors.size(1), "locality: k={} (the study has {} neighbours per point)", k,
                 r.neighbors.size(1));
@@ -31,7 +32,7 @@ std::pair<torch::Tensor, torch::Tensor> locality_columns(const StudyResult& r, i
   constexpr int64_t chunk = 512;
   for (int64_t s = 0; s < m; s += chunk) {
     const int64_t e = std::min(m, s + chunk);
-    const auto nb = r.neighbors.slice(0, s, e).slice(1, 0, k);                        // [B, k]
+    const auto nb = r.neighbors.slice(0, s, e).slice(1, 0, k);                         // [B, k]
     const auto x = train_x.index_select(0, nb.reshape({-1})).reshape({e - s, k, -1});  // [B, k, d]
     const auto y = train_y.index_select(0, nb.reshape({-1})).reshape({e - s, k});
     const auto logits = torch::baddbmm(r.ttt_biases.slice(0, s, e).unsqueeze(1), x,
@@ -64,25 +65,28 @@ std::vector<SweepRow> locality_table(const ScaleConfig& cfg, int64_t random_head
 
   std::vector<SweepPoint> points;
   for (uint64_t seed : cfg.seeds) points.push_back({fmt::format("seed={}", seed), {{"seed", seed}}});
-  const auto runs = run_sweep(store, points, [&](const SweepPoint& p) {
-    StudyConfig sc = cfg.study;
-    sc.seed = p.params["seed"].get<uint64_t>();
-    sc.ttt.keep_heads = true;
-    const CachedModel cache = use_cached_model(store.dir(), data, sc);
-    const StudyResult r = run_study(sc, data);
-    cache.save_if_trained(r);
-    const auto [own, anywhere] = locality_columns(r, sc.ttt.k, random_heads, sc.seed);
-    json j = study_point_result(r, cfg.resamples_per_seed, sc.seed);
-    std::map<std::string, torch::Tensor> correct_of;
-    for (const auto& m : r.methods) correct_of[m.name] = correct(m.pred, r.test_labels);
-    j["metrics"] = metrics_json({{"global", correct_of.at("global")},
-                                 {"ttt on the test point", correct_of.at("ttt")},
-                                 {"ttt on its neighbourhood", own},
-                                 {"global ttt", anywhere},
-                                 {"majority", correct_of.at("majority")}},
-                                cfg.resamples_per_seed, sc.seed);
-    return j;
-  }, "locality table");
+  const auto runs = run_sweep(
+      store, points,
+      [&](const SweepPoint& p) {
+        StudyConfig sc = cfg.study;
+        sc.seed = p.params["seed"].get<uint64_t>();
+        sc.ttt.keep_heads = true;
+        const CachedModel cache = use_cached_model(store.dir(), data, sc);
+        const StudyResult r = run_study(sc, data);
+        cache.save_if_trained(r);
+        const auto [own, anywhere] = locality_columns(r, sc.ttt.k, random_heads, sc.seed);
+        json j = study_point_result(r, cfg.resamples_per_seed, sc.seed);
+        std::map<std::string, torch::Tensor> correct_of;
+        for (const auto& m : r.methods) correct_of[m.name] = correct(m.pred, r.test_labels);
+        j["metrics"] = metrics_json({{"global", correct_of.at("global")},
+                                     {"ttt on the test point", correct_of.at("ttt")},
+                                     {"ttt on its neighbourhood", own},
+                                     {"global ttt", anywhere},
+                                     {"majority", correct_of.at("majority")}},
+                                    cfg.resamples_per_seed, sc.seed);
+        return j;
+      },
+      "locality table");
   const auto rows = aggregate_sweep(runs, cfg.level);
   write_sweep_tables(store.dir(), "locality_table", rows, settings, cfg.level);
   return rows;

@@ -44,8 +44,8 @@ void plot_sweep(const fs::path& prefix, const std::vector<SweepRow>& rows, const
   const char* colors[] = {"black", "gray50", "red", "blue", "dark-green", "orange", "purple"};
   for (size_t i = 0; i < spec.metrics.size(); ++i) {
     const size_t col = 2 + 3 * i;
-    plot += fmt::format("{}{} using 1:{}:{}:{} with yerrorlines lw 2 pt 7 lc rgb {} title {}",
-                        i ? ", \\\n     " : "", gnuplot_string(dat_file.filename().string()), col, col + 1, col + 2,
+    plot += fmt::format("{}{} using 1:{}:{}:{} with yerrorlines lw 2 pt 7 lc rgb {} title {}", i ? ", \\\n     " : "",
+                        gnuplot_string(dat_file.filename().string()), col, col + 1, col + 2,
                         gnuplot_string(colors[i % 7]), gnuplot_string(spec.metrics[i]));
   }
   std::vector<double> xs;

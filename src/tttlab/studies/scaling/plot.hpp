@@ -12,7 +12,7 @@
 namespace tttlab {
 
 struct SweepPlotSpec {
-  std::string x_key;                 // the params key on the x axis (numeric)
+  std::string x_key;  // the params key on the x axis (numeric)
   std::string x_label, title;
   bool log_x = true;
   std::vector<std::string> metrics;  // lines, e.g. {"global", "majority", "ttt"}; others are skipped
@@ -23,6 +23,5 @@ struct SweepPlotSpec {
 // listed are left out. Throws std::runtime_error when gnuplot is missing or fails (the tables are
 // written before, so a missing plotter loses no results).
 void plot_sweep(const std::filesystem::path& prefix, const std::vector<SweepRow>& rows, const SweepPlotSpec& spec);
-
 
 }  // namespace tttlab

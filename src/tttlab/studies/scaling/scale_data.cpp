@@ -27,17 +27,23 @@ std::vector<SweepRow> scale_data(const ScaleConfig& cfg, const std::vector<doubl
       points.push_back({fmt::format("fraction={:g},seed={}", f, seed), {{"fraction", f}, {"seed", seed}}});
     }
   }
-  const auto runs = run_sweep(store, points, [&](const SweepPoint& p) {
-    StudyConfig sc = cfg.study;
-    sc.seed = p.params["seed"].get<uint64_t>();
-    // The subsample's draw follows the seed too, so seeds vary both the data and the network.
-    const Dataset sub = with_class_balanced_train(data, p.params["fraction"].get<double>(), sc.seed);
-    const StudyResult r = run_study(sc, sub);
-    return study_point_result(r, cfg.resamples_per_seed, sc.seed);
-  }, "scale data");
+  const auto runs = run_sweep(
+      store, points,
+      [&](const SweepPoint& p) {
+        StudyConfig sc = cfg.study;
+        sc.seed = p.params["seed"].get<uint64_t>();
+        // The subsample's draw follows the seed too, so seeds vary both the data and the network.
+        const Dataset sub = with_class_balanced_train(data, p.params["fraction"].get<double>(), sc.seed);
+        const StudyResult r = run_study(sc, sub);
+        return study_point_result(r, cfg.resamples_per_seed, sc.seed);
+      },
+      "scale data");
   return finish_sweep(cfg, store, runs, settings, "scale_data",
-                      {"fraction", "fraction of the training set", fmt::format("{}: training-set size", data.name),
-                       true, {"global", "majority", "ttt"}});
+                      {"fraction",
+                       "fraction of the training set",
+                       fmt::format("{}: training-set size", data.name),
+                       true,
+                       {"global", "majority", "ttt"}});
 }
 
 }  // namespace tttlab

@@ -29,18 +29,24 @@ std::vector<SweepRow> scale_k(const ScaleConfig& cfg, const std::vector<int64_t>
   for (uint64_t seed : cfg.seeds) {
     for (int64_t k : ks) points.push_back({fmt::format("k={},seed={}", k, seed), {{"k", k}, {"seed", seed}}});
   }
-  const auto runs = run_sweep(store, points, [&](const SweepPoint& p) {
-    StudyConfig sc = cfg.study;
-    sc.seed = p.params["seed"].get<uint64_t>();
-    sc.ttt.k = p.params["k"].get<int64_t>();
-    sc.majority_k = sc.ttt.k;
-    const CachedModel cache = use_cached_model(store.dir(), data, sc);
-    const StudyResult r = run_study(sc, data);
-    cache.save_if_trained(r);
-    return study_point_result(r, cfg.resamples_per_seed, sc.seed);
-  }, "scale k");
+  const auto runs = run_sweep(
+      store, points,
+      [&](const SweepPoint& p) {
+        StudyConfig sc = cfg.study;
+        sc.seed = p.params["seed"].get<uint64_t>();
+        sc.ttt.k = p.params["k"].get<int64_t>();
+        sc.majority_k = sc.ttt.k;
+        const CachedModel cache = use_cached_model(store.dir(), data, sc);
+        const StudyResult r = run_study(sc, data);
+        cache.save_if_trained(r);
+        return study_point_result(r, cfg.resamples_per_seed, sc.seed);
+      },
+      "scale k");
   return finish_sweep(cfg, store, runs, settings, "scale_k",
-                      {"k", "neighbourhood size k", fmt::format("{}: neighbourhood size", data.name), true,
+                      {"k",
+                       "neighbourhood size k",
+                       fmt::format("{}: neighbourhood size", data.name),
+                       true,
                        {"global", "majority", "ttt"}});
 }
 

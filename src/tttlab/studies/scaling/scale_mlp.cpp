@@ -42,42 +42,55 @@ std::vector<SweepRow> scale_mlp_widths(const ScaleConfig& cfg, const Dataset& da
 
   std::vector<SweepPoint> points;
   for (uint64_t seed : cfg.seeds) {
-    for (int64_t h : widths) points.push_back({fmt::format("hidden={},seed={}", h, seed), {{"hidden", h}, {"seed", seed}}});
+    for (int64_t h : widths)
+      points.push_back({fmt::format("hidden={},seed={}", h, seed), {{"hidden", h}, {"seed", seed}}});
   }
-  const auto runs = run_sweep(store, points, [&](const SweepPoint& pt) {
-    const int64_t hidden = pt.params["hidden"].get<int64_t>();
-    const uint64_t seed = pt.params["seed"].get<uint64_t>();
-    const PaperMlpWidth& row = paper_mlp_width(hidden);
-    torch::manual_seed(seed);
-    MlpHead mlp(d, hidden, c, row.dropout);
-    TrainConfig tc{max_epochs > 0 ? std::min(max_epochs, row.train_epochs) : row.train_epochs,
-                   mlp_train.batch > 0 ? mlp_train.batch : row.train_batch,
-                   mlp_train.lr > 0 ? mlp_train.lr : row.train_lr, 0.0, seed, device};
-    train_classifier(*mlp, [&](const torch::Tensor& x) { return mlp->forward(x); }, data.train, tc,
-                     fmt::format("train MLP h={}", hidden));
-    Dataset hidden_space{fmt::format("{} (MLP hidden {})", data.name, hidden),
-                         {mlp_hidden_features(mlp, data.train.x, 4096, device), data.train.y},
-                         {mlp_hidden_features(mlp, data.test.x, 4096, device), data.test.y},
-                         std::nullopt, c, false};
-    StudyConfig sc = cfg.study;
-    sc.seed = seed;
-    sc.head_path.clear();
-    sc.initial_head = mlp->output_head();
-    sc.ttt.k = ttt.k;
-    sc.ttt.steps = ttt.steps;
-    sc.ttt.lr = ttt.lr;
-    sc.majority_k = ttt.majority_k;
-    const StudyResult r = run_study(sc, hidden_space);
-    json j = study_point_result(r, cfg.resamples_per_seed, seed);
-    j["parameters"] = d * hidden + hidden + hidden * c + c;
-    j["epochs"] = tc.epochs;
-    j["dropout"] = row.dropout;
-    j["train_lr"] = tc.lr;
-    j["train_batch"] = tc.batch_size;
-    return j;
-  }, "scale model (MLP)");
+  const auto runs = run_sweep(
+      store, points,
+      [&](const SweepPoint& pt) {
+        const int64_t hidden = pt.params["hidden"].get<int64_t>();
+        const uint64_t seed = pt.params["seed"].get<uint64_t>();
+        const PaperMlpWidth& row = paper_mlp_width(hidden);
+        torch::manual_seed(seed);
+        MlpHead mlp(d, hidden, c, row.dropout);
+        TrainConfig tc{max_epochs > 0 ? std::min(max_epochs, row.train_epochs) : row.train_epochs,
+                       mlp_train.batch > 0 ? mlp_train.batch : row.train_batch,
+                       mlp_train.lr > 0 ? mlp_train.lr : row.train_lr,
+                       0.0,
+                       seed,
+                       device};
+        train_classifier(
+            *mlp, [&](const torch::Tensor& x) { return mlp->forward(x); }, data.train, tc,
+            fmt::format("train MLP h={}", hidden));
+        Dataset hidden_space{fmt::format("{} (MLP hidden {})", data.name, hidden),
+                             {mlp_hidden_features(mlp, data.train.x, 4096, device), data.train.y},
+                             {mlp_hidden_features(mlp, data.test.x, 4096, device), data.test.y},
+                             std::nullopt,
+                             c,
+                             false};
+        StudyConfig sc = cfg.study;
+        sc.seed = seed;
+        sc.head_path.clear();
+        sc.initial_head = mlp->output_head();
+        sc.ttt.k = ttt.k;
+        sc.ttt.steps = ttt.steps;
+        sc.ttt.lr = ttt.lr;
+        sc.majority_k = ttt.majority_k;
+        const StudyResult r = run_study(sc, hidden_space);
+        json j = study_point_result(r, cfg.resamples_per_seed, seed);
+        j["parameters"] = d * hidden + hidden + hidden * c + c;
+        j["epochs"] = tc.epochs;
+        j["dropout"] = row.dropout;
+        j["train_lr"] = tc.lr;
+        j["train_batch"] = tc.batch_size;
+        return j;
+      },
+      "scale model (MLP)");
   return finish_sweep(cfg, store, runs, settings, "scale_model",
-                      {"hidden", "hidden units of the MLP head", fmt::format("{}: MLP head width", data.name), true,
+                      {"hidden",
+                       "hidden units of the MLP head",
+                       fmt::format("{}: MLP head width", data.name),
+                       true,
                        {"global", "majority", "ttt"}});
 }
 

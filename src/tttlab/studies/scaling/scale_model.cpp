@@ -33,30 +33,37 @@ std::vector<SweepRow> scale_model(const ScaleConfig& cfg, const std::vector<int6
 
   std::vector<SweepPoint> points;
   for (uint64_t seed : cfg.seeds) {
-    for (int64_t p : sizes) points.push_back({fmt::format("parameters={},seed={}", p, seed), {{"parameters", p}, {"seed", seed}}});
+    for (int64_t p : sizes)
+      points.push_back({fmt::format("parameters={},seed={}", p, seed), {{"parameters", p}, {"seed", seed}}});
   }
-  const auto runs = run_sweep(store, points, [&](const SweepPoint& pt) {
-    const PaperModelSize& size = paper_model_size(pt.params["parameters"].get<int64_t>());
-    StudyConfig sc = cfg.study;
-    sc.seed = pt.params["seed"].get<uint64_t>();
-    sc.model_path.clear();
-    sc.size_scale = size_scale_for_parameters(size.parameters, data.num_classes, data.train.x.size(-1));
-    sc.model_train.lr = size.train_lr;
-    sc.model_train.batch_size = size.train_batch;
-    sc.model_train.epochs = max_epochs > 0 ? std::min(max_epochs, size.train_epochs) : size.train_epochs;
-    sc.ttt.lr = size.ttt_lr;
-    sc.ttt.steps = size.ttt_steps;
-    sc.ttt.k = size.ttt_k;
-    sc.majority_k = size.majority_k;
-    const StudyResult r = run_study(sc, data);
-    json j = study_point_result(r, cfg.resamples_per_seed, sc.seed);
-    j["size_scale"] = sc.size_scale;
-    j["epochs"] = sc.model_train.epochs;
-    return j;
-  }, "scale model");
+  const auto runs = run_sweep(
+      store, points,
+      [&](const SweepPoint& pt) {
+        const PaperModelSize& size = paper_model_size(pt.params["parameters"].get<int64_t>());
+        StudyConfig sc = cfg.study;
+        sc.seed = pt.params["seed"].get<uint64_t>();
+        sc.model_path.clear();
+        sc.size_scale = size_scale_for_parameters(size.parameters, data.num_classes, data.train.x.size(-1));
+        sc.model_train.lr = size.train_lr;
+        sc.model_train.batch_size = size.train_batch;
+        sc.model_train.epochs = max_epochs > 0 ? std::min(max_epochs, size.train_epochs) : size.train_epochs;
+        sc.ttt.lr = size.ttt_lr;
+        sc.ttt.steps = size.ttt_steps;
+        sc.ttt.k = size.ttt_k;
+        sc.majority_k = size.majority_k;
+        const StudyResult r = run_study(sc, data);
+        json j = study_point_result(r, cfg.resamples_per_seed, sc.seed);
+        j["size_scale"] = sc.size_scale;
+        j["epochs"] = sc.model_train.epochs;
+        return j;
+      },
+      "scale model");
   return finish_sweep(cfg, store, runs, settings, "scale_model",
-                      {"parameters", "parameters (the paper's count; ours is the closest FlexibleLeNet)",
-                       fmt::format("{}: model size", data.name), true, {"global", "majority", "ttt"}});
+                      {"parameters",
+                       "parameters (the paper's count; ours is the closest FlexibleLeNet)",
+                       fmt::format("{}: model size", data.name),
+                       true,
+                       {"global", "majority", "ttt"}});
 }
 
 }  // namespace tttlab

@@ -22,14 +22,14 @@
 namespace tttlab {
 
 struct ScaleConfig {
-  StudyConfig study;                  // the base study: data, network, training, TTT, majority vote
+  StudyConfig study;  // the base study: data, network, training, TTT, majority vote
   std::vector<uint64_t> seeds{0, 1, 2};
-  int resamples_per_seed = 200;       // bootstrap resamples of the test set per seed (E.4)
+  int resamples_per_seed = 200;  // bootstrap resamples of the test set per seed (E.4)
   double level = 0.90;
   std::filesystem::path out;
-  bool plot = true;                   // figures with gnuplot (tables are always written)
+  bool plot = true;  // figures with gnuplot (tables are always written)
 
-  void validate() const;              // InputError on a bad value
+  void validate() const;  // InputError on a bad value
 };
 
 // The settings every configuration of a sweep shares (what sweep_settings.json pins).
@@ -47,8 +47,8 @@ std::vector<SweepRow> scale_data(const ScaleConfig& cfg, const std::vector<doubl
 // tables' epochs (a reduced CPU grid).
 // Table 7's training settings for the MLP heads, or these where set (for data unlike CLIP's ImageNet).
 struct MlpTrainOverride {
-  double lr = 0;        // > 0: instead of Table 7's learning rate
-  int64_t batch = 0;    // > 0: instead of Table 7's batch size
+  double lr = 0;      // > 0: instead of Table 7's learning rate
+  int64_t batch = 0;  // > 0: instead of Table 7's batch size
 };
 std::vector<SweepRow> scale_model(const ScaleConfig& cfg, const std::vector<int64_t>& sizes, int64_t max_epochs = 0,
                                   const std::vector<int64_t>& widths = {250, 500, 1000, 2000, 4000},

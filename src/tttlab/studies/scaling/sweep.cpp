@@ -90,8 +90,8 @@ std::optional<json> SweepStore::load(const SweepPoint& point) const {
   require_input(j.is_object() && j.contains("params") && j.contains("result") && j["result"].is_object(),
                 "{}: expected an object with \"params\" and \"result\" (delete it to recompute)", f.string());
   const std::string diff = first_json_difference(j["params"], point.params);
-  require_input(diff.empty(), "{}: saved for other params (first difference: {}); delete it to recompute",
-                f.string(), diff);
+  require_input(diff.empty(), "{}: saved for other params (first difference: {}); delete it to recompute", f.string(),
+                diff);
   return j["result"];
 }
 

@@ -46,10 +46,9 @@ std::vector<SweepRow> aggregate_sweep(const std::vector<SweepRun>& runs, double 
     for (const auto& name : it->metrics) {
       require_input(r["metrics"].contains(name), "sweep result '{}': metric '{}' is missing", run.point.id, name);
       const json& m = r["metrics"][name];
-      require_input(m.contains("value") && m["value"].is_number() && m.contains("resampled") &&
-                        m["resampled"].is_array(),
-                    "sweep result '{}': metric '{}' needs a number \"value\" and an array \"resampled\"",
-                    run.point.id, name);
+      require_input(
+          m.contains("value") && m["value"].is_number() && m.contains("resampled") && m["resampled"].is_array(),
+          "sweep result '{}': metric '{}' needs a number \"value\" and an array \"resampled\"", run.point.id, name);
       auto& [vals, res] = it->values[name];
       vals.push_back(m["value"].get<double>());
       res.push_back(m["resampled"].get<std::vector<double>>());

@@ -54,8 +54,7 @@ std::vector<ClassifyRow> run_classification_worlds(const ClassifyConfig& cfg) {
     row.summary = summarize(result.methods, result.test_labels, study.bootstrap);
     // The oracle: the world's noiseless label rule (the same test set: the world is deterministic).
     const LrhWorld world = make_lrh_world(row.world);
-    row.oracle_accuracy =
-        world.test.clean.argmax(1).eq(world.test.target).to(torch::kDouble).mean().item<double>();
+    row.oracle_accuracy = world.test.clean.argmax(1).eq(world.test.target).to(torch::kDouble).mean().item<double>();
     row.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     rows.push_back(std::move(row));
   }
@@ -67,24 +66,38 @@ nlohmann::json classify_json(const ClassifyConfig& cfg, const std::vector<Classi
   for (const auto& r : rows) {
     nlohmann::json methods, comparisons;
     for (const auto& m : r.summary.methods)
-      methods[m.name] = {{"accuracy", m.accuracy}, {"ci90", {m.ci.lo, m.ci.hi}},
-                         {"mean_ce", m.mean_ce ? nlohmann::json(*m.mean_ce) : nlohmann::json(nullptr)}, {"n", m.n}};
+      methods[m.name] = {{"accuracy", m.accuracy},
+                         {"ci90", {m.ci.lo, m.ci.hi}},
+                         {"mean_ce", m.mean_ce ? nlohmann::json(*m.mean_ce) : nlohmann::json(nullptr)},
+                         {"n", m.n}};
     for (const auto& c : r.summary.comparisons)
       comparisons[c.name] = {{"accuracy_diff", c.accuracy_diff}, {"ci90", {c.ci.lo, c.ci.hi}}};
-    out.push_back({{"world", r.world.to_string()}, {"d1", r.world.d1}, {"d2", r.world.d2},
+    out.push_back({{"world", r.world.to_string()},
+                   {"d1", r.world.d1},
+                   {"d2", r.world.d2},
                    {"ratio", static_cast<double>(r.world.d2) / static_cast<double>(r.world.d1)},
-                   {"methods", methods}, {"comparisons", comparisons}, {"oracle_accuracy", r.oracle_accuracy},
+                   {"methods", methods},
+                   {"comparisons", comparisons},
+                   {"oracle_accuracy", r.oracle_accuracy},
                    {"seconds", r.seconds}});
   }
   const auto& t = cfg.study.ttt;
   return {{"experiment", "classify"},
-          {"claim", "TTT's gain over the global head grows as the features become more underparameterised "
-                    "(Takeaway 1)"},
+          {"claim",
+           "TTT's gain over the global head grows as the features become more underparameterised "
+           "(Takeaway 1)"},
           {"config",
-           {{"base", cfg.base.to_string()}, {"d2s", cfg.d2s}, {"k", t.k}, {"steps", t.steps}, {"lr", t.lr},
-            {"majority_k", cfg.study.effective_majority_k()}, {"head_epochs", cfg.study.head_train.epochs},
-            {"head_lr", cfg.study.head_train.lr}, {"head_batch_size", cfg.study.head_train.batch_size},
-            {"bootstrap", cfg.study.bootstrap.resamples}, {"seed", cfg.study.seed}}},
+           {{"base", cfg.base.to_string()},
+            {"d2s", cfg.d2s},
+            {"k", t.k},
+            {"steps", t.steps},
+            {"lr", t.lr},
+            {"majority_k", cfg.study.effective_majority_k()},
+            {"head_epochs", cfg.study.head_train.epochs},
+            {"head_lr", cfg.study.head_train.lr},
+            {"head_batch_size", cfg.study.head_train.batch_size},
+            {"bootstrap", cfg.study.bootstrap.resamples},
+            {"seed", cfg.study.seed}}},
           {"rows", out}};
 }
 

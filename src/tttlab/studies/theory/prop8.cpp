@@ -13,7 +13,7 @@ namespace tttlab {
 double prop8_global_error(const torch::Tensor& p_rows) {
   const int64_t d1 = p_rows.size(0);
   const auto q = std::get<0>(torch::linalg_qr(p_rows, "reduced"));  // [d1, d2]
-  const auto proj = q.sum(0);                                         // Qᵀ1
+  const auto proj = q.sum(0);                                       // Qᵀ1
   return 1.0 - proj.pow(2).sum().item<double>() / static_cast<double>(d1);
 }
 
@@ -62,8 +62,8 @@ std::vector<Prop8Point> run_prop8(const Prop8Config& cfg) {
       pt.d1 = d1, pt.d2 = d2;
       pt.closed_form = 1.0 - static_cast<double>(d2) / static_cast<double>(d1);
       for (int64_t i = 0; i < cfg.draws; ++i) {
-        PortableRng rng(cfg.seed, (static_cast<uint64_t>(d1) << 40) ^ (static_cast<uint64_t>(d2) << 20) ^
-                                      static_cast<uint64_t>(i));
+        PortableRng rng(
+            cfg.seed, (static_cast<uint64_t>(d1) << 40) ^ (static_cast<uint64_t>(d2) << 20) ^ static_cast<uint64_t>(i));
         pt.per_draw.push_back(prop8_global_error(draw_feature_map(d2, d1, rng).t()));
         bar.advance();
       }
@@ -85,8 +85,12 @@ nlohmann::json prop8_json(const Prop8Config& cfg, const std::vector<Prop8Point>&
   int64_t within3 = 0;
   for (const auto& p : points) {
     within3 += std::abs(p.z()) <= 3.0;
-    rows.push_back({{"d1", p.d1}, {"d2", p.d2}, {"ratio", static_cast<double>(p.d2) / static_cast<double>(p.d1)},
-                    {"mean_error", p.mean}, {"std_error", p.std_error}, {"closed_form", p.closed_form},
+    rows.push_back({{"d1", p.d1},
+                    {"d2", p.d2},
+                    {"ratio", static_cast<double>(p.d2) / static_cast<double>(p.d1)},
+                    {"mean_error", p.mean},
+                    {"std_error", p.std_error},
+                    {"closed_form", p.closed_form},
                     {"z", std::isfinite(p.z()) ? nlohmann::json(p.z()) : nlohmann::json(nullptr)},
                     {"per_draw", p.per_draw}});
   }

@@ -36,8 +36,8 @@ void write_prop8_outputs(const fs::path& dir, const Prop8Config& cfg, const std:
   results["plots"] = nlohmann::json::array();
   if (plots) {
     PlotSpec spec;
-    spec.title = fmt::format("Proposition 8: global least-squares error, mean of {} draws of P (bars: 1 s.e.)",
-                             cfg.draws);
+    spec.title =
+        fmt::format("Proposition 8: global least-squares error, mean of {} draws of P (bars: 1 s.e.)", cfg.draws);
     spec.xlabel = "d2 / d1";
     spec.ylabel = "E[(y - <Psi(x), v_global>)^2]";
     spec.logx = true;
@@ -96,8 +96,8 @@ void write_rate_outputs(const fs::path& dir, const RateConfig& cfg, const RateRe
         spec.title = fmt::format("Error vs active concepts s (topic size 2s, k={}, d1={}, sigma={}{})", cfg.k_fixed,
                                  b.d1, b.noise, topic);
       if (sweep == "d1")
-        spec.title = fmt::format("Error vs concepts d1 (k={}, d2={}, s={}, sigma={}{})", cfg.k_fixed, b.d2, b.s,
-                                 b.noise, topic);
+        spec.title =
+            fmt::format("Error vs concepts d1 (k={}, d2={}, s={}, sigma={}{})", cfg.k_fixed, b.d2, b.s, b.noise, topic);
       if (sweep == "sigma")
         spec.title = fmt::format("Error vs noise sigma (k={}, d1={}, s={}{})", cfg.k_fixed, b.d1, b.s, topic);
       if (sweep != "k") spec.xlabel = sweep;
@@ -107,8 +107,9 @@ void write_rate_outputs(const fs::path& dir, const RateConfig& cfg, const RateRe
         PlotSeries s;
         const RateFit* f = fit_for(sweep, method);
         s.title = titles.at(method);
-        if (f) s.title += sweep == "d1" ? fmt::format(" (d err/d log d1 = {:.3g})", f->slope)
-                                        : fmt::format(" (slope {:.2f})", f->slope);
+        if (f)
+          s.title += sweep == "d1" ? fmt::format(" (d err/d log d1 = {:.3g})", f->slope)
+                                   : fmt::format(" (slope {:.2f})", f->slope);
         for (const auto& r : result.rows) {
           if (r.sweep != sweep) continue;
           const double x = sweep == "k" ? r.k : sweep == "s" ? r.world.s : sweep == "d1" ? r.world.d1 : r.world.noise;

@@ -15,8 +15,7 @@ namespace tttlab {
 // list of the files drawn.
 void write_prop8_outputs(const std::filesystem::path& dir, const Prop8Config& cfg,
                          const std::vector<Prop8Point>& points, bool plots);
-void write_rate_outputs(const std::filesystem::path& dir, const RateConfig& cfg, const RateResult& result,
-                        bool plots);
+void write_rate_outputs(const std::filesystem::path& dir, const RateConfig& cfg, const RateResult& result, bool plots);
 
 // Shared by every experiment: plots listed in results["plots"], then results.json.
 void finish_theory_outputs(const std::filesystem::path& dir, nlohmann::json results);

@@ -26,7 +26,8 @@ void RateConfig::validate() const {
     require_input(s == "k" || s == "s" || s == "d1" || s == "sigma", "rate: unknown sweep '{}' (k, s, d1, sigma)", s);
   for (const int64_t k : ks) require_input(k >= 1, "rate: k={} (expected >= 1)", k);
   for (const double sigma : sigmas)
-    require_input(std::isfinite(sigma) && sigma > 0, "rate: sigma={} (expected > 0: the sweep is on a log scale)", sigma);
+    require_input(std::isfinite(sigma) && sigma > 0, "rate: sigma={} (expected > 0: the sweep is on a log scale)",
+                  sigma);
   require_input(lambda_scale > 0, "rate: lambda_scale={} (expected > 0)", lambda_scale);
 }
 
@@ -63,8 +64,8 @@ ErrorStat stat_of(const torch::Tensor& pred, const torch::Tensor& truth) {
 
 }  // namespace
 
-std::vector<RateRow> evaluate_rate_world(const LrhWorldSpec& spec, const std::vector<int64_t>& ks,
-                                         double lambda_scale, const std::string& sweep) {
+std::vector<RateRow> evaluate_rate_world(const LrhWorldSpec& spec, const std::vector<int64_t>& ks, double lambda_scale,
+                                         const std::string& sweep) {
   const LrhWorld w = make_lrh_world(spec);
   const int64_t k_max = *std::max_element(ks.begin(), ks.end());
   require_input(k_max <= spec.train, "rate: k={} exceeds the {} training points", k_max, spec.train);
@@ -165,8 +166,10 @@ RateResult run_ttt_rate(const RateConfig& cfg) {
       if (x.size() < 2) continue;
       RateFit f = fit_line(x, y);
       f.sweep = sweep, f.method = method;
-      f.x = sweep == "k" ? "log k -> log error" : sweep == "s" ? "log s -> log error"
-            : sweep == "d1" ? "log d1 -> error" : "log sigma -> log error";
+      f.x = sweep == "k"    ? "log k -> log error"
+            : sweep == "s"  ? "log s -> log error"
+            : sweep == "d1" ? "log d1 -> error"
+                            : "log sigma -> log error";
       out.fits.push_back(f);
     }
   }
@@ -178,21 +181,42 @@ nlohmann::json rate_json(const RateConfig& cfg, const RateResult& result) {
   for (const auto& r : result.rows) {
     nlohmann::json errors;
     for (const auto& [m, e] : r.errors) errors[m] = {{"mean", e.mean}, {"std_error", e.std_error}};
-    rows.push_back({{"sweep", r.sweep}, {"world", r.world.to_string()}, {"d1", r.world.d1}, {"d2", r.world.d2},
-                    {"s", r.world.s}, {"topic_size", r.world.effective_topic_size()}, {"sigma", r.world.noise},
-                    {"k", r.k}, {"lambda", r.lambda}, {"same_topic_neighbors", r.same_topic_neighbors},
-                    {"lasso_support", r.lasso_support}, {"errors", errors}});
+    rows.push_back({{"sweep", r.sweep},
+                    {"world", r.world.to_string()},
+                    {"d1", r.world.d1},
+                    {"d2", r.world.d2},
+                    {"s", r.world.s},
+                    {"topic_size", r.world.effective_topic_size()},
+                    {"sigma", r.world.noise},
+                    {"k", r.k},
+                    {"lambda", r.lambda},
+                    {"same_topic_neighbors", r.same_topic_neighbors},
+                    {"lasso_support", r.lasso_support},
+                    {"errors", errors}});
   }
   for (const auto& f : result.fits)
-    fits.push_back({{"sweep", f.sweep}, {"method", f.method}, {"fit", f.x}, {"slope", f.slope},
-                    {"slope_std_error", f.slope_std_error}, {"intercept", f.intercept}, {"points", f.points}});
+    fits.push_back({{"sweep", f.sweep},
+                    {"method", f.method},
+                    {"fit", f.x},
+                    {"slope", f.slope},
+                    {"slope_std_error", f.slope_std_error},
+                    {"intercept", f.intercept},
+                    {"points", f.points}});
   return {{"experiment", "rate"},
           {"claim", "local sparse least squares: error <~ sigma^2 s log(d1/s) / k (Proposition 3)"},
           {"error", "mean over test points of (f(x*) - prediction)^2, f the noiseless ground truth"},
           {"config",
-           {{"base", cfg.base.to_string()}, {"train_per_topic", cfg.train_per_topic}, {"test", cfg.test},
-            {"ks", cfg.ks}, {"ss", cfg.ss}, {"d1s", cfg.d1s}, {"sigmas", cfg.sigmas}, {"k_fixed", cfg.k_fixed},
-            {"slope_k_min", cfg.slope_k_min}, {"lambda_scale", cfg.lambda_scale}, {"sweeps", cfg.sweeps}}},
+           {{"base", cfg.base.to_string()},
+            {"train_per_topic", cfg.train_per_topic},
+            {"test", cfg.test},
+            {"ks", cfg.ks},
+            {"ss", cfg.ss},
+            {"d1s", cfg.d1s},
+            {"sigmas", cfg.sigmas},
+            {"k_fixed", cfg.k_fixed},
+            {"slope_k_min", cfg.slope_k_min},
+            {"lambda_scale", cfg.lambda_scale},
+            {"sweeps", cfg.sweeps}}},
           {"rows", rows},
           {"fits", fits}};
 }

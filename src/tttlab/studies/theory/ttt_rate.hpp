@@ -17,14 +17,14 @@ namespace tttlab {
 
 struct RateConfig {
   LrhWorldSpec base = default_base();  // a regression world (classes = 0); train and test are set per sweep
-  int64_t train_per_topic = 0;  // training points per topic; 0: 4 x the largest k of the sweep
-  int64_t test = 1000;          // test points per world
+  int64_t train_per_topic = 0;         // training points per topic; 0: 4 x the largest k of the sweep
+  int64_t test = 1000;                 // test points per world
   std::vector<int64_t> ks{8, 16, 32, 64, 128, 256};
   std::vector<int64_t> ss{2, 4, 8, 16};  // topic_size follows as 2 s
   std::vector<int64_t> d1s{256, 1024, 4096};
   std::vector<double> sigmas{0.1, 0.3, 1.0};
-  int64_t k_fixed = 128;        // k of the s, d1 and σ sweeps
-  int64_t slope_k_min = 0;      // fit the k slope on k >= this; 0: 2 x topic_size
+  int64_t k_fixed = 128;    // k of the s, d1 and σ sweeps
+  int64_t slope_k_min = 0;  // fit the k slope on k >= this; 0: 2 x topic_size
   // Lasso λ = lambda_scale · σ · sqrt(2 log(d1) / k). The textbook constant 1 over-shrinks in these
   // worlds (positive, correlated concept columns of squared norm ~0.5 k, Gaussian coefficients):
   // docs/theory.md shows both; 0.1 is the default.
@@ -39,12 +39,12 @@ struct ErrorStat {
 };
 
 struct RateRow {
-  std::string sweep;          // k | s | d1 | sigma
+  std::string sweep;  // k | s | d1 | sigma
   LrhWorldSpec world;
   int64_t k = 0;
   double lambda = 0;
-  double same_topic_neighbors = 0;  // fraction of neighbours from the test point's topic
-  double lasso_support = 0;         // mean number of concepts the Lasso kept
+  double same_topic_neighbors = 0;          // fraction of neighbours from the test point's topic
+  double lasso_support = 0;                 // mean number of concepts the Lasso kept
   std::map<std::string, ErrorStat> errors;  // rate_methods()
 };
 
@@ -68,8 +68,8 @@ inline const std::vector<std::string>& rate_methods() {
 RateFit fit_line(const std::vector<double>& x, const std::vector<double>& y);
 
 // One world, every estimator at each k of `ks` (one neighbour search with the largest k).
-std::vector<RateRow> evaluate_rate_world(const LrhWorldSpec& world, const std::vector<int64_t>& ks,
-                                         double lambda_scale, const std::string& sweep);
+std::vector<RateRow> evaluate_rate_world(const LrhWorldSpec& world, const std::vector<int64_t>& ks, double lambda_scale,
+                                         const std::string& sweep);
 
 RateResult run_ttt_rate(const RateConfig& cfg);
 
