@@ -59,18 +59,19 @@ GTEST_SOURCE ?= $(firstword $(wildcard $(CURDIR)/.deps/googletest /usr/src/googl
 EXTRA_INCLUDE ?= $(wildcard $(CURDIR)/.deps/include)
 ICU_ROOT ?= $(wildcard $(CURDIR)/.deps/icu)
 GPU_CMAKE_FLAGS ?=
+OLD_STYLE_RPATH := -Wl,--disable-new-dtags
 
 $(GPU_BUILD)/CMakeCache.txt:
 	cmake -S . -B $(GPU_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
 	  -DCMAKE_PREFIX_PATH="$$(python3 -c 'import torch; print(torch.utils.cmake_prefix_path)')" \
 	  $(if $(GTEST_SOURCE),-DTTTLAB_GTEST_SOURCE=$(GTEST_SOURCE)) \
-	  $(if $(EXTRA_INCLUDE),-DTTTLAB_EXTRA_INCLUDE=$(EXTRA_INCLUDE)) $(if $(ICU_ROOT),-DICU_ROOT=$(ICU_ROOT)) \
+	  $(if $(EXTRA_INCLUDE),-DTTTLAB_EXTRA_INCLUDE=$(EXTRA_INCLUDE)) $(if $(ICU_ROOT),-DICU_ROOT=$(ICU_ROOT) -DCMAKE_BUILD_RPATH=$(ICU_ROOT)/lib \
+	    -DCMAKE_EXE_LINKER_FLAGS=$(OLD_STYLE_RPATH)) \
 	  $(GPU_CMAKE_FLAGS)
 
-# The carried ICU is found at run time through LD_LIBRARY_PATH (its libraries find each other there).
-ifneq ($(ICU_ROOT),)
-export LD_LIBRARY_PATH := $(ICU_ROOT)/lib:$(LD_LIBRARY_PATH)
-endif
+# The carried ICU's folder is in the GPU build's RPATH (above), so build-gpu/tttlab and the tests
+# start without LD_LIBRARY_PATH. It is an old-style DT_RPATH (--disable-new-dtags): a DT_RUNPATH
+# would not be searched for libicudata, which only libicuuc needs.
 
 gpu-build: $(GPU_BUILD)/CMakeCache.txt
 	cmake --build $(GPU_BUILD) --target tttlab tests_gpu tests_lm bench_ttt_cuda bench_lm

@@ -51,6 +51,12 @@ struct TimedBpb {
 TimedBpb score_tokens(LoadedLm& lm, const std::vector<int64_t>& ids, int64_t bytes, const lm::BpbConfig& cfg,
                       const std::string& label);
 
+// Whether the user gave a window or chunk length: a given one longer than the model's
+// max_position_embeddings is refused, a default one is lowered to it (fit_to_positions).
+struct LmLengthsGiven {
+  bool context = false, stride = false, max_length = false;
+};
+
 // A window (or training chunk) of `tokens` tokens must fit the model's positions: beyond
 // max_position_embeddings the rotary embeddings run on positions the model never saw, without any
 // error, so a length the user gave (`given`) is refused with one line naming `flag`; a default that
@@ -63,12 +69,6 @@ void fit_window_to_positions(lm::BpbConfig& bpb, const LmLengthsGiven& given, co
                              const std::string& model);
 
 // ---- lm score ----
-
-// Whether the user gave a window or chunk length: a given one longer than the model's
-// max_position_embeddings is refused, a default one is lowered to it (fit_to_positions).
-struct LmLengthsGiven {
-  bool context = false, stride = false, max_length = false;
-};
 
 struct LmScoreConfig {
   LmModelSpec model;
