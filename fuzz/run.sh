@@ -18,6 +18,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1}
 # One thread per fuzzer process: the readers do not need LibTorch's thread pools.
 export OMP_NUM_THREADS=1
+# The targets write each input to a file: keep those in memory where the machine allows.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 
 run_one() {
   local t=$1

@@ -249,11 +249,9 @@ Dataset load_embedding_folder(const fs::path& dir) {
   const int64_t largest_label = train.split.y.max().item<int64_t>();
   if (largest_label >= kMaxClasses) {
     const int64_t row = train.split.y.argmax().item<int64_t>();
-    throw_input_error(
-        "{}: row {} has label {}, which would make {} classes (expected labels 0..C-1 with C <= {})",
-        train.labels_path.string(), row, largest_label,
-        largest_label == std::numeric_limits<int64_t>::max() ? std::string("2^63") : std::to_string(largest_label + 1),
-        kMaxClasses);
+    // largest_label + 1 cannot overflow: load_folder_split refused a label of INT64_MAX already.
+    throw_input_error("{}: row {} has label {}, which would make {} classes (expected labels 0..C-1 with C <= {})",
+                      train.labels_path.string(), row, largest_label, largest_label + 1, kMaxClasses);
   }
   const int64_t num_classes = largest_label + 1;
   std::vector<const FolderSplit*> others{&test};
