@@ -10,7 +10,7 @@
 
 #include "test_support.hpp"
 #include "tttlab/io/npy.hpp"
-#include "tttlab/recipes/table1_report.hpp"
+#include "tttlab/studies/table1_report.hpp"
 #include "tttlab/sae/concept_analysis.hpp"
 #include "tttlab/sae/concept_recovery.hpp"
 
