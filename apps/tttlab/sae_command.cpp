@@ -41,9 +41,9 @@ void adopt_checkpoint_settings(SaeTrainOptionsCli& o) {
   for (const auto& [option, key] : o.config_options) {
     if (option->count() == 0 || given.at(key) == kept.at(key)) continue;
     throw_input_error(
-        "{} {}: the checkpoint was trained with {}={}; --resume continues its settings (leave {} out, "
+        "{} {}: the checkpoint {} was trained with {}={}; --resume continues its settings (leave {} out, "
         "or start afresh in another --out)",
-        option->get_name(), given.at(key).dump(), ckpt, kept.at(key).dump(), option->get_name());
+        option->get_name(), given.at(key).dump(), ckpt, key, kept.at(key).dump(), option->get_name());
   }
   const auto normalized = saved->extra.find("input_normalized");
   if (normalized != saved->extra.end() && normalized->is_boolean()) {

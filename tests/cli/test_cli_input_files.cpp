@@ -23,7 +23,7 @@ void expect_bad_input_run(const fs::path& root, const fs::path& data, const std:
   const CliRun r = tttlab::test::run_tttlab(
       "run --quiet --data npy:" + data.string() + " --out " + out.string() + " --k 20 --steps 5 --head-epochs 2", root);
   EXPECT_EQ(r.code, 2) << "stderr: " << r.err;
-  EXPECT_EQ(r.err.rfind((data / file).string(), 0), 0u) << "stderr should start with the file: " << r.err;
+  EXPECT_EQ(r.err.rfind("error: " + (data / file).string(), 0), 0u) << "stderr should start with the file: " << r.err;
   EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err << "\nexpected to mention: " << needle;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "not one line: " << r.err;
   EXPECT_FALSE(fs::exists(out / "results.json"));
