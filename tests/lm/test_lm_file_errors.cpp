@@ -8,6 +8,7 @@
 #include "lm/lm_fixtures.hpp"
 #include "test_support.hpp"
 #include "tttlab/lm/bpe_tokenizer.hpp"
+#include "tttlab/lm/hf_checkpoint.hpp"
 #include "tttlab/lm/qwen2_config.hpp"
 
 using namespace tttlab;
@@ -120,4 +121,16 @@ TEST(Qwen2ConfigFileErrors, MessagesAreValidUtf8) {
   j["hidden_act"] = "si\x7flu\xc2\x9f";
   test::expect_input_error([&] { qwen2_config_from_json(j, "config.json"); }, "config.json",
                            {"hidden_act 'si\\x7flu\\xc2\\x9f' is not supported"});
+}
+
+// A shard name longer than the file system allows made std::filesystem throw filesystem_error (exit
+// 1), found by fuzz_hf_checkpoint; it is bad input in the index file.
+TEST(CheckpointIndexFileErrors, ShardNameTheFileSystemRefusesIsBadInput) {
+  test::TempDir dir;
+  test::write_bytes(dir / "config.json", test::read_bytes(test::lm_fixture("tied/config.json")));
+  const std::string shard(300, 'B');
+  test::write_bytes(dir / "model.safetensors.index.json",
+                    json{{"weight_map", {{"model.embed_tokens.weight", shard + ".safetensors"}}}}.dump());
+  test::expect_input_error([&] { (void)load_qwen2(dir.path()); }, (dir / "model.safetensors.index.json").string(),
+                           {"shard name", "cannot be a file here", "File name too long"});
 }

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <map>
 #include <set>
+#include <system_error>
 
 #include <nlohmann/json.hpp>
 
@@ -52,7 +53,12 @@ std::map<std::string, SourcedTensor> read_checkpoint_tensors(const fs::path& dir
   }
   for (const auto& [file, names] : by_shard) {
     const fs::path path = dir / file;
-    require_input(fs::exists(path), "{}: shard {} is missing", index.string(), printable(path.string()));
+    // The name comes from the index file: the error_code overload turns a name the file system
+    // refuses (longer than NAME_MAX, say) into bad input instead of a filesystem_error.
+    std::error_code ec;
+    const bool present = fs::exists(path, ec);
+    require_input(!ec, "{}: shard name '{}' cannot be a file here ({})", index.string(), printable(file), ec.message());
+    require_input(present, "{}: shard {} is missing", index.string(), printable(path.string()));
     auto shard = read_safetensors(path);
     for (const auto& name : names) {
       const auto it = shard.tensors.find(name);
