@@ -36,7 +36,10 @@ bench: build
 # and prints its executions; `make fuzz-smoke` is the short run CI does.
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 120
-FUZZ_SMOKE_SECONDS ?= 25
+FUZZ_SMOKE_SECONDS ?= 60
+# CI's short run is reproducible: a fixed seed and a fixed number of executions per target.
+FUZZ_SMOKE_SEED ?= 1
+FUZZ_SMOKE_RUNS ?= 20000
 
 $(FUZZ_BUILD)/CMakeCache.txt:
 	cmake -S fuzz -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++ $(CMAKE_FLAGS)
@@ -49,7 +52,7 @@ fuzz: fuzz-build
 	BUILD=$(FUZZ_BUILD) fuzz/run.sh $(FUZZ_SECONDS)
 
 fuzz-smoke: fuzz-build
-	BUILD=$(FUZZ_BUILD) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
+	BUILD=$(FUZZ_BUILD) FUZZ_SEED=$(FUZZ_SMOKE_SEED) FUZZ_RUNS=$(FUZZ_SMOKE_RUNS) fuzz/run.sh $(FUZZ_SMOKE_SECONDS)
 
 # The GPU machine (LibTorch 2.x with CUDA from its Python, no FAISS, no GoogleTest or header
 # packages, no internet): `scripts/gpu-deps` fills .deps/ here (header-only libraries, zlib's headers,

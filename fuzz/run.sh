@@ -3,6 +3,8 @@
 # a time, and prints the executions each reached. Corpora grow in BUILD/corpus/<target> (seeded from
 # BUILD/seeds/<target>); a crash leaves its input in BUILD/findings/<target>/ and fails the run.
 # Usage: fuzz/run.sh SECONDS [TARGET...]
+# FUZZ_SEED and FUZZ_RUNS, when set, fix libFuzzer's seed and cap its executions: with the seed corpus
+# alone (a fresh BUILD) the run is then the same sequence of inputs every time, as CI needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build-fuzz}
@@ -27,6 +29,7 @@ run_one() {
   # -rss_limit_mb also caps a single allocation: a reader that allocates gigabytes for a small file is a finding.
   "$BUILD/fuzz_$t" "$BUILD/corpus/$t" "$BUILD/seeds/$t" -max_total_time="$SECONDS_PER_TARGET" \
     -rss_limit_mb=2048 -timeout=20 -max_len=8192 -print_final_stats=1 \
+    ${FUZZ_SEED:+-seed="$FUZZ_SEED"} ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} \
     -artifact_prefix="$BUILD/findings/$t/" >"$BUILD/log-$t.txt" 2>&1 && rc=0 || rc=$?
   echo "$rc" >"$BUILD/rc-$t.txt"
 }
