@@ -14,11 +14,21 @@ namespace tttlab {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-namespace {
-
 json train_config_json(const TrainConfig& t) {
   return {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"lr", t.lr}, {"weight_decay", t.weight_decay}};
 }
+
+json ttt_settings_json(const LocalFitConfig& t) {
+  return {{"k", t.k},
+          {"steps", t.steps},
+          {"lr", t.lr},
+          {"weight_decay", t.weight_decay},
+          {"betas", {t.beta1, t.beta2}},
+          {"eps", t.eps},
+          {"mode", to_string(t.mode)}};
+}
+
+namespace {
 
 json config_json(const StudyConfig& cfg, const StudyResult& result) {
   const auto& t = cfg.ttt;
@@ -27,24 +37,17 @@ json config_json(const StudyConfig& cfg, const StudyResult& result) {
       {"seed", cfg.seed},
       {"index", cfg.index},
       {"device", {{"requested", cfg.device}, {"used", result.device}}},
-      {"ttt",
-       {{"k", t.k},
-        {"steps", t.steps},
-        {"lr", t.lr},
-        {"weight_decay", t.weight_decay},
-        {"betas", {t.beta1, t.beta2}},
-        {"eps", t.eps},
-        {"mode", to_string(t.mode)},
-        {"points_per_batch", t.points_per_batch},
-        {"memory_budget_bytes", t.memory_budget_bytes},
-        {"optimizer", "adam"},
-        {"loss", "mean cross-entropy over the neighbours"}}},
+      {"ttt", ttt_settings_json(t)},
       {"local_fit_path", result.local_fit_path},
       {"majority", {{"k", cfg.effective_majority_k()}}},
       {"bootstrap", {{"resamples", cfg.bootstrap.resamples}, {"level", cfg.bootstrap.level}}},
       {"versions", library_versions()},
       {"machine", machine_facts()},
   };
+  c["ttt"].update({{"points_per_batch", t.points_per_batch},
+                   {"memory_budget_bytes", t.memory_budget_bytes},
+                   {"optimizer", "adam"},
+                   {"loss", "mean cross-entropy over the neighbours"}});
   if (result.model) {
     c["model"] = {{"architecture", "FlexibleLeNet"},
                   {"size_scale", result.model->shape().size_scale},

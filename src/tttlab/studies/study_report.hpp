@@ -12,6 +12,11 @@ namespace tttlab {
 
 // {"methods": {name: {"accuracy", "ci90", "mean_ce", "n"}}, "comparisons", "dataset",
 //  "config" (every setting, the seed, library versions), "timing", "outputs"}
+// The JSON of a training setting and of the TTT settings, as results.json and the sweeps' settings
+// record them (one definition, so the two files name every setting alike).
+nlohmann::json train_config_json(const TrainConfig& t);
+nlohmann::json ttt_settings_json(const LocalFitConfig& t);
+
 nlohmann::json study_results_json(const StudyConfig& cfg, const StudyResult& result, const Summary& summary);
 
 std::string summary_table(const Summary& summary, double level);

@@ -6,6 +6,7 @@
 #include "tttlab/core/versions.hpp"
 #include "tttlab/eval/metrics.hpp"
 #include "tttlab/studies/scaling/studies.hpp"
+#include "tttlab/studies/study_report.hpp"
 
 namespace tttlab {
 
@@ -25,22 +26,11 @@ void ScaleConfig::validate() const {
 
 json scale_settings_json(const ScaleConfig& cfg) {
   const auto& s = cfg.study;
-  const auto train = [](const TrainConfig& t) {
-    return json{{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"lr", t.lr}, {"weight_decay", t.weight_decay}};
-  };
-  const auto& t = s.ttt;
   return {{"data", s.data},
           {"size_scale", s.size_scale},
-          {"model_train", train(s.model_train)},
-          {"head_train", train(s.head_train)},
-          {"ttt",
-           {{"k", t.k},
-            {"steps", t.steps},
-            {"lr", t.lr},
-            {"weight_decay", t.weight_decay},
-            {"betas", {t.beta1, t.beta2}},
-            {"eps", t.eps},
-            {"mode", to_string(t.mode)}}},
+          {"model_train", train_config_json(s.model_train)},
+          {"head_train", train_config_json(s.head_train)},
+          {"ttt", ttt_settings_json(s.ttt)},
           {"majority_k", s.majority_k},
           {"index", s.index},
           {"bootstrap", {{"resamples_per_seed", cfg.resamples_per_seed}, {"level", cfg.level}}},
