@@ -11,6 +11,16 @@ the README's numbers are generated rather than typed. Standard library only.
       would not compare with one global row.
   scripts/results_table.py --by-settings A.json B.json ...
       one row per file: k | steps | lr | TTT accuracy | TTT - global, CI | TTT mean CE.
+  scripts/results_table.py --fixed-tuned-adaptive A.json B.json ...
+      one row per file of `tttlab run --tune --compare-fixed --adaptive`: the data set, global,
+      fixed, tuned and adaptive TTT accuracy, the paired differences tuned - fixed and adaptive -
+      tuned with their CIs, and TTT's arithmetic per test point of each.
+  scripts/results_table.py --selection A.json
+      the validation scores of a --tune run: one row per (k, lr) with the accuracy after each
+      step count of the grid, the chosen configuration marked.
+
+With a single file, the method table also lists `ttt_fixed` and `ttt_adaptive` when the run has
+them, with their paired comparisons.
 
 Bad input (a missing or malformed file, a field that is not there) prints one line on stderr and
 exits with status 2.
@@ -120,8 +130,75 @@ def method_table(docs, paths, labels):
         if several:
             lines.append(comparison_row(f"{short} - global", field(doc, path, "comparisons", "ttt - global")))
     if not several:
+        methods = field(first, first_path, "methods")
+        cfg = field(first, first_path, "config")
+        if "ttt_fixed" in methods:
+            fixed = cfg.get("fixed_ttt")
+            label = f" ({fixed['k']}, {fixed['steps']} steps, lr {number(fixed['lr'])})" if fixed else ""
+            lines.append(accuracy_row(f"TTT, fixed{label}", methods["ttt_fixed"]))
+        if "ttt_adaptive" in methods:
+            lines.append(accuracy_row("TTT, adaptive (k, steps per point)", methods["ttt_adaptive"]))
         lines.append(comparison_row("TTT - global", field(first, first_path, "comparisons", "ttt - global")))
         lines.append(comparison_row("majority - global", field(first, first_path, "comparisons", "majority - global")))
+        comparisons = field(first, first_path, "comparisons")
+        for key, name in (("ttt - ttt_fixed", "TTT tuned - fixed"), ("ttt_adaptive - ttt", "TTT adaptive - tuned")):
+            if key in comparisons:
+                lines.append(comparison_row(name, comparisons[key]))
+    return lines
+
+
+def pp(c):
+    return f"{100 * c['accuracy_diff']:+.2f} [{100 * c['ci90'][0]:+.2f}, {100 * c['ci90'][1]:+.2f}]"
+
+
+def flops(x):
+    return f"{x:.2g}"
+
+
+def fixed_tuned_adaptive_table(docs, paths):
+    lines = ["| data | global | TTT fixed | TTT tuned | TTT adaptive | tuned - fixed (pp) | adaptive - tuned (pp) "
+             "| flops/point fixed / tuned / adaptive |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for doc, path in zip(docs, paths):
+        m = field(doc, path, "methods")
+        c = field(doc, path, "comparisons")
+        compute = field(doc, path, "compute")
+        for key in ("ttt_fixed", "ttt_adaptive"):
+            if key not in m:
+                raise InputError(f"{path}: no method {key} (run with --tune --compare-fixed --adaptive)")
+        name = field(doc, path, "dataset", "name")
+        lines.append(f"| {name} | {percent(m['global']['accuracy'])} | {percent(m['ttt_fixed']['accuracy'])} | "
+                     f"{percent(m['ttt']['accuracy'])} | {percent(m['ttt_adaptive']['accuracy'])} | "
+                     f"{pp(c['ttt - ttt_fixed'])} | {pp(c['ttt_adaptive - ttt'])} | "
+                     f"{flops(compute['ttt_fixed_flops_per_point'])} / {flops(compute['ttt_flops_per_point'])} / "
+                     f"{flops(compute['ttt_adaptive_flops_per_point'])} |")
+    return lines
+
+
+def selection_table(doc, path):
+    s = field(doc, path, "selection")
+    if s is None:
+        raise InputError(f"{path}: no selection (run with --tune)")
+    steps = s["grid"]["steps"]
+    chosen = s["chosen"]["ttt"]
+    lines = [f"Validation: {s['points']} points of {s['split']}.", "",
+             "| k | lr | " + " | ".join(f"{t} steps" for t in steps) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in steps) + " |"]
+    rows = {}
+    for r in s["ttt"]:
+        rows.setdefault((r["k"], r["lr"]), {})[r["steps"]] = r
+    for (k, lr), by_steps in rows.items():
+        cells = []
+        for t in steps:
+            r = by_steps.get(t)
+            mark = "**" if r and (r["k"], r["lr"], r["steps"]) == (chosen["k"], chosen["lr"], chosen["steps"]) else ""
+            cells.append(f"{mark}{percent(r['accuracy'])}{mark}" if r else "-")
+        lines.append(f"| {k} | {number(lr)} | " + " | ".join(cells) + " |")
+    maj = s["chosen"]["majority"]
+    lines.append("")
+    lines.append(f"Chosen: TTT k = {chosen['k']}, {chosen['steps']} steps, lr {number(chosen['lr'])} "
+                 f"({percent(chosen['accuracy'])}% on validation); majority vote k = {maj['k']} "
+                 f"({percent(maj['accuracy'])}%).")
     return lines
 
 
@@ -145,6 +222,10 @@ def main(argv):
                         help="a name for each file's TTT rows, in the order of the files ('' for none)")
     parser.add_argument("--by-settings", action="store_true",
                         help="one row per file: the TTT settings, accuracy, paired difference and mean CE")
+    parser.add_argument("--fixed-tuned-adaptive", action="store_true",
+                        help="one row per file: fixed vs tuned vs adaptive TTT, paired CIs, flops per point")
+    parser.add_argument("--selection", action="store_true",
+                        help="the validation scores of a --tune run (one file)")
     args = parser.parse_args(argv)
     try:
         if args.label and len(args.label) != len(args.results):
@@ -152,7 +233,14 @@ def main(argv):
                              "(expected once per file, or not at all)")
         labels = args.label or [""] * len(args.results)
         docs = [load(p) for p in args.results]
-        lines = settings_table(docs, args.results) if args.by_settings else method_table(docs, args.results, labels)
+        if args.by_settings:
+            lines = settings_table(docs, args.results)
+        elif args.fixed_tuned_adaptive:
+            lines = fixed_tuned_adaptive_table(docs, args.results)
+        elif args.selection:
+            lines = selection_table(docs[0], args.results[0])
+        else:
+            lines = method_table(docs, args.results, labels)
     except InputError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -48,6 +48,7 @@ inline LocalFitConfig equivalence_config(const PathCase& pc) {
   cfg.lr = 0.05;
   cfg.keep_heads = true;
   cfg.points_per_batch = 5;  // 13 points: batches of 5, 5 and 3
+  cfg.logits_at_steps = {0, 7, 30};  // the global head, an intermediate step and the last one
   switch (pc.setting) {
     case FitSetting::Erm:
       break;
@@ -136,7 +137,14 @@ class LocalFitEquivalence : public ::testing::TestWithParam<PathCase> {
       EXPECT_LT((out.logits - ref.logits).abs().max().item<double>(), f64 ? kFloat64Tol : kFloat32LogitAbsTol);
       EXPECT_TRUE(torch::equal(out.pred, ref.pred)) << out.pred << ref.pred;
       EXPECT_LT((out.ce - ref.ce).abs().max().item<double>(), f64 ? kFloat64Tol : kFloat32LogitAbsTol);
+      EXPECT_LT((out.step_logits - ref.step_logits).abs().max().item<double>(),
+                f64 ? kFloat64Tol : kFloat32LogitAbsTol);
     }
+    // The recorded logits: the global head's at step 0 and the final ones at the last step.
+    ASSERT_EQ(out.step_logits.size(0), 3);
+    EXPECT_LT((out.step_logits[0] - p.head.logits(p.data.test_x).to(torch::kCPU)).abs().max().item<double>(),
+              f64 ? kFloat64Tol : kFloat32LogitAbsTol);
+    EXPECT_LT((out.step_logits[2] - out.logits).abs().max().item<double>(), f64 ? 1e-12 : 1e-6);
     const double oracle_tol = f64 ? kFloat64Tol : kFloat32VsFloat64Tol;
     EXPECT_LT(max_relative_difference(out.weights, oracle.weights), oracle_tol);
     EXPECT_LT(max_relative_difference(out.biases, oracle.biases), oracle_tol);

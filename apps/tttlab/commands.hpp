@@ -3,6 +3,7 @@
 // and prints. One file per subcommand.
 #include <CLI/CLI.hpp>
 
+#include "tttlab/selection/grid_search.hpp"
 #include "tttlab/train/global_train.hpp"
 #include "tttlab/ttt/local_fit.hpp"
 
@@ -17,6 +18,7 @@ void add_sae_command(CLI::App& app);
 void add_sae_recovery_command(CLI::App& sae);      // `sae recovery`, added by add_sae_command
 void add_reproduce_table1_command(CLI::App& app);  // `reproduce table1` (creates `reproduce` if needed)
 void add_scale_command(CLI::App& app);
+void add_presets_command(CLI::App& app);  // `tttlab presets`: the paper's protocols and their values
 
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).
 void apply_threads(int threads);
@@ -32,7 +34,8 @@ CLI::Option* add_seed_option(CLI::App* cmd, Seed& seed, const std::string& what)
   return cmd->add_option("--seed", seed, what)->capture_default_str();
 }
 
-// --head-epochs, --head-batch-size, --head-lr, --head-wd (a linear head trained with Adam) in `group`.
+// --head-epochs, --head-batch-size, --head-lr, --head-wd, --head-patience (a linear head trained with
+// Adam) in `group`.
 void add_head_train_options(CLI::App* cmd, TrainConfig& train, const std::string& group);
 
 // --k, --steps, --lr, --wd, --points-per-batch and --memory-budget-mb (TTT of each test point's head
@@ -42,5 +45,16 @@ void set_ttt_memory_budget(LocalFitConfig& ttt, int64_t memory_budget_mb);  // e
 
 // --device auto|cpu|cuda[:N] into `device` (checked when the command runs: core/device.hpp).
 void add_device_option(CLI::App* cmd, std::string& device);
+
+// --preset NAME (studies/presets.hpp), recorded in `preset`; main() expands it into the preset's
+// option values before the config file's and the flags. `default_preset` names the command's own.
+CLI::Option* add_preset_option(CLI::App* cmd, std::string& preset, const std::string& default_preset);
+
+// --tune and its grid (--tune-k, --tune-steps, --tune-lr, --tune-majority-k, --tune-points,
+// --tune-holdout; in TOML a [tune] table) in the group "Selection on validation".
+void add_tune_options(CLI::App* cmd, bool& tune, SelectionGrid& grid);
+// --adaptive and --adaptive-holdouts (per-point choice of k and steps, selection/adaptive.hpp), and
+// --compare-fixed (with --tune, TTT at the untuned settings too).
+void add_adaptive_options(CLI::App* cmd, bool& adaptive, int64_t& holdouts, bool& compare_fixed);
 
 }  // namespace tttlab::cli

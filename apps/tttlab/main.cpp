@@ -16,6 +16,7 @@
 #include "config_file.hpp"
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/versions.hpp"
+#include "tttlab/studies/presets.hpp"
 
 namespace {
 
@@ -61,11 +62,16 @@ int main(int argc, char** argv) {
   tttlab::cli::add_sae_command(app);
   tttlab::cli::add_reproduce_table1_command(app);
   tttlab::cli::add_scale_command(app);
+  tttlab::cli::add_presets_command(app);
   try {
     std::vector<std::string> args(argv, argv + argc);
     const tttlab::cli::CommandLineCommand command = find_command(app, args);
     // --config FILE becomes --key=value arguments before the command line's own flags.
     args = tttlab::cli::expand_config_file(std::move(args), command);
+    // --preset NAME becomes --key=value arguments before both (the file and the flags override it).
+    args = tttlab::cli::expand_preset(std::move(args), command, [](const std::string& name) {
+      return tttlab::preset_options(tttlab::study_preset(name));
+    });
     std::vector<const char*> c_args;
     for (const auto& a : args) c_args.push_back(a.c_str());
     app.parse(static_cast<int>(c_args.size()), c_args.data());

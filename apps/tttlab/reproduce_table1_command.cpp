@@ -42,6 +42,8 @@ void run(Table1Options& o) {
   fmt::print("SAE reconstruction: train FVE {:.4f}, test FVE {:.4f}\n\n", r.sae_quality.at("train_fve"),
              r.sae_quality.at("test_fve"));
   fmt::print("{}", table1_text(r, summary, cfg.bootstrap.level));
+  // Repeated under the table: a Table 1 built on an unconverged SAE must not read as a result.
+  for (const auto& w : r.warnings) fmt::print("{}\n", w);
   fmt::print("\nwrote {}/results.json and figures\n", o.out);
 }
 
@@ -67,6 +69,7 @@ void add_reproduce_table1_command(CLI::App& app) {
       "masked Phi-hat TTT (O3, Figure 3). Defaults: the paper's ImageNet setting (E.3).");
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--data", c.data, "Embedding folder (npy:DIR)");
+  add_preset_option(cmd, c.preset, "paper-imagenet-sae");
   add_out_option(cmd, o->out, "Output folder (results.json, figures, per-point .npy; the SAE in sae/)");
   cmd->add_option("--sae", o->sae_dir, "Use this trained SAE instead of training one");
   add_seed_option(cmd, c.seed, "Seed of the SAE, heads, test subset and bootstrap");

@@ -7,6 +7,7 @@
 
 #include "commands.hpp"
 #include "tttlab/core/error.hpp"
+#include "tttlab/core/output_folder.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/core/versions.hpp"
 #include "tttlab/studies/study.hpp"
@@ -32,6 +33,7 @@ void run(RunOptions& o) {
   set_progress_enabled(!o.quiet);
   apply_threads(o.threads);
   require_input(!o.out.empty(), "--out is required (the folder for results.json)");
+  if (!o.export_embeddings.empty()) require_output_folder(o.export_embeddings);
   StudyConfig& cfg = o.study;
   set_ttt_memory_budget(cfg.ttt, o.memory_budget_mb);
   cfg.ttt.mode = local_fit_mode_from_string(o.mode);
@@ -41,15 +43,36 @@ void run(RunOptions& o) {
 
   if (!o.quiet) fmt::print(stderr, "{}\n", version_line());
   const StudyResult result = run_study(cfg);
-  const Summary summary = summarize(result.methods, result.test_labels, cfg.bootstrap);
+  const Summary summary = summarize_study(result, cfg.bootstrap);
   write_study_outputs(o.out, cfg, result, summary, o.export_embeddings);
 
+  const StudyConfig& ran = result.chosen;
   fmt::print("\n{}: {} train / {} test, d={}, {} classes, on {}", result.dataset_name, result.num_train,
              result.num_test, result.dim, result.num_classes, result.device);
   for (const auto& [key, note] : result.notes) fmt::print("; {}", note);
-  fmt::print("\nTTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={}\n\n", cfg.ttt.k, cfg.ttt.steps, cfg.ttt.lr,
-             to_string(cfg.ttt.mode), cfg.effective_majority_k());
+  fmt::print("\n");
+  if (result.model_log) fmt::print("{}\n", train_log_line(*result.model_log, "network"));
+  if (result.head_log) fmt::print("{}\n", train_log_line(*result.head_log, "global head"));
+  if (result.selection) {
+    const auto& s = *result.selection;
+    fmt::print(
+        "selection on validation ({} points of {}): TTT k={}, {} steps, lr={:g} (val accuracy {:.2f}%); "
+        "majority k={} ({:.2f}%); {} configurations in {:.1f} s\n",
+        s.num_points, s.split, s.chosen_ttt.k, s.chosen_ttt.steps, s.chosen_ttt.lr, 100 * s.chosen_ttt.accuracy,
+        s.chosen_majority.k, 100 * s.chosen_majority.accuracy, s.ttt.size() + s.majority.size(), s.seconds);
+  }
+  fmt::print("TTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={} [preset {}{}]\n\n", ran.ttt.k, ran.ttt.steps,
+             ran.ttt.lr, to_string(ran.ttt.mode), ran.effective_majority_k(), ran.preset,
+             ran.tune ? ", tuned on validation" : "");
   fmt::print("{}", summary_table(summary, cfg.bootstrap.level));
+  if (ran.adaptive || result.fixed_flops_per_point > 0) {
+    fmt::print("TTT arithmetic per point: {:.3g} flops (ttt){}{}\n", result.ttt_flops_per_point,
+               result.fixed_flops_per_point > 0 ? fmt::format(", {:.3g} (ttt_fixed)", result.fixed_flops_per_point) : "",
+               ran.adaptive ? fmt::format(", {:.3g} (ttt_adaptive, its leave-one-out included)",
+                                          result.adaptive_flops_per_point)
+                            : "");
+  }
+  for (const auto& w : result.warnings) fmt::print("{}\n", w);
   fmt::print("\nwrote {}/results.json ({:.1f} s in all)\n", o.out, result.timing.total());
 }
 
@@ -63,7 +86,11 @@ void add_run_command(CLI::App& app) {
       "Global head vs majority vote vs TTT on one data set.\n"
       "Images (fashion-mnist, mnist): trains a FlexibleLeNet (or loads --model), embeds the images with\n"
       "its feature layer, and adapts its last layer. Embedding folders (npy:DIR): loads --head or trains\n"
-      "a linear head. Writes results.json, per-point .npy files and the head to --out.");
+      "a linear head. Writes results.json, per-point .npy files and the head to --out.\n"
+      "Defaults: the preset 'default' (`tttlab presets`): Tables 3-5's TinyLeNet row (network: Adam lr 2e-3,\n"
+      "batch 400, 100 epochs; TTT: k 50, 200 full-batch Adam steps, lr 1e-3; majority vote: k 6); a head on\n"
+      "embeddings trains until its loss stops improving (patience 10, at most 1000 epochs). With --tune, TTT's\n"
+      "and majority vote's settings are chosen on validation data instead.");
   // Every option keeps its last value: the config file's values come first, so flags override them.
   cmd->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   cmd->add_option("--config", o->config_file,
@@ -75,6 +102,9 @@ void add_run_command(CLI::App& app) {
                   "(a synthetic world: `tttlab theory --help`)")
       ->capture_default_str();
   add_out_option(cmd, o->out, "Output folder (results.json, pred_*.npy, head.safetensors, ...)");
+  add_preset_option(cmd, c.preset, "default");
+  add_tune_options(cmd, c.tune, c.grid);
+  add_adaptive_options(cmd, c.adaptive, c.adaptive_holdouts, c.compare_fixed);
   add_seed_option(cmd, c.seed, "Seed of model init, minibatch order and bootstrap");
   add_threads_option(cmd, o->threads);
   add_device_option(cmd, c.device);
@@ -90,6 +120,11 @@ void add_run_command(CLI::App& app) {
   cmd->add_option("--epochs", c.model_train.epochs, "Training epochs")->capture_default_str()->group(m);
   cmd->add_option("--batch-size", c.model_train.batch_size, "Minibatch size")->capture_default_str()->group(m);
   cmd->add_option("--train-lr", c.model_train.lr, "Adam learning rate")->capture_default_str()->group(m);
+  cmd->add_option("--patience", c.model_train.patience,
+                  "Stop when the loss (validation loss when there is validation data) has not improved by 0.1% for "
+                  "this many epochs; --epochs is then the maximum (0 = exactly --epochs epochs)")
+      ->capture_default_str()
+      ->group(m);
 
   const std::string h = "Global head (embedding folders)";
   cmd->add_option("--head", o->head_path, "Load this head (safetensors: weight [C,d], bias [C])")->group(h);

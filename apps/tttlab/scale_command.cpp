@@ -8,6 +8,7 @@
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/core/versions.hpp"
+#include "tttlab/studies/presets.hpp"
 #include "tttlab/studies/scaling/studies.hpp"
 
 namespace tttlab::cli {
@@ -46,6 +47,7 @@ void add_common(CLI::App* cmd, ScaleOptions& o, bool per_size = false) {
   add_device_option(cmd, c.device);
   add_quiet_flag(cmd, o.quiet);
   cmd->add_flag("--no-plot", o.no_plot, "Tables only, no gnuplot figures");
+  if (!per_size) add_preset_option(cmd, c.preset, c.preset);
   const std::string t = "TTT";
   cmd->add_option("--wd", c.ttt.weight_decay, "Adam weight decay (L2)")->capture_default_str()->group(t);
   cmd->add_option("--mode", o.mode, "erm | sequential")->capture_default_str()->group(t);
@@ -107,12 +109,9 @@ void add_scale_command(CLI::App& app) {
       "it completes; rerunning the same command skips finished ones.");
   scale->require_subcommand(1);
 
-  {  // k: Table 4/5's setting for TinyLeNet besides the swept k
+  {  // k: Tables 3-5's TinyLeNet row besides the swept k
     auto o = std::make_shared<ScaleOptions>();
-    StudyConfig& c = o->scale.study;
-    c.model_train = {100, 400, 2e-3, 0.0, 0};
-    c.ttt.steps = 200;
-    c.ttt.lr = 1e-3;
+    apply_preset(study_preset("paper-table4-tinylenet"), o->scale.study);
     auto* cmd = scale->add_subcommand("k", "TTT and majority vote over the neighbourhood size k (Figure 5, right)");
     add_common(cmd, *o);
     cmd->add_option("--ks", o->ks, "Neighbourhood sizes")->capture_default_str()->delimiter(',')->expected(1, 1000);
@@ -121,14 +120,9 @@ void add_scale_command(CLI::App& app) {
       print_rows(scale_k(o->scale, o->ks), *o, "scale_k");
     });
   }
-  {  // data: E.4's TTT for Figure 5 (k = 80, lr 0.02, 500 steps)
+  {  // data: E.4's TTT for Figure 5
     auto o = std::make_shared<ScaleOptions>();
-    StudyConfig& c = o->scale.study;
-    c.model_train = {100, 400, 2e-3, 0.0, 0};
-    c.ttt.k = 80;
-    c.ttt.steps = 500;
-    c.ttt.lr = 0.02;
-    c.majority_k = 6;
+    apply_preset(study_preset("paper-figure5-data"), o->scale.study);
     auto* cmd = scale->add_subcommand("data",
                                       "Global, majority vote and TTT on class-balanced fractions of the "
                                       "training set (Figure 5, left)");
@@ -175,14 +169,9 @@ void add_scale_command(CLI::App& app) {
       print_rows(scale_model(o->scale, o->sizes, o->max_epochs, o->widths, o->mlp_train), *o, "scale_model");
     });
   }
-  {  // experts: Table 6's settings per number of experts; TTT as in `scale k` (Table 4, TinyLeNet)
+  {  // experts: Table 6's settings per number of experts; TTT as in `scale k`
     auto o = std::make_shared<ScaleOptions>();
-    StudyConfig& c = o->scale.study;
-    c.model_train = {100, 400, 2e-3, 0.0, 0};
-    c.ttt.k = 50;
-    c.ttt.steps = 200;
-    c.ttt.lr = 1e-3;
-    c.majority_k = 6;
+    apply_preset(study_preset("paper-table4-tinylenet"), o->scale.study);
     auto* cmd = scale->add_subcommand("experts",
                                       "Mixture of experts (FAISS k-means, one fine-tuned head per centroid, "
                                       "Table 6) over the number of experts, beside global and TTT (Figure 7)");
@@ -197,11 +186,9 @@ void add_scale_command(CLI::App& app) {
       print_rows(scale_experts(o->scale, o->experts), *o, "scale_experts");
     });
   }
-  {  // locality: E.2's TTT protocol (k = 100, 100 steps, lr 0.1)
+  {  // locality: E.2's TTT protocol
     auto o = std::make_shared<ScaleOptions>();
-    StudyConfig& c = o->scale.study;
-    c.model_train = {100, 400, 2e-3, 0.0, 0};
-    c.majority_k = 6;
+    apply_preset(study_preset("paper-e2"), o->scale.study);
     auto* cmd = scale->add_subcommand("locality", "Table 2: is a TTT head local?");
     add_common(cmd, *o);
     add_k_option(cmd, *o);

@@ -2,6 +2,8 @@
 // decoder columns stay unit-norm), exact resume, file round trips and bad input.
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <limits>
 #include <numeric>
@@ -197,6 +199,37 @@ TEST_F(Sae, TrainingLowersTheLossAndKeepsUnitDecoderColumns) {
   EXPECT_TRUE(torch::equal(loaded.encoder, r.sae.encoder));
   EXPECT_TRUE(torch::equal(loaded.decoder, r.sae.decoder));
   EXPECT_EQ(loaded.k, 2);
+}
+
+TEST_F(Sae, AScheduleLongerThanTheRunWarnsAndRecordsTheKItTrainedAt) {
+  TempDir dir;
+  const auto x = sparse_world(256, 5);
+  SaeConfig c = small_config();
+  c.epochs = 2;  // 4 steps per epoch: 8 steps, shorter than the warm-up (10) and the annealing (40)
+  SaeTrainOptions opts;
+  opts.out_dir = dir.path();
+  const SaeTrainResult r = train_sae(x, c, opts);
+  ASSERT_TRUE(r.finished);
+  // k after 7 of 40 annealing steps from 8 to 2: 8 - 6 * 7 / 40 = 6.95 -> 7
+  EXPECT_EQ(r.sae.k, 7);
+  EXPECT_EQ(load_sae(dir.path()).k, 7);
+  ASSERT_GE(r.warnings.size(), 2u);
+  EXPECT_NE(r.warnings[0].find("warm-up (10 steps) is longer than its training (8 steps)"), std::string::npos)
+      << r.warnings[0];
+  EXPECT_NE(r.warnings[1].find("trained at k = 7, not 2"), std::string::npos) << r.warnings[1];
+  const auto info = nlohmann::json::parse(tttlab::test::read_bytes(dir / "sae.json"));
+  EXPECT_EQ(info["k"], 7);
+  EXPECT_EQ(info["k_target"], 2);
+  EXPECT_EQ(info["warnings"].size(), r.warnings.size());
+  // The full recipe (30 epochs) finishes its schedule: no warning, k is the target.
+  TempDir full;
+  opts.out_dir = full.path();
+  const SaeTrainResult done = train_sae(x, small_config(), opts);
+  EXPECT_TRUE(done.warnings.empty()) << done.warnings.front();
+  EXPECT_EQ(done.sae.k, 2);
+  // FVE below zero warns on its own.
+  EXPECT_EQ(sae_schedule_warnings(small_config(), 1000, 2, -14.0).size(), 1u);
+  EXPECT_NE(sae_schedule_warnings(small_config(), 1000, 2, -14.0)[0].find("FVE is -14.000 < 0"), std::string::npos);
 }
 
 TEST_F(Sae, ResumedRunEqualsUninterruptedRun) {

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <tuple>
+
 #include "tttlab/core/progress.hpp"
 #include "tttlab/train/global_train.hpp"
 
@@ -54,4 +57,68 @@ TEST(GlobalTrain, LeNetFitsASmallImageTaskAndExtractsFeatures) {
   EXPECT_EQ(feats.sizes(), (std::vector<int64_t>{n, 50}));
   const auto logits = net->head()->forward(feats);
   EXPECT_GT(logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>(), 0.95);
+}
+
+// The fixed-budget rule: converged when the monitored loss fell by < 1% over the last tenth of the
+// epochs (at least one), measured from the epoch before that tail.
+TEST(Convergence, FixedBudgetRuleByHand) {
+  // 20 epochs: the tail is the last 2; from 0.500 (epoch 18) to min(0.498, 0.497): 0.6% -> converged.
+  std::vector<double> flat(17, 1.0);
+  flat.insert(flat.end(), {0.5, 0.498, 0.497});
+  auto [ok, why] = budget_convergence(flat, "training loss");
+  EXPECT_TRUE(ok) << why;
+  EXPECT_NE(why.find("last 2 of 20 epochs"), std::string::npos) << why;
+  // From 0.70 to 0.41 over the tail: still falling -> not converged, and the phrase says by how much.
+  std::vector<double> falling(17, 1.0);
+  falling.insert(falling.end(), {0.70, 0.5, 0.41});
+  std::tie(ok, why) = budget_convergence(falling, "training loss");
+  EXPECT_FALSE(ok);
+  EXPECT_NE(why.find("still falling"), std::string::npos) << why;
+  EXPECT_NE(why.find("0.7 -> 0.41"), std::string::npos) << why;
+  // A loss that rises at the end (overfitting on validation) has stopped improving.
+  std::tie(ok, why) = budget_convergence({1.0, 0.9, 0.8, 0.7, 0.65, 0.6, 0.6, 0.6, 0.61, 0.65}, "validation loss");
+  EXPECT_TRUE(ok) << why;
+  // Fewer than 10 epochs cannot show a level, even when the loss does not move (a tiny lr).
+  std::tie(ok, why) = budget_convergence({0.3, 0.3, 0.3}, "training loss");
+  EXPECT_FALSE(ok);
+  EXPECT_NE(why.find("too few"), std::string::npos) << why;
+}
+
+TEST(Convergence, UndertrainedHeadWarnsAndPatienceStopsAConvergedOne) {
+  set_progress_enabled(false);
+  const Split train = blobs(600, 1), val = blobs(300, 3);
+  // Two epochs at a small learning rate: far from converged.
+  TrainLog log;
+  train_linear_head(train, 3, {2, 64, 1e-3, 0.0, 0}, &log);
+  EXPECT_FALSE(log.converged);
+  EXPECT_EQ(log.epochs_run, 2);
+  const std::string warning = convergence_warning(log, "the global head", "raise --head-epochs");
+  EXPECT_EQ(warning.rfind("warning: the global head did not converge (", 0), 0u) << warning;
+  EXPECT_EQ(warning.find('\n'), std::string::npos);
+
+  // Early stopping on the validation loss: stops well before the maximum and counts as converged;
+  // the kept epoch is the best validation epoch, and the head is that epoch's.
+  TrainConfig cfg{500, 32, 0.05, 0.0, 0};
+  cfg.patience = 5;
+  TrainLog es;
+  const LinearHead head = train_linear_head(train, 3, cfg, &es, &val);
+  EXPECT_TRUE(es.converged) << es.convergence;
+  EXPECT_LT(es.epochs_run, 500);
+  EXPECT_EQ(es.val_loss.size(), static_cast<size_t>(es.epochs_run));
+  EXPECT_EQ(es.monitored, "validation loss");
+  ASSERT_TRUE(es.final_val_loss().has_value());
+  EXPECT_DOUBLE_EQ(*es.final_val_loss(), *std::min_element(es.val_loss.begin(), es.val_loss.end()));
+  const auto logits = head.logits(val.x);
+  const double kept_loss = torch::nn::functional::cross_entropy(logits, val.y).item<double>();
+  EXPECT_NEAR(kept_loss, *es.final_val_loss(), 1e-5);
+  EXPECT_EQ(convergence_warning(es, "the global head", ""), "");
+
+  // The maximum reached while the loss still improves: not converged.
+  cfg.epochs = 3;
+  cfg.lr = 1e-3;
+  TrainLog capped;
+  train_linear_head(train, 3, cfg, &capped, &val);
+  EXPECT_FALSE(capped.converged);
+  EXPECT_NE(capped.convergence.find("still improving after the maximum of 3 epochs"), std::string::npos)
+      << capped.convergence;
 }

@@ -127,6 +127,33 @@ TEST_F(LocalFit, ZeroStepsPredictsWithTheGlobalHead) {
   EXPECT_TRUE(torch::equal(out.pred, global.argmax(1)));
 }
 
+TEST_F(LocalFit, LogitsAtAStepEqualARunOfThatManySteps) {
+  // Selection scores a grid of step counts from one run: the logits recorded after s steps must be
+  // those of an s-step run.
+  const TttProblem p = random_problem(torch::kFloat64, 200, 9, 6, 4, 15, 3);
+  LocalFitConfig cfg;
+  cfg.k = 15;
+  cfg.steps = 40;
+  cfg.lr = 0.05;
+  cfg.points_per_batch = 4;
+  cfg.logits_at_steps = {0, 1, 13, 40};
+  const auto all = local_fit_batched(p.head, p.data, cfg);
+  ASSERT_EQ(all.step_logits.sizes(), torch::IntArrayRef({4, 9, 4}));
+  for (size_t s = 0; s < cfg.logits_at_steps.size(); ++s) {
+    LocalFitConfig one = cfg;
+    one.steps = cfg.logits_at_steps[s];
+    one.logits_at_steps.clear();
+    const auto run = local_fit_batched(p.head, p.data, one);
+    EXPECT_LT((all.step_logits[static_cast<int64_t>(s)] - run.logits).abs().max().item<double>(), 1e-12) << s;
+  }
+  // The steps moved the logits, so the comparison is not between copies of the global head.
+  EXPECT_GT((all.step_logits[3] - all.step_logits[0]).abs().max().item<double>(), 0.1);
+  cfg.logits_at_steps = {5, 3};
+  EXPECT_THROW(local_fit_batched(p.head, p.data, cfg), InputError);
+  cfg.logits_at_steps = {41};
+  EXPECT_THROW(local_fit_batched(p.head, p.data, cfg), InputError);
+}
+
 TEST_F(LocalFit, LocalHeadsSolveXorThatNoGlobalLinearHeadCan) {
   // Four clusters in an XOR layout: label = (x0 > 0) xor (x1 > 0). A global linear head is at chance
   // level; a head fitted on each point's neighbours (all from one cluster) is right almost always.

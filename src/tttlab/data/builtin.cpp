@@ -302,7 +302,11 @@ void write_embedding_folder(const fs::path& dir, const Dataset& features) {
 }
 
 Dataset load_dataset(const std::string& spec) {
-  if (spec == "fashion-mnist") return load_fashion_mnist();
+  if (spec == "fashion-mnist") {
+    // $TTTLAB_FASHION_MNIST_DIR: the same four files elsewhere (a machine without the Debian package).
+    const char* env = std::getenv("TTTLAB_FASHION_MNIST_DIR");
+    return env != nullptr && *env != '\0' ? load_fashion_mnist(env) : load_fashion_mnist();
+  }
   if (spec == "mnist") return load_mnist();
   if (spec.rfind("lrh:", 0) == 0) return load_lrh_dataset(spec);
   if (spec.rfind("npy:", 0) == 0) {

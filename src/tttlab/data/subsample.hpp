@@ -19,4 +19,17 @@ torch::Tensor class_balanced_rows(const torch::Tensor& labels, int64_t num_class
 // The data set with its training split replaced by that subsample (test split unchanged).
 Dataset with_class_balanced_train(const Dataset& data, double fraction, uint64_t seed);
 
+// A stratified, seeded hold-out: of every class with n_c >= 2 rows, round(fraction * n_c) rows (at
+// least 1, at most n_c - 1) go to the hold-out, drawn by the same seeded per-class shuffle as above;
+// classes with one row stay in training. Both row lists ascending. InputError for a fraction outside
+// (0, 0.5], or when no row would be held out.
+struct HoldoutRows {
+  torch::Tensor keep, holdout;  // int64
+};
+HoldoutRows stratified_holdout_rows(const torch::Tensor& labels, int64_t num_classes, double fraction, uint64_t seed);
+
+// The data set with `fraction` of its training split held out (stratified, seeded) as its val split;
+// the test split unchanged.
+Dataset with_holdout_validation(const Dataset& data, double fraction, uint64_t seed);
+
 }  // namespace tttlab

@@ -253,6 +253,30 @@ std::string log_line(const SaeEpochMetrics& m, int64_t epochs) {
 
 }  // namespace
 
+std::vector<std::string> sae_schedule_warnings(const SaeConfig& cfg, int64_t steps_run, int64_t final_k,
+                                               double final_fve) {
+  std::vector<std::string> w;
+  if (cfg.warmup_steps > steps_run) {
+    w.push_back(fmt::format(
+        "warning: the SAE's learning-rate warm-up ({} steps) is longer than its training ({} steps), so it never "
+        "reached its peak lr; use fewer warm-up steps or train longer",
+        cfg.warmup_steps, steps_run));
+  }
+  if (final_k != cfg.k) {
+    w.push_back(fmt::format(
+        "warning: the SAE's k annealing ({} steps) is longer than its training ({} steps): it was trained at k = {}, "
+        "not {} (sae.json records k = {}); use fewer annealing steps or train longer",
+        cfg.k_anneal_steps, steps_run, final_k, cfg.k, final_k));
+  }
+  if (final_fve < 0) {
+    w.push_back(fmt::format(
+        "warning: the SAE's final FVE is {:.3f} < 0: its reconstructions explain less variance than the mean does "
+        "(not converged; its concepts and Table 1 built on them are not meaningful)",
+        final_fve));
+  }
+  return w;
+}
+
 SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const SaeTrainOptions& opts) {
   require_input(x_in.dim() == 2 && x_in.size(0) >= 1, "SAE training data must be [N >= 1, d], got {} dimensions",
                 x_in.dim());
@@ -435,6 +459,14 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
   result.history = st.history;
   result.finished = st.epoch == cfg.epochs;
   if (result.finished) {
+    // The SAE is the one the last step trained: with k annealing longer than the run, its k is the
+    // schedule's k at that step, not the target.
+    if (!st.history.empty()) result.sae.k = st.history.back().k;
+    result.warnings = sae_schedule_warnings(cfg, st.step, result.sae.k,
+                                            st.history.empty() ? 0.0 : st.history.back().eval_fve);
+    for (const auto& w : result.warnings) fmt::print(stderr, "{}\n", w);
+  }
+  if (result.finished) {
     nlohmann::json history = nlohmann::json::array();
     for (const auto& m : st.history) history.push_back(m.to_json());
     nlohmann::json info = extra;
@@ -442,6 +474,8 @@ SaeTrainResult train_sae(const torch::Tensor& x_in, const SaeConfig& cfg, const 
                  {"rows", n},
                  {"steps", st.step},
                  {"history", history},
+                 {"k_target", cfg.k},
+                 {"warnings", result.warnings},
                  {"final", st.history.empty() ? nlohmann::json() : st.history.back().to_json()}});
     save_sae(opts.out_dir, result.sae, info);
   }

@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -56,7 +57,14 @@ struct SaeTrainResult {
   TopKSae sae;                           // on the CPU
   std::vector<SaeEpochMetrics> history;  // every epoch so far, resumed ones included
   bool finished = false;                 // all epochs done (sae.safetensors written)
+  // sae_schedule_warnings for the finished run (also printed on stderr and written into sae.json).
+  std::vector<std::string> warnings;
 };
+
+// One line each, for a run of `steps_run` steps that ended at k = final_k with eval FVE final_fve:
+// a warm-up longer than the run, k annealing longer than the run (final_k != cfg.k), FVE below 0.
+std::vector<std::string> sae_schedule_warnings(const SaeConfig& cfg, int64_t steps_run, int64_t final_k,
+                                               double final_fve);
 
 // x: float [N, d2] finite training features.
 SaeTrainResult train_sae(const torch::Tensor& x, const SaeConfig& cfg, const SaeTrainOptions& opts);

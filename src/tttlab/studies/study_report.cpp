@@ -1,5 +1,6 @@
 #include "tttlab/studies/study_report.hpp"
 
+#include <map>
 #include <set>
 
 #include <fmt/format.h>
@@ -15,7 +16,34 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 json train_config_json(const TrainConfig& t) {
-  return {{"epochs", t.epochs}, {"batch_size", t.batch_size}, {"lr", t.lr}, {"weight_decay", t.weight_decay}};
+  return {{"epochs", t.epochs},
+          {"batch_size", t.batch_size},
+          {"lr", t.lr},
+          {"weight_decay", t.weight_decay},
+          {"patience", t.patience},
+          {"min_improvement", t.min_improvement},
+          {"criterion", t.criterion()}};
+}
+
+json train_log_json(const TrainLog& log) {
+  const auto val = log.final_val_loss();
+  return {{"criterion", log.criterion},
+          {"monitored", log.monitored},
+          {"epochs_run", log.epochs_run},
+          {"kept_epoch", log.best_epoch},
+          {"final_train_loss", log.final_train_loss()},
+          {"final_val_loss", val ? json(*val) : json(nullptr)},
+          {"converged", log.converged},
+          {"convergence", log.convergence},
+          {"train_loss", log.epoch_loss},
+          {"val_loss", log.val_loss}};  // its seconds are in "timing" (train_model_s, train_head_s)
+}
+
+std::string train_log_line(const TrainLog& log, const std::string& label) {
+  const auto val = log.final_val_loss();
+  return fmt::format("{}: {} epochs, train loss {:.4f}{}; {} ({})", label, log.epochs_run, log.final_train_loss(),
+                     val ? fmt::format(", validation loss {:.4f}", *val) : std::string(),
+                     log.converged ? "converged" : "NOT converged", log.convergence);
 }
 
 json ttt_settings_json(const LocalFitConfig& t) {
@@ -30,13 +58,19 @@ json ttt_settings_json(const LocalFitConfig& t) {
 
 namespace {
 
-json config_json(const StudyConfig& cfg, const StudyResult& result) {
+// The settings that ran: after --tune, TTT's and majority vote's are the chosen ones.
+json config_json(const StudyConfig& requested, const StudyResult& result) {
+  const StudyConfig& cfg = result.chosen;
   const auto& t = cfg.ttt;
   json c = {
       {"data", cfg.data},
+      {"preset", cfg.preset},
+      {"tune", cfg.tune},
+      {"adaptive", cfg.adaptive},
+      {"compare_fixed", cfg.compare_fixed},
       {"seed", cfg.seed},
       {"index", cfg.index},
-      {"device", {{"requested", cfg.device}, {"used", result.device}}},
+      {"device", {{"requested", requested.device}, {"used", result.device}}},
       {"ttt", ttt_settings_json(t)},
       {"local_fit_path", result.local_fit_path},
       {"majority", {{"k", cfg.effective_majority_k()}}},
@@ -44,6 +78,7 @@ json config_json(const StudyConfig& cfg, const StudyResult& result) {
       {"versions", library_versions()},
       {"machine", machine_facts()},
   };
+  if (cfg.tune && cfg.compare_fixed) c["fixed_ttt"] = ttt_settings_json(requested.ttt);  // the method ttt_fixed
   c["ttt"].update({{"points_per_batch", t.points_per_batch},
                    {"memory_budget_bytes", t.memory_budget_bytes},
                    {"optimizer", "adam"},
@@ -87,6 +122,29 @@ json study_results_json(const StudyConfig& cfg, const StudyResult& result, const
   }
   j["comparisons"] = comparisons;
   j["config"] = config_json(cfg, result);
+  json training = json::object();
+  if (result.model_log) training["model"] = train_log_json(*result.model_log);
+  if (result.head_log) training["head"] = train_log_json(*result.head_log);
+  j["training"] = training;
+  j["validation"] =
+      result.validation.empty() ? json(nullptr) : json{{"source", result.validation}, {"size", result.num_val}};
+  j["selection"] = result.selection ? selection_json(result.chosen.grid, *result.selection) : json(nullptr);
+  j["warnings"] = result.warnings;
+  json compute = {{"ttt_flops_per_point", result.ttt_flops_per_point},
+                  {"ttt_fixed_flops_per_point", result.fixed_flops_per_point},
+                  {"flops", "6 k C d per full-batch Adam step per test point"}};
+  if (result.adaptive_k.defined()) {
+    compute["ttt_adaptive_flops_per_point"] = result.adaptive_flops_per_point;
+    json chosen = json::object();
+    const auto k = result.adaptive_k.contiguous(), steps = result.adaptive_steps.contiguous();
+    std::map<std::string, int64_t> counts;
+    for (int64_t i = 0; i < k.numel(); ++i) {
+      ++counts[fmt::format("k={},steps={}", k[i].item<int64_t>(), steps[i].item<int64_t>())];
+    }
+    compute["ttt_adaptive_choices"] = counts;
+    compute["ttt_adaptive_holdouts"] = result.chosen.adaptive_holdouts;
+  }
+  j["compute"] = compute;
   json timing = json::object();
   for (const auto& [stage, s] : result.timing.seconds) timing[stage + "_s"] = s;
   timing["total_s"] = result.timing.total();
@@ -97,6 +155,23 @@ json study_results_json(const StudyConfig& cfg, const StudyResult& result, const
   }
   j["timing"] = timing;
   return j;
+}
+
+Summary summarize_study(const StudyResult& result, const BootstrapConfig& bootstrap) {
+  Summary summary = summarize(result.methods, result.test_labels, bootstrap);
+  auto method = [&](const std::string& name) -> const MethodPredictions* {
+    for (const auto& m : result.methods) {
+      if (m.name == name) return &m;
+    }
+    return nullptr;
+  };
+  for (const auto& [a, b] : std::vector<std::pair<std::string, std::string>>{{"ttt", "ttt_fixed"}, {"ttt_adaptive", "ttt"}}) {
+    const MethodPredictions *ma = method(a), *mb = method(b);
+    if (ma == nullptr || mb == nullptr) continue;
+    const Summary s = summarize({*mb, *ma}, result.test_labels, bootstrap, b);
+    summary.comparisons.insert(summary.comparisons.end(), s.comparisons.begin(), s.comparisons.end());
+  }
+  return summary;
 }
 
 std::string summary_table(const Summary& summary, double level) {

@@ -16,8 +16,18 @@ namespace tttlab {
 // record them (one definition, so the two files name every setting alike).
 nlohmann::json train_config_json(const TrainConfig& t);
 nlohmann::json ttt_settings_json(const LocalFitConfig& t);
+// A global training's log: criterion, epochs run, final losses, the convergence verdict, the curves.
+nlohmann::json train_log_json(const TrainLog& log);
+// One line for the terminal, e.g. "global head: 412 epochs, train loss 0.3100, validation loss
+// 0.3500; converged (validation loss flat for 10 epochs; stopped after 412 of at most 1000)".
+std::string train_log_line(const TrainLog& log, const std::string& label);
 
 nlohmann::json study_results_json(const StudyConfig& cfg, const StudyResult& result, const Summary& summary);
+
+// summarize() of the study's methods against the global head, plus the paired comparisons that the
+// optional methods exist for: "ttt - ttt_fixed" (tuned against fixed settings) and
+// "ttt_adaptive - ttt" (per-point choice against the single tuned setting).
+Summary summarize_study(const StudyResult& result, const BootstrapConfig& bootstrap);
 
 std::string summary_table(const Summary& summary, double level);
 

@@ -11,16 +11,18 @@
 #include "tttlab/sae/concept_chunks.hpp"
 #include "tttlab/sae/sae_dataset.hpp"
 #include "tttlab/sae/sae_train.hpp"
+#include "tttlab/studies/presets.hpp"
 
 namespace tttlab {
 
 namespace fs = std::filesystem;
 
 Table1Config::Table1Config() {
-  ttt.k = 50;  // E.3: 80 full-batch Adam steps, lr 0.02, no weight decay, k = 50 (section 3.1)
-  ttt.steps = 80;
-  ttt.lr = 0.02;
-  ttt.weight_decay = 0.0;
+  // E.3 and section 3.1: the global heads' training and TTT (k 50, 80 full-batch Adam steps, lr 0.02)
+  StudyConfig study;
+  apply_preset(study_preset(preset), study);
+  head_train = study.head_train;
+  ttt = study.ttt;
   masked.penalty = 0.2;
   masked.temperature = 0.1;
 }
@@ -105,7 +107,9 @@ Table1Result run_table1(const Table1Config& cfg, const fs::path& out_dir) {
     opts.resume = true;  // a rerun continues (or reuses) the SAE of an earlier run with the same settings
     opts.device = device;
     opts.extra = {{"input_normalized", cfg.normalize}};
-    sae = train_sae(data.train.x, cfg.sae, opts).sae;
+    const SaeTrainResult trained = train_sae(data.train.x, cfg.sae, opts);
+    sae = trained.sae;
+    r.warnings = trained.warnings;
     r.sae_source = (out_dir / "sae").string();
     clock.lap("train_sae");
   }

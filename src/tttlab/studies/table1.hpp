@@ -24,21 +24,22 @@
 namespace tttlab {
 
 struct Table1Config {
-  std::string data;                                 // embedding folder: npy:DIR or DIR
-  std::filesystem::path sae_dir;                    // a trained SAE; empty: train one into <out>/sae
-  SaeConfig sae;                                    // the SAE recipe when training (E.3 defaults)
-  TrainConfig head_train{100, 512, 1e-3, 5e-9, 0};  // global heads (E.3)
-  LocalFitConfig ttt;                               // TTT in Psi, Psi-hat and Phi-hat (E.3: k 50, 80 steps, lr 0.02)
-  MaskedFitConfig masked;                           // penalty and temperature of eq. 3 (its fit settings: below)
-  int64_t masked_steps = 0;                         // 0 = TTT's steps
-  double masked_lr = 0;                             // 0 = TTT's lr
-  bool original_space = true;                       // also the global head and TTT in Psi itself
-  bool normalize = true;                            // Psi := x / |x| for every row (the paper's CLIP embeddings are
-                                                    // unit vectors; a no-op for data that already is)
-  int64_t max_test = 0;                             // > 0: a seeded random subset of this many test points
-  int64_t top = 10;                                 // ranks compared in O3
-  std::string index = "auto";                       // neighbour search
-  BootstrapConfig bootstrap;                        // 90%, 1000 resamples
+  std::string data;                           // embedding folder: npy:DIR or DIR
+  std::filesystem::path sae_dir;              // a trained SAE; empty: train one into <out>/sae
+  SaeConfig sae;                              // the SAE recipe when training (E.3 defaults)
+  std::string preset = "paper-imagenet-sae";  // the preset of head_train and ttt (presets.hpp)
+  TrainConfig head_train;                     // global heads (E.3)
+  LocalFitConfig ttt;                         // TTT in Psi, Psi-hat and Phi-hat (E.3: k 50, 80 steps, lr 0.02)
+  MaskedFitConfig masked;                     // penalty and temperature of eq. 3 (its fit settings: below)
+  int64_t masked_steps = 0;                   // 0 = TTT's steps
+  double masked_lr = 0;                       // 0 = TTT's lr
+  bool original_space = true;                 // also the global head and TTT in Psi itself
+  bool normalize = true;                      // Psi := x / |x| for every row (the paper's CLIP embeddings are
+                                              // unit vectors; a no-op for data that already is)
+  int64_t max_test = 0;                       // > 0: a seeded random subset of this many test points
+  int64_t top = 10;                           // ranks compared in O3
+  std::string index = "auto";                 // neighbour search
+  BootstrapConfig bootstrap;                  // 90%, 1000 resamples
   uint64_t seed = 0;
   std::string device = "auto";
 
@@ -61,6 +62,7 @@ struct Table1Result {
   torch::Tensor nonadaptive_mask_size;                   // int64 [M]
   ProbabilityAgreement o3;
   std::vector<std::pair<std::string, double>> seconds;  // stage -> seconds
+  std::vector<std::string> warnings;                     // e.g. an SAE trained on a schedule longer than its run
 };
 
 // Runs everything; writes only the SAE it trains (to out_dir/sae, resumable).

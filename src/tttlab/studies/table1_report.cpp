@@ -113,6 +113,7 @@ json table1_json(const Table1Config& cfg, const Table1Result& r, const Summary& 
              {"note",
               "ranks: the top classes of the calibrated masked Phi-hat TTT distribution; p_psi_hat: the Psi-hat "
               "TTT probability of the same class"}};
+  j["warnings"] = r.warnings;
   j["sae"] = {{"source", r.sae_source},
               {"input_dim", r.input_dim},
               {"latent_dim", r.latent_dim},

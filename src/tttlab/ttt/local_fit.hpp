@@ -10,6 +10,7 @@
 // Tests check that the two agree (adapted weights to 1e-5 relative).
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <torch/torch.h>
 
@@ -61,6 +62,10 @@ struct LocalFitConfig {
   // on CUDA 70% of the memory free when the call starts, so that no setting runs out of memory.
   int64_t memory_budget_bytes = 0;
   bool keep_heads = false;  // return every adapted head (M x C x d floats: mind the size)
+  // Also return the test point's logits after each of these step counts (ascending, each in
+  // 0..steps; 0 = the global head). Adam has no schedule, so the first s steps of a longer run are
+  // exactly an s-step run: one pass with steps = max scores a whole grid of step counts (selection).
+  std::vector<int64_t> logits_at_steps;
 
   int64_t effective_memory_budget() const;  // resolves 0 = automatic
 
@@ -82,6 +87,7 @@ struct LocalFitResult {
   torch::Tensor ce;       // double [M], cross-entropy of the true label (if test_y given)
   torch::Tensor weights;  // float [M, C, d] adapted weights (keep_heads only)
   torch::Tensor biases;   // float [M, C]
+  torch::Tensor step_logits;  // float [S, M, C]: logits after cfg.logits_at_steps[s] steps (if asked)
 };
 
 LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& data, const LocalFitConfig& cfg);

@@ -86,7 +86,8 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
   const bool row_space = uses_row_space_moment(cfg, head.weight.element_size());
   const int64_t rows = cfg.mode == LocalFitMode::Erm ? k : 1;
 
-  LocalFitResult out = allocate_local_fit_result(m, c, d, out_opts, cfg.keep_heads);
+  LocalFitResult out = allocate_local_fit_result(m, c, d, out_opts, cfg.keep_heads,
+                                                 static_cast<int64_t>(cfg.logits_at_steps.size()));
   ProgressBar bar(fused ? "TTT (fused)" : "TTT (batched)", m, "pt");
   for (int64_t begin = 0; begin < m; begin += per_batch) {
     const int64_t end = std::min(m, begin + per_batch), bsz = end - begin;
@@ -105,8 +106,11 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
     auto grad_w = fused ? torch::Tensor() : torch::empty_like(w);
     auto grad_b = fused ? torch::Tensor() : torch::empty_like(b);
     auto logits_buffer = fused ? torch::empty({bsz, rows, c}, opts) : torch::Tensor();
+    const auto q = data.test_x.slice(0, begin, end).to(opts);  // [B, d]
+    record_step_logits(cfg, 0, w, b, q, begin, out);
 
     for (int64_t t = 0; t < cfg.steps; ++t) {
+      if (t > 0) record_step_logits(cfg, t, w, b, q, begin, out);
       const int64_t j = cfg.mode == LocalFitMode::Erm ? 0 : t % k;  // first row of this step
       if (row_space) {
         fused_ce_adam_step_row_space_(w, b, m_coef, m_coef_next, w_v, b_m, b_v, x, nb.y, logits_buffer, t + 1, hyper);
@@ -127,7 +131,7 @@ LocalFitResult local_fit_batched(const LinearHead& head, const LocalFitData& dat
       }
     }
 
-    const auto q = data.test_x.slice(0, begin, end).to(opts);  // [B, d]
+    if (cfg.steps > 0) record_step_logits(cfg, cfg.steps, w, b, q, begin, out);
     const auto logits = torch::baddbmm(b.unsqueeze(1), q.unsqueeze(1), w.transpose(1, 2)).squeeze(1);
     out.logits.slice(0, begin, end).copy_(logits);
     out.pred.slice(0, begin, end).copy_(logits.argmax(1));

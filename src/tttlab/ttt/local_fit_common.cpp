@@ -44,6 +44,12 @@ void LocalFitConfig::validate() const {
   require_input(points_per_batch >= 0, "points per batch={} (expected >= 0; 0 = automatic)", points_per_batch);
   require_input(memory_budget_bytes >= 0, "memory budget={} bytes (expected >= 0; 0 = automatic)", memory_budget_bytes);
   require_input(device.is_cpu() || device.is_cuda(), "TTT device {} (expected cpu or cuda)", device.str());
+  for (size_t i = 0; i < logits_at_steps.size(); ++i) {
+    const int64_t s = logits_at_steps[i];
+    require_input(s >= 0 && s <= steps, "logits at step {} (expected 0..{}, the steps run)", s, steps);
+    require_input(i == 0 || s > logits_at_steps[i - 1], "logits at steps: {} after {} (expected ascending)", s,
+                  logits_at_steps[i - 1]);
+  }
 }
 
 int64_t LocalFitConfig::effective_memory_budget() const {
@@ -100,15 +106,26 @@ NeighborBatch gather_neighbors(const LocalFitData& data, int64_t k, int64_t begi
 }
 
 LocalFitResult allocate_local_fit_result(int64_t m, int64_t c, int64_t d, const torch::TensorOptions& opts,
-                                         bool keep_heads) {
+                                         bool keep_heads, int64_t logit_steps) {
   LocalFitResult out;
   out.pred = torch::empty({m}, torch::kLong);
   out.logits = torch::empty({m, c}, opts);
+  if (logit_steps > 0) out.step_logits = torch::empty({logit_steps, m, c}, opts);
   if (keep_heads) {
     out.weights = torch::empty({m, c, d}, opts);
     out.biases = torch::empty({m, c}, opts);
   }
   return out;
+}
+
+void record_step_logits(const LocalFitConfig& cfg, int64_t step, const torch::Tensor& w, const torch::Tensor& b,
+                        const torch::Tensor& q, int64_t begin, LocalFitResult& out) {
+  const auto& at = cfg.logits_at_steps;
+  const auto it = std::lower_bound(at.begin(), at.end(), step);
+  if (it == at.end() || *it != step) return;
+  torch::NoGradGuard no_grad;
+  const auto logits = torch::baddbmm(b.unsqueeze(1), q.unsqueeze(1), w.transpose(1, 2)).squeeze(1);  // [B, C]
+  out.step_logits[it - at.begin()].slice(0, begin, begin + q.size(0)).copy_(logits);
 }
 
 }  // namespace tttlab

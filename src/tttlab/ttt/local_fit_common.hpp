@@ -20,8 +20,14 @@ struct NeighborBatch {
 };
 NeighborBatch gather_neighbors(const LocalFitData& data, int64_t k, int64_t begin, int64_t end);
 
-// Empty outputs for m test points, C classes, width d (weights/biases only when keep_heads).
+// Empty outputs for m test points, C classes, width d (weights/biases only when keep_heads; step_logits
+// [logit_steps, m, C] when logit_steps > 0).
 LocalFitResult allocate_local_fit_result(int64_t m, int64_t c, int64_t d, const torch::TensorOptions& opts,
-                                         bool keep_heads);
+                                         bool keep_heads, int64_t logit_steps = 0);
+
+// Records the logits of the test points [begin, end) (queries q [B, d]) under the heads (w [B, C, d],
+// b [B, C]) into out.step_logits when `step` is one of cfg.logits_at_steps.
+void record_step_logits(const LocalFitConfig& cfg, int64_t step, const torch::Tensor& w, const torch::Tensor& b,
+                        const torch::Tensor& q, int64_t begin, LocalFitResult& out);
 
 }  // namespace tttlab

@@ -14,7 +14,8 @@ LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& d
   const auto out_opts = head.weight.options().device(torch::kCPU);
   const LocalFitData data = local_fit_data_on(data_in, cfg.device);
   const auto w0 = head.weight.to(cfg.device), b0 = head.bias.to(cfg.device);
-  LocalFitResult out = allocate_local_fit_result(m, c, d, out_opts, cfg.keep_heads);
+  LocalFitResult out =
+      allocate_local_fit_result(m, c, d, out_opts, cfg.keep_heads, static_cast<int64_t>(cfg.logits_at_steps.size()));
   ProgressBar bar("TTT (reference)", m, "pt");
   for (int64_t i = 0; i < m; ++i) {
     const NeighborBatch nb = gather_neighbors(data, cfg.k, i, i + 1);
@@ -24,7 +25,12 @@ LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& d
     torch::optim::Adam opt(
         {w, b},
         torch::optim::AdamOptions(cfg.lr).betas({cfg.beta1, cfg.beta2}).eps(cfg.eps).weight_decay(cfg.weight_decay));
+    const auto q = data.test_x.slice(0, i, i + 1);
+    auto record = [&](int64_t step) {
+      record_step_logits(cfg, step, w.detach().unsqueeze(0), b.detach().unsqueeze(0), q, i, out);
+    };
     for (int64_t t = 0; t < cfg.steps; ++t) {
+      record(t);
       opt.zero_grad();
       torch::Tensor loss;
       if (cfg.mode == LocalFitMode::Erm) {
@@ -36,6 +42,7 @@ LocalFitResult local_fit_reference(const LinearHead& head, const LocalFitData& d
       loss.backward();
       opt.step();
     }
+    record(cfg.steps);
     torch::NoGradGuard no_grad;
     const auto logits = torch::addmv(b, w, data.test_x[i]);
     out.logits[i].copy_(logits);

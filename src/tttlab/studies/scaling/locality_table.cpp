@@ -57,11 +57,12 @@ std::pair<torch::Tensor, torch::Tensor> locality_columns(const StudyResult& r, i
 std::vector<SweepRow> locality_table(const ScaleConfig& cfg, int64_t random_heads) {
   cfg.validate();
   require_input(random_heads >= 1, "--random-heads={} (expected >= 1)", random_heads);
+  const Dataset data = load_dataset(cfg.study.data);
+  require_neighbourhood_fits(std::max(cfg.study.ttt.k, cfg.study.effective_majority_k()), data.train.size(), "--k");
   json settings = scale_settings_json(cfg);
   settings["study"] = "locality";
   settings["random_heads"] = random_heads;
   const SweepStore store(cfg.out, settings);
-  const Dataset data = load_dataset(cfg.study.data);
 
   std::vector<SweepPoint> points;
   for (uint64_t seed : cfg.seeds) points.push_back({fmt::format("seed={}", seed), {{"seed", seed}}});

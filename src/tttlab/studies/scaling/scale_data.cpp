@@ -16,10 +16,16 @@ std::vector<SweepRow> scale_data(const ScaleConfig& cfg, const std::vector<doubl
   cfg.validate();
   require_input(!fractions.empty(), "--fractions: at least one fraction");
   for (double f : fractions) require_input(f > 0 && f <= 1, "--fractions: {} (expected in (0, 1])", f);
+  const Dataset data = load_dataset(cfg.study.data);
+  // Every fraction's subsample must serve the neighbourhoods (its size does not depend on the seed).
+  for (double f : fractions) {
+    const int64_t rows = class_balanced_rows(data.train.y, data.num_classes, f, cfg.seeds.front()).size(0);
+    require_neighbourhood_fits(std::max(cfg.study.ttt.k, cfg.study.effective_majority_k()), rows,
+                               fmt::format("--fractions {:g}", f));
+  }
   json settings = scale_settings_json(cfg);
   settings["study"] = "data";
   const SweepStore store(cfg.out, settings);
-  const Dataset data = load_dataset(cfg.study.data);
 
   std::vector<SweepPoint> points;
   for (uint64_t seed : cfg.seeds) {

@@ -19,11 +19,16 @@ std::vector<SweepRow> scale_experts(const ScaleConfig& cfg, const std::vector<in
   cfg.validate();
   require_input(!experts.empty(), "--experts: at least one number of experts");
   for (int64_t e : experts) paper_moe_setting(e);
+  const Dataset data = load_dataset(cfg.study.data);
+  require_neighbourhood_fits(std::max(cfg.study.ttt.k, cfg.study.effective_majority_k()), data.train.size(), "--k");
+  for (int64_t e : experts) {
+    require_input(e <= data.train.size(), "--experts: {} experts for a training set of {} points", e,
+                  data.train.size());
+  }
   json settings = scale_settings_json(cfg);
   settings["study"] = "experts";
   settings["kmeans"] = {{"iterations", 25}};
   const SweepStore store(cfg.out, settings);
-  const Dataset data = load_dataset(cfg.study.data);
 
   std::vector<SweepPoint> points;
   for (uint64_t seed : cfg.seeds) {

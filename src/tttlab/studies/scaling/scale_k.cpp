@@ -16,12 +16,13 @@ std::vector<SweepRow> scale_k(const ScaleConfig& cfg, const std::vector<int64_t>
   cfg.validate();
   require_input(!ks.empty(), "--ks: at least one neighbourhood size");
   for (int64_t k : ks) require_input(k >= 1, "--ks: k={} (expected >= 1)", k);
+  const Dataset data = load_dataset(cfg.study.data);
+  for (int64_t k : ks) require_neighbourhood_fits(k, data.train.size(), "--ks");
   json settings = scale_settings_json(cfg);
   settings["study"] = "k";
   settings["ttt"]["k"] = "swept";
   settings["majority_k"] = "the swept k";
   const SweepStore store(cfg.out, settings);
-  const Dataset data = load_dataset(cfg.study.data);
 
   // Seed-major order: one seed's whole curve first, and its network is trained once, cached in
   // <out>/models, and reused by the seed's other k (the network does not depend on k).

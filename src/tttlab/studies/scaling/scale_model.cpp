@@ -19,7 +19,11 @@ std::vector<SweepRow> scale_model(const ScaleConfig& cfg, const std::vector<int6
   const Dataset data = load_dataset(cfg.study.data);
   if (!data.is_images) return scale_mlp_widths(cfg, data, widths, max_epochs, mlp_train);
   require_input(!sizes.empty(), "--sizes: at least one parameter count");
-  for (int64_t p : sizes) paper_model_size(p);  // checks each
+  for (int64_t p : sizes) {
+    const PaperModelSize& row = paper_model_size(p);  // checks each
+    require_neighbourhood_fits(std::max(row.ttt_k, row.majority_k), data.train.size(),
+                               fmt::format("--sizes {} (Tables 4-5)", p));
+  }
   require_input(max_epochs >= 0, "--max-epochs={} (expected >= 0; 0 = Table 3's epochs)", max_epochs);
   json settings = scale_settings_json(cfg);
   settings["study"] = "model";

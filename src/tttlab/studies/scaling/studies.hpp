@@ -32,6 +32,10 @@ struct ScaleConfig {
   void validate() const;  // InputError on a bad value
 };
 
+// Checked before the first configuration runs: InputError when k neighbours cannot come from a
+// training set of num_train rows; `what` names the setting, e.g. "--ks".
+void require_neighbourhood_fits(int64_t k, int64_t num_train, const std::string& what);
+
 // The settings every configuration of a sweep shares (what sweep_settings.json pins).
 nlohmann::json scale_settings_json(const ScaleConfig& cfg);
 

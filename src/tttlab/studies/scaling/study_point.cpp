@@ -24,9 +24,14 @@ void ScaleConfig::validate() const {
   require_input(study.majority_k >= 0, "--majority-k={} (expected >= 1, or 0 for the TTT k)", study.majority_k);
 }
 
+void require_neighbourhood_fits(int64_t k, int64_t num_train, const std::string& what) {
+  require_input(k <= num_train, "{}: k={} is larger than the training set (N={})", what, k, num_train);
+}
+
 json scale_settings_json(const ScaleConfig& cfg) {
   const auto& s = cfg.study;
   return {{"data", s.data},
+          {"preset", s.preset},
           {"size_scale", s.size_scale},
           {"model_train", train_config_json(s.model_train)},
           {"head_train", train_config_json(s.head_train)},
