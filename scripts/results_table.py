@@ -57,6 +57,8 @@ def load(path):
     for key in ("methods", "comparisons", "config", "dataset"):
         if key not in doc:
             raise InputError(f'{path}: no "{key}" (expected the results.json of `tttlab run`)')
+    if doc.get("labelled") is False:
+        raise InputError(f"{path}: the run's test set had no labels, so it has no metrics to tabulate")
     return doc
 
 

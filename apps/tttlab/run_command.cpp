@@ -26,6 +26,7 @@ struct RunOptions {
   int64_t memory_budget_mb = 0;
   int threads = 0;
   bool quiet = false;
+  bool save_probs = false;
   std::string config_file;  // consumed by expand_config_file before parsing; listed for --help
 };
 
@@ -44,7 +45,7 @@ void run(RunOptions& o) {
   if (!o.quiet) fmt::print(stderr, "{}\n", version_line());
   const StudyResult result = run_study(cfg);
   const Summary summary = summarize_study(result, cfg.bootstrap);
-  write_study_outputs(o.out, cfg, result, summary, o.export_embeddings);
+  write_study_outputs(o.out, cfg, result, summary, o.export_embeddings, o.save_probs);
 
   const StudyConfig& ran = result.chosen;
   fmt::print("\n{}: {} train / {} test, d={}, {} classes, on {}", result.dataset_name, result.num_train,
@@ -64,7 +65,7 @@ void run(RunOptions& o) {
   fmt::print("TTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={} [preset {}{}]\n\n", ran.ttt.k, ran.ttt.steps,
              ran.ttt.lr, to_string(ran.ttt.mode), ran.effective_majority_k(), ran.preset,
              ran.tune ? ", tuned on validation" : "");
-  fmt::print("{}", summary_table(summary, cfg.bootstrap.level));
+  fmt::print("{}", study_summary_text(result, summary, cfg.bootstrap.level));
   if (ran.adaptive || result.fixed_flops_per_point > 0) {
     fmt::print("TTT arithmetic per point: {:.3g} flops (ttt){}{}\n", result.ttt_flops_per_point,
                result.fixed_flops_per_point > 0 ? fmt::format(", {:.3g} (ttt_fixed)", result.fixed_flops_per_point) : "",
@@ -98,7 +99,8 @@ void add_run_command(CLI::App& app) {
                   "flags on the command line override it");
 
   cmd->add_option("--data", c.data,
-                  "fashion-mnist | mnist | npy:DIR (embedding folder) | lrh:d1=..,d2=..,s=..,classes=..,seed=.. "
+                  "fashion-mnist | mnist | npy:DIR (embedding folder) | npy:FILE.npz (the same arrays) | "
+                  "lrh:d1=..,d2=..,s=..,classes=..,seed=.. "
                   "(a synthetic world: `tttlab theory --help`)")
       ->capture_default_str();
   add_out_option(cmd, o->out, "Output folder (results.json, pred_*.npy, head.safetensors, ...)");
@@ -111,6 +113,8 @@ void add_run_command(CLI::App& app) {
   add_quiet_flag(cmd, o->quiet);
   cmd->add_option("--export-embeddings", o->export_embeddings,
                   "Also write the features (train/test) as an embedding folder here");
+  cmd->add_flag("--save-probs", o->save_probs,
+                "Also write probs_<method>.npy (float32 [M, C] class probabilities) for global and TTT");
 
   const std::string m = "Model (images)";
   cmd->add_option("--model", o->model_path, "Load this FlexibleLeNet (safetensors) instead of training")->group(m);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/shape.hpp"
@@ -17,6 +18,7 @@
 #include "tttlab/io/binary_io.hpp"
 #include "tttlab/io/idx.hpp"
 #include "tttlab/io/npy.hpp"
+#include "tttlab/io/npz.hpp"
 
 namespace tttlab {
 
@@ -128,35 +130,82 @@ void check_distance_range(const torch::Tensor& x, const std::string& what) {
 // per feature: a corrupt label must not make it astronomically large.
 constexpr int64_t kMaxClasses = 1'000'000;
 
-struct FolderSplit {
-  Split split;
-  fs::path features_path, labels_path;
+// Where the arrays of an embedding data set come from: the .npy files of a folder, or the members of
+// an .npz archive of the same names. Messages name an array by describe(file).
+class ArraySource {
+ public:
+  virtual ~ArraySource() = default;
+  virtual bool has(const std::string& file) const = 0;
+  virtual torch::Tensor read(const std::string& file) const = 0;
+  virtual std::string describe(const std::string& file) const = 0;
+  [[noreturn]] virtual void throw_missing(const std::string& file) const = 0;
 };
 
-FolderSplit load_folder_split(const fs::path& dir, const std::string& prefix) {
-  FolderSplit fsplit;
-  fsplit.features_path = dir / (prefix + "_features.npy");
-  fsplit.labels_path = dir / (prefix + "_labels.npy");
-  const std::string fp = fsplit.features_path.string(), lp = fsplit.labels_path.string();
-  for (const fs::path& p : {fsplit.features_path, fsplit.labels_path}) {
+constexpr const char* kLayout =
+    "train_features.npy, train_labels.npy, test_features.npy, test_labels.npy and optionally val_features.npy + "
+    "val_labels.npy";
+
+class FolderArrays : public ArraySource {
+ public:
+  explicit FolderArrays(fs::path dir) : dir_(std::move(dir)) {}
+  bool has(const std::string& file) const override {
     std::error_code ec;
-    if (!fs::exists(p, ec)) {
-      throw_input_error(
-          "{}: no such file (an embedding folder holds train_features.npy, train_labels.npy, "
-          "test_features.npy, test_labels.npy and optionally val_features.npy + val_labels.npy)",
-          p.string());
-    }
+    return fs::exists(dir_ / file, ec);
   }
-  torch::Tensor x = read_npy(fsplit.features_path);
-  torch::Tensor y = read_npy(fsplit.labels_path);
+  torch::Tensor read(const std::string& file) const override { return read_npy(dir_ / file); }
+  std::string describe(const std::string& file) const override { return (dir_ / file).string(); }
+  void throw_missing(const std::string& file) const override {
+    throw_input_error("{}: no such file (an embedding folder holds {})", describe(file), kLayout);
+  }
+
+ private:
+  fs::path dir_;
+};
+
+class NpzArrays : public ArraySource {
+ public:
+  explicit NpzArrays(const fs::path& path) : archive_(path) {}
+  bool has(const std::string& file) const override { return archive_.has(file); }
+  torch::Tensor read(const std::string& file) const override { return archive_.read(file); }
+  std::string describe(const std::string& file) const override { return archive_.describe(file); }
+  void throw_missing(const std::string& file) const override {
+    throw_input_error(
+        "{}: no such member (an .npz of embeddings holds {}; this one holds {})", describe(file), kLayout,
+        archive_.members().empty() ? std::string("nothing") : fmt::format("{}", fmt::join(archive_.members(), ", ")));
+  }
+
+ private:
+  NpzArchive archive_;
+};
+
+struct FolderSplit {
+  Split split;  // split.y is undefined for a test set without labels (TestLabels::Optional)
+  std::string features_name, labels_name;
+};
+
+FolderSplit load_folder_split(const ArraySource& source, const std::string& prefix, bool labels_optional = false) {
+  FolderSplit fsplit;
+  const std::string features_file = prefix + "_features.npy", labels_file = prefix + "_labels.npy";
+  fsplit.features_name = source.describe(features_file);
+  fsplit.labels_name = source.describe(labels_file);
+  const std::string& fp = fsplit.features_name;
+  const std::string& lp = fsplit.labels_name;
+  if (!source.has(features_file)) source.throw_missing(features_file);
+  const bool has_labels = source.has(labels_file);
+  if (!has_labels && !labels_optional) source.throw_missing(labels_file);
+  torch::Tensor x = source.read(features_file);
   require_input(x.dim() == 2, "{}: features have shape {} (expected 2-D [N, d])", fp, shape_string(x.sizes()));
   require_input(is_float_type(x.scalar_type()), "{}: features have dtype {} (expected float32, float16 or float64)", fp,
                 io_detail::scalar_type_name(x.scalar_type()));
-  require_input(y.dim() == 1, "{}: labels have shape {} (expected 1-D [N])", lp, shape_string(y.sizes()));
-  require_input(is_int_type(y.scalar_type()), "{}: labels have dtype {} (expected int64 or int32)", lp,
-                io_detail::scalar_type_name(y.scalar_type()));
-  require_input(y.size(0) == x.size(0), "{}: {} labels but {} has {} rows (expected one label per row)", lp, y.size(0),
-                fsplit.features_path.filename().string(), x.size(0));
+  torch::Tensor y;
+  if (has_labels) {
+    y = source.read(labels_file);
+    require_input(y.dim() == 1, "{}: labels have shape {} (expected 1-D [N])", lp, shape_string(y.sizes()));
+    require_input(is_int_type(y.scalar_type()), "{}: labels have dtype {} (expected int64 or int32)", lp,
+                  io_detail::scalar_type_name(y.scalar_type()));
+    require_input(y.size(0) == x.size(0), "{}: {} labels but {} has {} rows (expected one label per row)", lp,
+                  y.size(0), features_file, x.size(0));
+  }
   require_input(x.size(0) > 0, "{}: the {} set is empty (0 rows; expected at least one example)", fp, prefix);
   require_input(x.size(1) > 0, "{}: features have width 0 (expected d >= 1)", fp);
   check_finite_rows(x, fp);
@@ -172,12 +221,59 @@ FolderSplit load_folder_split(const fs::path& dir, const std::string& prefix) {
     x = x.to(torch::kFloat);
   }
   check_distance_range(x, fp);
-  y = y.to(torch::kLong);
-  // Negative labels only: the upper bound (1 + the largest training label) is checked by the caller.
-  check_label_range(y, std::numeric_limits<int64_t>::max(), lp, "");
   fsplit.split.x = x.contiguous();
-  fsplit.split.y = y.contiguous();
+  if (has_labels) {
+    y = y.to(torch::kLong);
+    // Negative labels only: the upper bound (1 + the largest training label) is checked by the caller.
+    check_label_range(y, std::numeric_limits<int64_t>::max(), lp, "");
+    fsplit.split.y = y.contiguous();
+  }
   return fsplit;
+}
+
+// An embedding data set from `source`, named `name` ("npy:<dir or file>").
+Dataset load_embedding_arrays(const ArraySource& source, const std::string& name, TestLabels test_labels) {
+  const FolderSplit train = load_folder_split(source, "train");
+  const FolderSplit test = load_folder_split(source, "test", test_labels == TestLabels::Optional);
+  std::optional<FolderSplit> val;
+  const bool has_vf = source.has("val_features.npy"), has_vl = source.has("val_labels.npy");
+  if (has_vf != has_vl) {
+    const std::string missing = has_vf ? "val_labels.npy" : "val_features.npy";
+    const std::string present = has_vf ? "val_features.npy" : "val_labels.npy";
+    throw_input_error("{}: no such file ({} exists; give both val files or neither)", source.describe(missing),
+                      present);
+  }
+  if (has_vf) val = load_folder_split(source, "val");
+
+  const int64_t d = train.split.x.size(1);
+  const int64_t largest_label = train.split.y.max().item<int64_t>();
+  if (largest_label >= kMaxClasses) {
+    const int64_t row = train.split.y.argmax().item<int64_t>();
+    // largest_label + 1 cannot overflow: load_folder_split refused a label of INT64_MAX already.
+    throw_input_error("{}: row {} has label {}, which would make {} classes (expected labels 0..C-1 with C <= {})",
+                      train.labels_name, row, largest_label, largest_label + 1, kMaxClasses);
+  }
+  const int64_t num_classes = largest_label + 1;
+  std::vector<const FolderSplit*> others{&test};
+  if (val) others.push_back(&*val);
+  for (const FolderSplit* s : others) {
+    require_input(s->split.x.size(1) == d,
+                  "{}: features have width {} but train_features.npy has width {} (expected the same d)",
+                  s->features_name, s->split.x.size(1), d);
+    if (!s->split.y.defined()) continue;  // an unlabelled test set
+    check_label_range(
+        s->split.y, num_classes, s->labels_name,
+        fmt::format(" of the training labels (num_classes = 1 + largest label in train_labels.npy = {})", num_classes));
+  }
+
+  Dataset ds;
+  ds.name = name;
+  ds.train = train.split;
+  ds.test = test.split;
+  if (val) ds.val = val->split;
+  ds.num_classes = num_classes;
+  ds.is_images = false;
+  return ds;
 }
 
 }  // namespace
@@ -230,66 +326,38 @@ Dataset load_mnist(std::optional<fs::path> dir) {
                                         root.string()));
 }
 
-Dataset load_embedding_folder(const fs::path& dir) {
+Dataset load_embedding_folder(const fs::path& dir, TestLabels test_labels) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) throw_input_error("{}: no such directory (expected an embedding folder)", dir.string());
   require_input(fs::is_directory(dir, ec), "{}: not a directory (expected an embedding folder)", dir.string());
-  const FolderSplit train = load_folder_split(dir, "train");
-  const FolderSplit test = load_folder_split(dir, "test");
-  std::optional<FolderSplit> val;
-  const fs::path vf = dir / "val_features.npy", vl = dir / "val_labels.npy";
-  const bool has_vf = fs::exists(vf, ec), has_vl = fs::exists(vl, ec);
-  if (has_vf != has_vl) {
-    throw_input_error("{}: no such file ({} exists; give both val files or neither)", (has_vf ? vl : vf).string(),
-                      (has_vf ? vf : vl).filename().string());
-  }
-  if (has_vf) val = load_folder_split(dir, "val");
+  return load_embedding_arrays(FolderArrays(dir), "npy:" + dir.string(), test_labels);
+}
 
-  const int64_t d = train.split.x.size(1);
-  const int64_t largest_label = train.split.y.max().item<int64_t>();
-  if (largest_label >= kMaxClasses) {
-    const int64_t row = train.split.y.argmax().item<int64_t>();
-    // largest_label + 1 cannot overflow: load_folder_split refused a label of INT64_MAX already.
-    throw_input_error("{}: row {} has label {}, which would make {} classes (expected labels 0..C-1 with C <= {})",
-                      train.labels_path.string(), row, largest_label, largest_label + 1, kMaxClasses);
-  }
-  const int64_t num_classes = largest_label + 1;
-  std::vector<const FolderSplit*> others{&test};
-  if (val) others.push_back(&*val);
-  for (const FolderSplit* s : others) {
-    require_input(s->split.x.size(1) == d,
-                  "{}: features have width {} but train_features.npy has width {} (expected the same d)",
-                  s->features_path.string(), s->split.x.size(1), d);
-    check_label_range(
-        s->split.y, num_classes, s->labels_path.string(),
-        fmt::format(" of the training labels (num_classes = 1 + largest label in train_labels.npy = {})", num_classes));
-  }
-
-  Dataset ds;
-  ds.name = "npy:" + dir.string();
-  ds.train = train.split;
-  ds.test = test.split;
-  if (val) ds.val = val->split;
-  ds.num_classes = num_classes;
-  ds.is_images = false;
-  return ds;
+Dataset load_embedding_npz(const fs::path& path, TestLabels test_labels) {
+  return load_embedding_arrays(NpzArrays(path), "npy:" + path.string(), test_labels);
 }
 
 void write_embedding_folder(const fs::path& dir, const Dataset& features) {
-  auto check = [&](const Split& s, const char* which) {
-    require_input(s.x.defined() && s.y.defined() && s.x.dim() == 2 && s.y.dim() == 1 && s.x.size(0) == s.y.size(0),
+  auto check = [&](const Split& s, const char* which, bool labels_optional) {
+    const bool labels_ok =
+        s.y.defined() ? s.y.dim() == 1 && s.x.defined() && s.x.size(0) == s.y.size(0) : labels_optional;
+    require_input(s.x.defined() && s.x.dim() == 2 && labels_ok,
                   "{}: cannot write the {} split as an embedding folder (expected features [N, d] and labels [N])",
                   dir.string(), which);
   };
-  check(features.train, "train");
-  check(features.test, "test");
-  if (features.val) check(*features.val, "val");
+  check(features.train, "train", false);
+  check(features.test, "test", true);  // an unlabelled test set is written without test_labels.npy
+  if (features.val) check(*features.val, "val", false);
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw_input_error("{}: cannot create the directory: {}", dir.string(), ec.message());
   auto write = [&](const Split& s, const std::string& prefix) {
     write_npy(dir / (prefix + "_features.npy"), s.x.to(torch::kFloat));
-    write_npy(dir / (prefix + "_labels.npy"), s.y.to(torch::kLong));
+    if (s.y.defined()) {
+      write_npy(dir / (prefix + "_labels.npy"), s.y.to(torch::kLong));
+    } else {
+      fs::remove(dir / (prefix + "_labels.npy"), ec);  // labels of an earlier export would not match
+    }
   };
   write(features.train, "train");
   write(features.test, "test");
@@ -301,7 +369,7 @@ void write_embedding_folder(const fs::path& dir, const Dataset& features) {
   }
 }
 
-Dataset load_dataset(const std::string& spec) {
+Dataset load_dataset(const std::string& spec, TestLabels test_labels) {
   if (spec == "fashion-mnist") {
     // $TTTLAB_FASHION_MNIST_DIR: the same four files elsewhere (a machine without the Debian package).
     const char* env = std::getenv("TTTLAB_FASHION_MNIST_DIR");
@@ -309,17 +377,21 @@ Dataset load_dataset(const std::string& spec) {
   }
   if (spec == "mnist") return load_mnist();
   if (spec.rfind("lrh:", 0) == 0) return load_lrh_dataset(spec);
-  if (spec.rfind("npy:", 0) == 0) {
-    const std::string dir = spec.substr(4);
-    require_input(!dir.empty(), "{}: missing directory after 'npy:' (expected npy:DIR)", spec);
-    return load_embedding_folder(dir);
-  }
   std::error_code ec;
-  if (!spec.empty() && fs::is_directory(spec, ec)) return load_embedding_folder(spec);
+  if (spec.rfind("npy:", 0) == 0) {
+    const std::string path = spec.substr(4);
+    require_input(!path.empty(), "{}: missing directory after 'npy:' (expected npy:DIR or npy:FILE.npz)", spec);
+    // A file is an .npz archive; anything else is read (and its absence reported) as a folder.
+    if (fs::is_regular_file(path, ec)) return load_embedding_npz(path, test_labels);
+    return load_embedding_folder(path, test_labels);
+  }
+  if (!spec.empty() && fs::is_directory(spec, ec)) return load_embedding_folder(spec, test_labels);
+  if (spec.size() > 4 && spec.compare(spec.size() - 4, 4, ".npz") == 0 && fs::is_regular_file(spec, ec)) {
+    return load_embedding_npz(spec, test_labels);
+  }
   throw_input_error(
-      "{}: unknown data set (expected fashion-mnist, mnist, npy:DIR, lrh:KEY=VALUE,..., or an existing embedding "
-      "folder "
-      "directory)",
+      "{}: unknown data set (expected fashion-mnist, mnist, npy:DIR, npy:FILE.npz, lrh:KEY=VALUE,..., or an existing "
+      "embedding folder or .npz file)",
       spec.empty() ? std::string("''") : spec);
 }
 

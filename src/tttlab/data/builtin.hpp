@@ -25,20 +25,31 @@ Dataset load_fashion_mnist(const std::filesystem::path& dir = "/usr/share/datase
 // is_images true, no val split.
 Dataset load_mnist(std::optional<std::filesystem::path> dir = {});
 
+// Whether a test set must have labels. `tttlab run` accepts one without (it then writes predictions
+// and computes no metrics); every other study measures against the labels and requires them.
+enum class TestLabels { Required, Optional };
+
 // An embedding folder: train_features.npy [N, d] (float16/32/64, returned as float32),
 // train_labels.npy [N] (int32/int64, or another integer type; returned as int64), test_features.npy
 // [M, d], test_labels.npy [M], and optionally val_features.npy + val_labels.npy (both or neither).
 // num_classes = 1 + the largest training label; test/val labels must be below it. Features must be
-// finite, sets non-empty, widths equal. name "npy:<dir>", is_images false.
-Dataset load_embedding_folder(const std::filesystem::path& dir);
+// finite, sets non-empty, widths equal. name "npy:<dir>", is_images false. With TestLabels::Optional
+// a missing test_labels.npy is allowed, and the test split's y is then undefined.
+Dataset load_embedding_folder(const std::filesystem::path& dir, TestLabels test_labels = TestLabels::Required);
+
+// The same arrays as the members of an .npz archive (np.savez / np.savez_compressed with keyword
+// names train_features=..., so members train_features.npy, ...; io/npz.hpp). name "npy:<file>".
+Dataset load_embedding_npz(const std::filesystem::path& path, TestLabels test_labels = TestLabels::Required);
 
 // Writes `features` (float32 [N, d] features, int64 labels) as an embedding folder: creates `dir`,
-// writes each file atomically, and removes stale val_* files when `features` has no val split.
+// writes each file atomically, and removes stale val_* files when `features` has no val split (and a
+// stale test_labels.npy when its test split has no labels).
 void write_embedding_folder(const std::filesystem::path& dir, const Dataset& features);
 
-// "fashion-mnist", "mnist", "npy:DIR", "lrh:KEY=VALUE,..." (data/lrh_world.hpp), or the path of an existing directory
-// (= npy:DIR).
-Dataset load_dataset(const std::string& spec);
+// "fashion-mnist", "mnist", "npy:DIR", "npy:FILE.npz", "lrh:KEY=VALUE,..." (data/lrh_world.hpp), or the
+// path of an existing directory (= npy:DIR) or .npz file (= npy:FILE.npz). `test_labels` applies to
+// embedding data; the other data sets always have labels.
+Dataset load_dataset(const std::string& spec, TestLabels test_labels = TestLabels::Required);
 
 // Checks a split: x float32 [N, ...] with N > 0 rows of non-zero width and only finite values, y int64
 // [N] with labels in 0..num_classes-1. Messages start with `what` (e.g. a file or "features of model X").

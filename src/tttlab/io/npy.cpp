@@ -181,11 +181,11 @@ struct DtypeInfo {
 };
 
 // Maps a numpy descr to a torch dtype, or explains why not.
-DtypeInfo dtype_from_descr(const fs::path& path, const std::string& descr) {
+DtypeInfo dtype_from_descr(const std::string& p, const std::string& descr) {
   if (descr.size() < 3) {
     throw_input_error(
-        "{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
-        path.string(), printable(descr));
+        "{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')", p,
+        printable(descr));
   }
   const char order = descr[0];
   const std::string code = descr.substr(1);
@@ -205,17 +205,17 @@ DtypeInfo dtype_from_descr(const fs::path& path, const std::string& descr) {
   }
   if (found == nullptr || (order != '<' && order != '>' && order != '|' && order != '=')) {
     throw_input_error(
-        "{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')",
-        path.string(), printable(descr));
+        "{}: unsupported dtype '{}' (expected one of '<f2', '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '|b1')", p,
+        printable(descr));
   }
   if (order == '>' && found->size > 1) {
     throw_input_error(
         "{}: big-endian dtype '{}' is not supported (expected little-endian '<{}'; "
         "convert with arr.astype(arr.dtype.newbyteorder('<')))",
-        path.string(), descr, code);
+        p, descr, code);
   }
   if (order == '|' && found->size > 1) {
-    throw_input_error("{}: dtype '{}' has no byte order (expected '<{}')", path.string(), descr, code);
+    throw_input_error("{}: dtype '{}' has no byte order (expected '<{}')", p, descr, code);
   }
   return {found->type, found->size};
 }
@@ -232,14 +232,17 @@ std::string printable_header(std::string_view h) {
   return printable(h, 120);
 }
 
-}  // namespace
+// A read-only stream over bytes in memory (C++17: fuzz/ compiles this file without std::spanstream).
+class MemoryStreamBuf : public std::streambuf {
+ public:
+  explicit MemoryStreamBuf(std::string_view bytes) {
+    char* begin = const_cast<char*>(bytes.data());  // only ever read: no put area is set
+    setg(begin, begin, begin + bytes.size());
+  }
+};
 
-torch::Tensor read_npy(const fs::path& path) {
-  const std::string p = path.string();
-  const std::uintmax_t file_size = require_regular_file(path, "a .npy file");
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw_input_error("{}: cannot open for reading", p);
-
+// The .npy format from `in`, which holds `file_size` bytes; `p` names the source in messages.
+torch::Tensor read_npy_stream(std::istream& in, std::uintmax_t file_size, const std::string& p) {
   // Magic and version.
   unsigned char pre[kMagicLen + 2] = {};
   in.read(reinterpret_cast<char*>(pre), sizeof pre);
@@ -323,7 +326,7 @@ torch::Tensor read_npy(const fs::path& path) {
     if (value < 0) throw_input_error("{}: negative dimension {} in shape (expected sizes >= 0)", p, value);
     shape.push_back(value);
   }
-  const DtypeInfo dt = dtype_from_descr(path, descr->text);
+  const DtypeInfo dt = dtype_from_descr(p, descr->text);
   if (fortran->flag) {
     throw_input_error(
         "{}: Fortran-order arrays are not supported (expected fortran_order False; "
@@ -356,6 +359,22 @@ torch::Tensor read_npy(const fs::path& path) {
     }
   }
   return t;
+}
+
+}  // namespace
+
+torch::Tensor read_npy(const fs::path& path) {
+  const std::string p = path.string();
+  const std::uintmax_t file_size = require_regular_file(path, "a .npy file");
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw_input_error("{}: cannot open for reading", p);
+  return read_npy_stream(in, file_size, p);
+}
+
+torch::Tensor read_npy_bytes(std::string_view bytes, const std::string& name) {
+  MemoryStreamBuf buf(bytes);
+  std::istream in(&buf);
+  return read_npy_stream(in, bytes.size(), name);
 }
 
 void write_npy(const fs::path& path, const torch::Tensor& tensor) {

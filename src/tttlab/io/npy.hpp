@@ -12,12 +12,17 @@
 // than 65535 bytes), header padded so that the data starts at a multiple of 64 bytes, atomically
 // (temporary file + rename).
 #include <filesystem>
+#include <string>
+#include <string_view>
 
 #include <torch/torch.h>
 
 namespace tttlab {
 
 torch::Tensor read_npy(const std::filesystem::path& path);
+// The same from the bytes of a .npy file held in memory (a member of an .npz archive); messages start
+// with `name` instead of a path.
+torch::Tensor read_npy_bytes(std::string_view bytes, const std::string& name);
 void write_npy(const std::filesystem::path& path, const torch::Tensor& tensor);
 
 }  // namespace tttlab

@@ -1,6 +1,7 @@
 #include "tttlab/models/linear_head.hpp"
 
 #include "tttlab/core/error.hpp"
+#include "tttlab/io/pytorch_pickle.hpp"
 #include "tttlab/io/safetensors.hpp"
 
 namespace tttlab {
@@ -15,6 +16,14 @@ void save_head(const std::filesystem::path& path, const LinearHead& head) {
 }
 
 LinearHead load_head(const std::filesystem::path& path, int64_t expected_classes, int64_t expected_dim) {
+  if (const PytorchPickle kind = pytorch_pickle_kind(path); kind != PytorchPickle::None) {
+    throw_input_error(
+        "{}: this is a PyTorch pickle ({}), and tttlab never loads pickles (loading one can run arbitrary code); "
+        "convert it to safetensors with: python -c \"import torch; from safetensors.torch import save_file; "
+        "sd = torch.load('{}'); save_file({{'weight': sd['weight'], 'bias': sd['bias']}}, 'head.safetensors')\"",
+        path.string(), kind == PytorchPickle::Zip ? "torch.save's zip format" : "torch.save's legacy format",
+        path.string());
+  }
   const SafetensorsFile file = read_safetensors(path);
   LinearHead head;
   head.weight = require_tensor(file, path, "weight", {expected_classes, expected_dim});

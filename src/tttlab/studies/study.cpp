@@ -110,6 +110,11 @@ LinearHead make_features(const StudyConfig& cfg, const Dataset& data, torch::Dev
   return head;
 }
 
+// softmax in float64, kept as float32 [M, C] (what calibration and --save-probs use).
+torch::Tensor class_probabilities(const torch::Tensor& logits) {
+  return torch::softmax(logits.to(torch::kCPU, torch::kDouble), 1).to(torch::kFloat);
+}
+
 }  // namespace
 
 std::vector<int64_t> classes_without_training_examples(const Dataset& data, int64_t num_classes) {
@@ -136,7 +141,7 @@ std::string empty_classes_warning(const std::vector<int64_t>& empty_classes, int
 
 StudyResult run_study(const StudyConfig& cfg) {
   const auto start = std::chrono::steady_clock::now();
-  const Dataset data = load_dataset(cfg.data);
+  const Dataset data = load_dataset(cfg.data, TestLabels::Optional);
   const std::string warning = empty_classes_warning(classes_without_training_examples(data), data.num_classes);
   if (!warning.empty()) fmt::print(stderr, "{}\n", warning);
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -230,7 +235,7 @@ StudyResult run_study(const StudyConfig& cfg_in, const Dataset& data_in) {
   const auto& test = out.test_features;
   out.dataset_name = data.name;
   out.num_train = train.size();
-  out.num_test = test.size();
+  out.num_test = test.x.size(0);  // test.y is undefined for an unlabelled test set
   out.dim = train.x.size(1);
   out.num_classes = std::max(data.num_classes, out.head.num_classes());
   out.classes_without_training_examples = classes_without_training_examples(data, out.num_classes);
@@ -263,7 +268,9 @@ StudyResult run_study(const StudyConfig& cfg_in, const Dataset& data_in) {
   {
     torch::NoGradGuard no_grad;
     const auto logits = out.head.logits(test.x);
-    out.methods.push_back({"global", logits.argmax(1), per_point_cross_entropy(logits, test.y)});
+    out.methods.push_back({"global", logits.argmax(1),
+                           test.y.defined() ? per_point_cross_entropy(logits, test.y) : torch::Tensor(),
+                           class_probabilities(logits)});
   }
   clock.lap("global");
 
@@ -278,7 +285,7 @@ StudyResult run_study(const StudyConfig& cfg_in, const Dataset& data_in) {
   ttt_cfg.device = device;
   out.local_fit_path = to_string(local_fit_path(ttt_cfg, out.head.weight.scalar_type()));
   const LocalFitResult ttt = local_fit_batched(out.head, fit_data, ttt_cfg);
-  out.methods.push_back({"ttt", ttt.pred, ttt.ce});
+  out.methods.push_back({"ttt", ttt.pred, ttt.ce, class_probabilities(ttt.logits)});
   out.ttt_weights = ttt.weights;
   out.ttt_biases = ttt.biases;
   out.ttt_flops_per_point = ttt_flops_per_point(ttt_cfg.k, ttt_cfg.steps, out.head.num_classes(), out.dim);
@@ -290,7 +297,7 @@ StudyResult run_study(const StudyConfig& cfg_in, const Dataset& data_in) {
     fc.device = device;
     fc.keep_heads = false;
     const LocalFitResult f = local_fit_batched(out.head, fit_data, fc);
-    out.methods.push_back({"ttt_fixed", f.pred, f.ce});
+    out.methods.push_back({"ttt_fixed", f.pred, f.ce, class_probabilities(f.logits)});
     out.fixed_flops_per_point = ttt_flops_per_point(fc.k, fc.steps, out.head.num_classes(), out.dim);
     clock.lap("ttt_fixed");
   }
@@ -309,7 +316,7 @@ StudyResult run_study(const StudyConfig& cfg_in, const Dataset& data_in) {
       ac.default_steps = ttt_cfg.steps;
     }
     const AdaptiveResult a = adaptive_local_fit(out.head, fit_data, ac, ttt_cfg);
-    out.methods.push_back({"ttt_adaptive", a.pred, a.ce});
+    out.methods.push_back({"ttt_adaptive", a.pred, a.ce, class_probabilities(a.logits)});
     out.adaptive_k = a.chosen_k;
     out.adaptive_steps = a.chosen_steps;
     out.adaptive_flops_per_point = a.flops_per_point;

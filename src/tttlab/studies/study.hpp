@@ -74,7 +74,7 @@ struct StudyResult {
   // Classes in 0..num_classes-1 with no training example (labels {0, 10, ..., 90} make 91 classes,
   // 81 of them empty): usually a labelling mistake, so it is reported rather than silently absorbed.
   std::vector<int64_t> classes_without_training_examples;
-  torch::Tensor test_labels;                          // int64 [M]
+  torch::Tensor test_labels;  // int64 [M]; undefined when the test set has no labels (no metrics then)
   torch::Tensor neighbors;                            // int64 [M, k_max], nearest first
   LinearHead head;                                    // the global head TTT starts from
   FlexibleLeNet model{nullptr};                       // set when the features came from a FlexibleLeNet
@@ -99,7 +99,8 @@ struct StudyResult {
 
 // Runs everything in memory and writes nothing (report/ writes the results), so that a failure
 // leaves no partial output behind. Right after loading, a one-line warning on stderr names the
-// classes without training examples, if any.
+// classes without training examples, if any. An embedding folder or .npz without test labels is
+// accepted: every method still predicts (and has probabilities), nothing has a cross-entropy.
 StudyResult run_study(const StudyConfig& cfg);
 
 // The classes in 0..num_classes-1 (the larger of the data's and `num_classes`) that no training label

@@ -1,6 +1,7 @@
 #include "tttlab/studies/study_report.hpp"
 
 #include <map>
+#include <optional>
 #include <set>
 
 #include <fmt/format.h>
@@ -108,17 +109,32 @@ json study_results_json(const StudyConfig& cfg, const StudyResult& result, const
                   {"dim", result.dim},
                   {"num_classes", result.num_classes},
                   {"classes_without_training_examples", result.classes_without_training_examples}};
+  const bool labelled = result.test_labels.defined();
+  j["labelled"] = labelled;
+  auto or_null = [](const std::optional<double>& v) { return v ? json(*v) : json(nullptr); };
   json methods = json::object();
-  for (const auto& m : summary.methods) {
-    methods[m.name] = {{"accuracy", m.accuracy},
-                       {"ci90", {m.ci.lo, m.ci.hi}},
-                       {"mean_ce", m.mean_ce ? json(*m.mean_ce) : json(nullptr)},
-                       {"n", m.n}};
+  if (labelled) {
+    for (const auto& m : summary.methods) {
+      methods[m.name] = {{"accuracy", m.accuracy},
+                         {"ci90", {m.ci.lo, m.ci.hi}},
+                         {"mean_ce", or_null(m.mean_ce)},
+                         {"nll", or_null(m.mean_ce)},
+                         {"ece", or_null(m.ece)},
+                         {"brier", or_null(m.brier)},
+                         {"n", m.n}};
+    }
+  } else {
+    // No labels, no metrics: each method only says how many points it predicted.
+    for (const auto& m : result.methods) methods[m.name] = {{"n", result.num_test}};
   }
   j["methods"] = methods;
   json comparisons = json::object();
   for (const auto& c : summary.comparisons) {
-    comparisons[c.name] = {{"accuracy_diff", c.accuracy_diff}, {"ci90", {c.ci.lo, c.ci.hi}}, {"paired", true}};
+    comparisons[c.name] = {{"accuracy_diff", c.accuracy_diff},
+                           {"ci90", {c.ci.lo, c.ci.hi}},
+                           {"nll_diff", or_null(c.nll_diff)},
+                           {"nll_ci90", c.nll_ci ? json::array({c.nll_ci->lo, c.nll_ci->hi}) : json(nullptr)},
+                           {"paired", true}};
   }
   j["comparisons"] = comparisons;
   j["config"] = config_json(cfg, result);
@@ -158,6 +174,7 @@ json study_results_json(const StudyConfig& cfg, const StudyResult& result, const
 }
 
 Summary summarize_study(const StudyResult& result, const BootstrapConfig& bootstrap) {
+  if (!result.test_labels.defined()) return {};
   Summary summary = summarize(result.methods, result.test_labels, bootstrap);
   auto method = [&](const std::string& name) -> const MethodPredictions* {
     for (const auto& m : result.methods) {
@@ -175,18 +192,31 @@ Summary summarize_study(const StudyResult& result, const BootstrapConfig& bootst
 }
 
 std::string summary_table(const Summary& summary, double level) {
-  std::string s = fmt::format("{:<10} {:>9}  {:>20}  {:>8}  {:>7}\n", "method", "accuracy",
-                              fmt::format("{:.0f}% CI", 100 * level), "mean CE", "n");
+  auto value = [](const std::optional<double>& v) { return v ? fmt::format("{:.4f}", *v) : std::string("-"); };
+  std::string s = fmt::format("{:<10} {:>9}  {:>20}  {:>8}  {:>7}  {:>7}  {:>7}\n", "method", "accuracy",
+                              fmt::format("{:.0f}% CI", 100 * level), "mean CE", "ECE", "Brier", "n");
   for (const auto& m : summary.methods) {
-    s += fmt::format("{:<10} {:>8.2f}%  {:>20}  {:>8}  {:>7}\n", m.name, 100 * m.accuracy,
-                     fmt::format("[{:.2f}, {:.2f}]", 100 * m.ci.lo, 100 * m.ci.hi),
-                     m.mean_ce ? fmt::format("{:.4f}", *m.mean_ce) : "-", m.n);
+    s += fmt::format("{:<10} {:>8.2f}%  {:>20}  {:>8}  {:>7}  {:>7}  {:>7}\n", m.name, 100 * m.accuracy,
+                     fmt::format("[{:.2f}, {:.2f}]", 100 * m.ci.lo, 100 * m.ci.hi), value(m.mean_ce), value(m.ece),
+                     value(m.brier), m.n);
   }
   for (const auto& c : summary.comparisons) {
-    s += fmt::format("{:<16} {:+.2f} pp, paired {:.0f}% CI [{:+.2f}, {:+.2f}]\n", c.name, 100 * c.accuracy_diff,
+    s += fmt::format("{:<16} {:+.2f} pp, paired {:.0f}% CI [{:+.2f}, {:+.2f}]", c.name, 100 * c.accuracy_diff,
                      100 * level, 100 * c.ci.lo, 100 * c.ci.hi);
+    if (c.nll_diff && c.nll_ci) {
+      s += fmt::format("; NLL {:+.4f} [{:+.4f}, {:+.4f}]", *c.nll_diff, c.nll_ci->lo, c.nll_ci->hi);
+    }
+    s += "\n";
   }
   return s;
+}
+
+std::string study_summary_text(const StudyResult& result, const Summary& summary, double level) {
+  if (!result.test_labels.defined()) {
+    return fmt::format("the test set has no labels, so no metrics were computed ({} test points predicted)\n",
+                       result.num_test);
+  }
+  return summary_table(summary, level);
 }
 
 namespace {
@@ -199,7 +229,8 @@ bool owned_by_a_run(const std::string& name) {
       name == "model.safetensors") {
     return true;
   }
-  return (name.rfind("pred_", 0) == 0 || name.rfind("ce_", 0) == 0) && ends_with(".npy");
+  return (name.rfind("pred_", 0) == 0 || name.rfind("ce_", 0) == 0 || name.rfind("probs_", 0) == 0) &&
+         ends_with(".npy");
 }
 
 bool same_file(const fs::path& a, const fs::path& b) {
@@ -223,14 +254,17 @@ void clear_earlier_run(const fs::path& out_dir, const std::set<std::string>& wil
 }  // namespace
 
 void write_study_outputs(const fs::path& out_dir, const StudyConfig& cfg, const StudyResult& result,
-                         const Summary& summary, const fs::path& export_dir) {
+                         const Summary& summary, const fs::path& export_dir, bool save_probs) {
   fs::create_directories(out_dir);
   const bool writes_model = result.model && cfg.model_path.empty();
-  std::set<std::string> will_write{"test_labels.npy", "neighbors.npy", "head.safetensors"};
+  const bool labelled = result.test_labels.defined();
+  std::set<std::string> will_write{"neighbors.npy", "head.safetensors"};
+  if (labelled) will_write.insert("test_labels.npy");
   if (writes_model) will_write.insert("model.safetensors");
   for (const auto& m : result.methods) {
     will_write.insert("pred_" + m.name + ".npy");
     if (m.ce.defined()) will_write.insert("ce_" + m.name + ".npy");
+    if (save_probs && m.probs.defined()) will_write.insert("probs_" + m.name + ".npy");
   }
   clear_earlier_run(out_dir, will_write, cfg);
   json outputs = json::object();
@@ -242,9 +276,15 @@ void write_study_outputs(const fs::path& out_dir, const StudyConfig& cfg, const 
       write_npy(out_dir / ("ce_" + m.name + ".npy"), m.ce);
       record("ce_" + m.name, "ce_" + m.name + ".npy");
     }
+    if (save_probs && m.probs.defined()) {
+      write_npy(out_dir / ("probs_" + m.name + ".npy"), m.probs.to(torch::kFloat));
+      record("probs_" + m.name, "probs_" + m.name + ".npy");
+    }
   }
-  write_npy(out_dir / "test_labels.npy", result.test_labels);
-  record("test_labels", "test_labels.npy");
+  if (labelled) {
+    write_npy(out_dir / "test_labels.npy", result.test_labels);
+    record("test_labels", "test_labels.npy");
+  }
   write_npy(out_dir / "neighbors.npy", result.neighbors);
   record("neighbors", "neighbors.npy");
   save_head(out_dir / "head.safetensors", result.head);

@@ -35,15 +35,18 @@ std::pair<bool, std::string> budget_convergence(const std::vector<double>& monit
     return {false, fmt::format("{} epoch{}: too few to see the {} level off (at least {})", e, e == 1 ? "" : "s", what,
                                kBudgetMinEpochs)};
   }
+  // The best loss of the last tenth against the best before it: a noisy validation loss (one bad
+  // epoch just before the tail) does not read as "still falling".
   const int64_t tail = std::max<int64_t>(1, e / 10);
-  const double before = monitored[static_cast<size_t>(e - tail - 1)];
+  const double before = *std::min_element(monitored.begin(), monitored.end() - tail);
   const double after = *std::min_element(monitored.end() - tail, monitored.end());
   const double drop = before > 0 ? (before - after) / before : 0.0;
-  const std::string span = fmt::format("{} over the last {} of {} epochs", what, tail, e);
+  const std::string span =
+      fmt::format("the best {} of the last {} of {} epochs against the best before", what, tail, e);
   if (drop < kBudgetConvergedDrop)
     return {true,
-            fmt::format("{} fell {:.2f}% (< {:g}%)", span, 100 * std::max(drop, 0.0), 100 * kBudgetConvergedDrop)};
-  return {false, fmt::format("{} still falling: {:.4g} -> {:.4g} ({:.1f}%)", span, before, after, 100 * drop)};
+            fmt::format("{}: {:.2f}% lower (< {:g}%)", span, 100 * std::max(drop, 0.0), 100 * kBudgetConvergedDrop)};
+  return {false, fmt::format("{}: still falling, {:.4g} -> {:.4g} ({:.1f}%)", span, before, after, 100 * drop)};
 }
 
 std::string convergence_warning(const TrainLog& log, const std::string& label, const std::string& advice) {

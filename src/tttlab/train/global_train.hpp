@@ -19,7 +19,7 @@ namespace tttlab {
 // When training stops, and when it counts as converged. The monitored loss is the validation loss
 // when a validation split is given, else the mean training loss of each epoch.
 //   patience = 0: a fixed budget of `epochs` epochs (at least 10 to be judged). Converged when the
-//                 monitored loss fell by less than 1% (relative) over the last tenth of the epochs.
+//                 best loss of the last tenth is within 1% (relative) of the best before it.
 //   patience > 0: `epochs` is the maximum. Stops once the monitored loss has not improved by more
 //                 than min_improvement (relative) for `patience` epochs, which counts as converged;
 //                 with a validation split, the parameters of the best epoch are restored. Reaching
