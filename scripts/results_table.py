@@ -120,6 +120,8 @@ def method_table(docs, paths, labels):
     for doc, path, label in zip(docs, paths, labels):
         if several or label:
             name = "TTT" + (f", {label}" if label else "") + f" ({ttt_settings(doc, path)})"
+        elif doc["config"].get("tune"):
+            name = f"TTT, tuned on validation ({ttt_settings(doc, path)})"
         else:
             name = "TTT"
         # The comparison rows name a run briefly: by its label, or plain "TTT" when it is the only
@@ -136,7 +138,7 @@ def method_table(docs, paths, labels):
         cfg = field(first, first_path, "config")
         if "ttt_fixed" in methods:
             fixed = cfg.get("fixed_ttt")
-            label = f" ({fixed['k']}, {fixed['steps']} steps, lr {number(fixed['lr'])})" if fixed else ""
+            label = f" (k = {fixed['k']}, {fixed['steps']} steps, lr {number(fixed['lr'])})" if fixed else ""
             lines.append(accuracy_row(f"TTT, fixed{label}", methods["ttt_fixed"]))
         if "ttt_adaptive" in methods:
             lines.append(accuracy_row("TTT, adaptive (k, steps per point)", methods["ttt_adaptive"]))

@@ -70,6 +70,9 @@ void add_k_option(CLI::App* cmd, ScaleOptions& o) {
   cmd->add_option("--majority-k", o.scale.study.majority_k, "Majority-vote neighbours (0 = --k)")
       ->capture_default_str()
       ->group("TTT");
+  // --tune: each configuration chooses its TTT and majority-vote settings on its own validation
+  // split (a stratified hold-out of its training set), recorded in its runs/<id>.json.
+  add_tune_options(cmd, o.scale.study.tune, o.scale.study.grid);
 }
 
 void prepare(ScaleOptions& o) {

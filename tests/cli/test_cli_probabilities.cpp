@@ -26,7 +26,7 @@ json read_json(const fs::path& p) { return json::parse(tttlab::test::read_bytes(
 
 std::string run_args(const fs::path& data, const fs::path& out, const std::string& extra = "") {
   return "run --quiet --threads 2 --data npy:" + data.string() + " --out " + out.string() +
-         " --k 20 --steps 30 --lr 0.1 --head-epochs 20 --head-batch-size 64 --bootstrap 200 " + extra;
+         " --k 20 --steps 30 --lr 0.1 --head-epochs 500 --head-batch-size 64 --bootstrap 200 " + extra;
 }
 
 // ECE with 15 bins written out independently of eval/calibration.cpp: bin b holds confidences in

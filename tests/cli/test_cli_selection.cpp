@@ -137,3 +137,18 @@ TEST_F(CliSelection, TuneRecordsTheSelectionAndTheTomlGrid) {
   EXPECT_EQ(j["validation"]["size"], 120);
   EXPECT_TRUE(j["config"]["tune"].get<bool>());
 }
+
+TEST_F(CliSelection, ScaleTunesEveryConfigurationOnItsOwnHoldout) {
+  const fs::path out = root_.path() / "sd";
+  const CliRun r = tttlab("scale data --quiet --no-plot --data npy:" + data_.string() + " --out " + out.string() +
+                          " --fractions 0.5,1 --seeds 0 --head-epochs 30 --bootstrap 50 --tune --tune-k 5,20 "
+                          "--tune-steps 10 --tune-lr 0.1 --tune-majority-k 1,5");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const json one = json::parse(tttlab::test::read_bytes(out / "runs" / "fraction=0.5,seed=0.json"))["result"];
+  ASSERT_TRUE(one.contains("selection")) << one.dump();
+  const int64_t k = one["selection"]["ttt"]["k"].get<int64_t>();
+  EXPECT_TRUE(k == 5 || k == 20) << k;
+  EXPECT_NE(one["selection"]["split"].get<std::string>().find("hold-out"), std::string::npos);
+  const json settings = json::parse(tttlab::test::read_bytes(out / "sweep_settings.json"));
+  EXPECT_EQ(settings["tune"]["k"], json({5, 20})) << settings.dump();
+}

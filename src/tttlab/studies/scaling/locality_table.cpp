@@ -58,7 +58,7 @@ std::vector<SweepRow> locality_table(const ScaleConfig& cfg, int64_t random_head
   cfg.validate();
   require_input(random_heads >= 1, "--random-heads={} (expected >= 1)", random_heads);
   const Dataset data = load_dataset(cfg.study.data);
-  require_neighbourhood_fits(std::max(cfg.study.ttt.k, cfg.study.effective_majority_k()), data.train.size(), "--k");
+  require_neighbourhood_fits(neighbourhood_needed(cfg.study), data.train.size(), "--k");
   json settings = scale_settings_json(cfg);
   settings["study"] = "locality";
   settings["random_heads"] = random_heads;

@@ -20,8 +20,7 @@ std::vector<SweepRow> scale_data(const ScaleConfig& cfg, const std::vector<doubl
   // Every fraction's subsample must serve the neighbourhoods (its size does not depend on the seed).
   for (double f : fractions) {
     const int64_t rows = class_balanced_rows(data.train.y, data.num_classes, f, cfg.seeds.front()).size(0);
-    require_neighbourhood_fits(std::max(cfg.study.ttt.k, cfg.study.effective_majority_k()), rows,
-                               fmt::format("--fractions {:g}", f));
+    require_neighbourhood_fits(neighbourhood_needed(cfg.study), rows, fmt::format("--fractions {:g}", f));
   }
   json settings = scale_settings_json(cfg);
   settings["study"] = "data";

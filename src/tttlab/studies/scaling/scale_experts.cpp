@@ -20,7 +20,7 @@ std::vector<SweepRow> scale_experts(const ScaleConfig& cfg, const std::vector<in
   require_input(!experts.empty(), "--experts: at least one number of experts");
   for (int64_t e : experts) paper_moe_setting(e);
   const Dataset data = load_dataset(cfg.study.data);
-  require_neighbourhood_fits(std::max(cfg.study.ttt.k, cfg.study.effective_majority_k()), data.train.size(), "--k");
+  require_neighbourhood_fits(neighbourhood_needed(cfg.study), data.train.size(), "--k");
   for (int64_t e : experts) {
     require_input(e <= data.train.size(), "--experts: {} experts for a training set of {} points", e,
                   data.train.size());

@@ -35,6 +35,9 @@ struct ScaleConfig {
 // Checked before the first configuration runs: InputError when k neighbours cannot come from a
 // training set of num_train rows; `what` names the setting, e.g. "--ks".
 void require_neighbourhood_fits(int64_t k, int64_t num_train, const std::string& what);
+// The most neighbours a study's configuration asks for: TTT's and majority vote's k, or with --tune
+// the largest k of their grids.
+int64_t neighbourhood_needed(const StudyConfig& study);
 
 // The settings every configuration of a sweep shares (what sweep_settings.json pins).
 nlohmann::json scale_settings_json(const ScaleConfig& cfg);

@@ -28,6 +28,14 @@ void require_neighbourhood_fits(int64_t k, int64_t num_train, const std::string&
   require_input(k <= num_train, "{}: k={} is larger than the training set (N={})", what, k, num_train);
 }
 
+int64_t neighbourhood_needed(const StudyConfig& s) {
+  if (!s.tune) return std::max(s.ttt.k, s.effective_majority_k());
+  int64_t k = 0;
+  for (int64_t v : s.grid.ks) k = std::max(k, v);
+  for (int64_t v : s.grid.majority_ks) k = std::max(k, v);
+  return k;
+}
+
 json scale_settings_json(const ScaleConfig& cfg) {
   const auto& s = cfg.study;
   return {{"data", s.data},
@@ -37,6 +45,13 @@ json scale_settings_json(const ScaleConfig& cfg) {
           {"head_train", train_config_json(s.head_train)},
           {"ttt", ttt_settings_json(s.ttt)},
           {"majority_k", s.majority_k},
+          {"tune", s.tune ? nlohmann::json{{"k", s.grid.ks},
+                                           {"steps", s.grid.steps_with_zero()},
+                                           {"lr", s.grid.lrs},
+                                           {"majority_k", s.grid.majority_ks},
+                                           {"points", s.grid.max_points},
+                                           {"holdout", s.grid.holdout_fraction}}
+                          : nlohmann::json(false)},
           {"index", s.index},
           {"bootstrap", {{"resamples_per_seed", cfg.resamples_per_seed}, {"level", cfg.level}}},
           {"tttlab_version", TTTLAB_VERSION}};
@@ -53,6 +68,12 @@ json study_point_result(const StudyResult& r, int resamples, uint64_t bootstrap_
                                {"ttt - global", correct_of.at("ttt") - g},
                                {"majority - global", correct_of.at("majority") - g}},
                               resamples, bootstrap_seed);
+  if (r.selection) {  // --tune: what this configuration chose on its validation split
+    const auto& c = r.selection->chosen_ttt;
+    j["selection"] = {{"ttt", {{"k", c.k}, {"steps", c.steps}, {"lr", c.lr}, {"val_accuracy", c.accuracy}}},
+                      {"majority_k", r.selection->chosen_majority.k},
+                      {"split", r.selection->split}};
+  }
   for (const auto& m : r.methods) {
     if (m.ce.defined()) j["mean_ce"][m.name] = tttlab::mean(m.ce);
   }
