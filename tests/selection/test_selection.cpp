@@ -8,6 +8,7 @@
 #include "tttlab/data/subsample.hpp"
 #include "tttlab/eval/summary.hpp"
 #include "tttlab/selection/grid_search.hpp"
+#include "tttlab/studies/presets.hpp"
 #include "tttlab/studies/study.hpp"
 #include "tttlab/studies/study_report.hpp"
 #include "test_support.hpp"
@@ -180,4 +181,31 @@ TEST_F(Selection, KLargerThanTheTrainingSetFailsBeforeTraining) {
   tttlab::test::expect_input_error([&] { run_study(cfg, data); }, "k=41 is larger than the training set (N=40)", {});
   small_grid(cfg);
   tttlab::test::expect_input_error([&] { run_study(cfg, data); }, "tune grid: k=150", {"1..40"});
+}
+
+TEST_F(Selection, TheDefaultPresetIsTheLibrarysDefaults) {
+  // `tttlab run --help` states the preset "default" as its defaults; a StudyConfig{} must hold them.
+  const StudyConfig plain;
+  StudyConfig preset;
+  preset.ttt.k = preset.ttt.steps = preset.majority_k = -1;  // so that the preset has to set them
+  apply_preset(study_preset("default"), preset);
+  EXPECT_EQ(preset.preset, "default");
+  EXPECT_EQ(plain.size_scale, preset.size_scale);
+  for (const auto& [a, b] : {std::pair{plain.model_train, preset.model_train}, {plain.head_train, preset.head_train}}) {
+    EXPECT_EQ(a.epochs, b.epochs);
+    EXPECT_EQ(a.batch_size, b.batch_size);
+    EXPECT_EQ(a.lr, b.lr);
+    EXPECT_EQ(a.weight_decay, b.weight_decay);
+    EXPECT_EQ(a.patience, b.patience);
+  }
+  EXPECT_EQ(plain.ttt.k, preset.ttt.k);
+  EXPECT_EQ(plain.ttt.steps, preset.ttt.steps);
+  EXPECT_EQ(plain.ttt.lr, preset.ttt.lr);
+  EXPECT_EQ(plain.ttt.weight_decay, preset.ttt.weight_decay);
+  EXPECT_EQ(plain.majority_k, preset.majority_k);
+  // Table 4's TinyLeNet row, as the presets are built from model_sizes.
+  EXPECT_EQ(preset.ttt.k, 50);
+  EXPECT_EQ(preset.ttt.steps, 200);
+  EXPECT_EQ(preset.majority_k, 6);
+  tttlab::test::expect_input_error([] { study_preset("paper-e3"); }, "unknown preset 'paper-e3'", {"paper-e2"});
 }
