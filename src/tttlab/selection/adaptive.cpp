@@ -4,6 +4,7 @@
 
 #include "tttlab/core/error.hpp"
 #include "tttlab/eval/metrics.hpp"
+#include "tttlab/ttt/local_fit_common.hpp"
 
 namespace tttlab {
 
@@ -15,16 +16,11 @@ std::vector<int64_t> sorted_unique(std::vector<int64_t> v) {
   return v;
 }
 
-// One TTT pass over `data` with k neighbours and the grid's largest step count: the logits after
-// every step count of the grid, [S, M, C].
+// One TTT pass over `data` with k neighbours: the logits after every step count of the grid, [S, M, C].
 torch::Tensor logits_per_step(const LinearHead& head, const LocalFitData& data, int64_t k,
-                              const std::vector<int64_t>& steps, const LocalFitConfig& base) {
-  LocalFitConfig cfg = base;
+                              const std::vector<int64_t>& steps, LocalFitConfig cfg) {
   cfg.k = k;
-  cfg.steps = steps.back();
-  cfg.keep_heads = false;
-  cfg.logits_at_steps = steps;
-  return local_fit_batched(head, data, cfg).step_logits;
+  return batched_logits_at_steps(head, data, cfg, steps);
 }
 
 }  // namespace
@@ -133,8 +129,8 @@ AdaptiveResult adaptive_local_fit(const LinearHead& head, const LocalFitData& da
     const auto s_idx = choice_s_t.index_select(0, rows);
     const auto picked = logits.permute({1, 0, 2}).gather(1, s_idx.view({-1, 1, 1}).expand({-1, 1, c})).squeeze(1);
     out.logits.index_copy_(0, rows, picked);
-    out.flops_per_point += ttt_flops_per_point(ks[ki], steps.back(), c, d) * static_cast<double>(rows.numel()) /
-                           static_cast<double>(m);
+    out.flops_per_point +=
+        ttt_flops_per_point(ks[ki], steps.back(), c, d) * static_cast<double>(rows.numel()) / static_cast<double>(m);
   }
   out.pred = out.logits.argmax(1);
   if (data.test_y.defined()) out.ce = per_point_cross_entropy(out.logits, data.test_y.to(torch::kCPU));

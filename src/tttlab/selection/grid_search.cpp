@@ -11,6 +11,7 @@
 #include "tttlab/core/error.hpp"
 #include "tttlab/eval/metrics.hpp"
 #include "tttlab/neighbors/index.hpp"
+#include "tttlab/ttt/local_fit_common.hpp"
 
 namespace tttlab {
 
@@ -99,12 +100,9 @@ SelectionResult select_on_validation(const LinearHead& head, const Split& train,
       LocalFitConfig cfg = ttt;
       cfg.k = k;
       cfg.lr = lr;
-      cfg.steps = steps.back();
-      cfg.keep_heads = false;
-      cfg.logits_at_steps = steps;
-      const LocalFitResult fit = local_fit_batched(head, data, cfg);
+      const torch::Tensor step_logits = batched_logits_at_steps(head, data, cfg, steps);
       for (size_t i = 0; i < steps.size(); ++i) {
-        const auto logits = fit.step_logits[static_cast<int64_t>(i)];
+        const auto logits = step_logits[static_cast<int64_t>(i)];
         TttScore s{k, steps[i], lr, accuracy(logits.argmax(1), points.y),
                    tttlab::mean(per_point_cross_entropy(logits, points.y))};
         out.ttt.push_back(s);

@@ -128,4 +128,13 @@ void record_step_logits(const LocalFitConfig& cfg, int64_t step, const torch::Te
   out.step_logits[it - at.begin()].slice(0, begin, begin + q.size(0)).copy_(logits);
 }
 
+torch::Tensor batched_logits_at_steps(const LinearHead& head, const LocalFitData& data, LocalFitConfig cfg,
+                                      const std::vector<int64_t>& steps) {
+  require_input(!steps.empty(), "logits at steps: no step counts given");
+  cfg.steps = steps.back();
+  cfg.keep_heads = false;
+  cfg.logits_at_steps = steps;
+  return local_fit_batched(head, data, cfg).step_logits;
+}
+
 }  // namespace tttlab

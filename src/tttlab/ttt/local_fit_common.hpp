@@ -25,6 +25,12 @@ NeighborBatch gather_neighbors(const LocalFitData& data, int64_t k, int64_t begi
 LocalFitResult allocate_local_fit_result(int64_t m, int64_t c, int64_t d, const torch::TensorOptions& opts,
                                          bool keep_heads, int64_t logit_steps = 0);
 
+// One batched pass (local_fit_batched) of cfg with steps = the last of `steps` (ascending, from 0),
+// returning the test points' logits after each of them, float [S, M, C]: a grid of step counts
+// scored from one run (selection/).
+torch::Tensor batched_logits_at_steps(const LinearHead& head, const LocalFitData& data, LocalFitConfig cfg,
+                                      const std::vector<int64_t>& steps);
+
 // Records the logits of the test points [begin, end) (queries q [B, d]) under the heads (w [B, C, d],
 // b [B, C]) into out.step_logits when `step` is one of cfg.logits_at_steps.
 void record_step_logits(const LocalFitConfig& cfg, int64_t step, const torch::Tensor& w, const torch::Tensor& b,
