@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <utility>
+
 #include "tttlab/core/error.hpp"
 #include "tttlab/models/model_sizes.hpp"
 
@@ -22,106 +24,65 @@ TrainConfig e3_head(int64_t epochs, int64_t patience) {
   return t;
 }
 
+// A preset with its name and origin, and TTT's settings (no weight decay).
+StudyPreset ttt_preset(std::string name, std::string source, std::string summary, int64_t k, int64_t steps, double lr) {
+  StudyPreset s;
+  s.name = std::move(name);
+  s.source = std::move(source);
+  s.summary = std::move(summary);
+  s.k = k;
+  s.steps = steps;
+  s.lr = lr;
+  s.weight_decay = 0.0;
+  return s;
+}
+
+// The same on the TinyLeNet of Tables 3-5: size_scale 0.5, trained with Table 3's row, Table 5's
+// majority vote.
+StudyPreset tinylenet_preset(std::string name, std::string source, std::string summary, int64_t k, int64_t steps,
+                             double lr) {
+  const PaperModelSize& tiny = paper_model_size(kTinyLeNetParameters);
+  StudyPreset s = ttt_preset(std::move(name), std::move(source), std::move(summary), k, steps, lr);
+  s.size_scale = 0.5;
+  s.model_train = table3_training(tiny);
+  s.majority_k = tiny.majority_k;
+  return s;
+}
+
 std::vector<StudyPreset> make_presets() {
   const PaperModelSize& tiny = paper_model_size(kTinyLeNetParameters);
   std::vector<StudyPreset> p;
-  {
-    StudyPreset s;
-    s.name = "default";
-    s.source = "tttlab run's defaults: Tables 3-5 (TinyLeNet row) for images; E.3's head optimiser for embeddings";
-    s.summary =
-        "images as paper-table4-tinylenet; a linear head on embeddings trained until its loss stops improving "
-        "(10 epochs of patience, at most 1000)";
-    s.size_scale = 0.5;
-    s.model_train = table3_training(tiny);
-    s.head_train = e3_head(1000, 10);
-    s.k = tiny.ttt_k;
-    s.steps = tiny.ttt_steps;
-    s.lr = tiny.ttt_lr;
-    s.weight_decay = 0.0;
-    s.majority_k = tiny.majority_k;
-    p.push_back(s);
-  }
-  {
-    StudyPreset s;
-    s.name = "paper-e2";
-    s.source = "Appendix E.2 (MNIST, TinyLeNet features, size_scale 0.5)";
-    s.summary = "TTT k 100, 100 full-batch Adam steps, lr 0.1; the network trained with Table 3's TinyLeNet row";
-    s.size_scale = 0.5;
-    s.model_train = table3_training(tiny);
-    s.k = 100;
-    s.steps = 100;
-    s.lr = 0.1;
-    s.weight_decay = 0.0;
-    s.majority_k = tiny.majority_k;
-    p.push_back(s);
-  }
-  {
-    StudyPreset s;
-    s.name = "paper-table4-tinylenet";
-    s.source = "Appendix E.4, Tables 3, 4 and 5 (MNIST, the 6,386-parameter LeNet)";
-    s.summary = "network: Adam lr 2e-3, batch 400, 100 epochs; TTT k 50, 200 steps, lr 1e-3; majority k 6";
-    s.size_scale = 0.5;
-    s.model_train = table3_training(tiny);
-    s.k = tiny.ttt_k;
-    s.steps = tiny.ttt_steps;
-    s.lr = tiny.ttt_lr;
-    s.weight_decay = 0.0;
-    s.majority_k = tiny.majority_k;
-    p.push_back(s);
-  }
-  {
-    StudyPreset s;
-    s.name = "paper-figure5-data";
-    s.source = "Appendix E.4, Figure 5 left (MNIST, data scaling)";
-    s.summary = "TTT k 80, 500 steps, lr 0.02; the network as in Table 3's TinyLeNet row; majority k 6";
-    s.size_scale = 0.5;
-    s.model_train = table3_training(tiny);
-    s.k = 80;
-    s.steps = 500;
-    s.lr = 0.02;
-    s.weight_decay = 0.0;
-    s.majority_k = tiny.majority_k;
-    p.push_back(s);
-  }
-  {
-    StudyPreset s;
-    s.name = "paper-imagenet-sae";
-    s.source = "Appendix E.3 and section 3.1 (ImageNet CLIP embeddings, Table 1)";
-    s.summary = "head: Adam lr 1e-3, batch 512, wd 5e-9, 100 epochs; TTT k 50, 80 steps, lr 0.02";
-    s.head_train = e3_head(100, 0);
-    s.k = 50;
-    s.steps = 80;
-    s.lr = 0.02;
-    s.weight_decay = 0.0;
-    p.push_back(s);
-  }
-  {
-    StudyPreset s;
-    s.name = "paper-imagenet-linear";
-    s.source = "Appendix E.6 (ImageNet CLIP embeddings, the base linear classifier)";
-    s.summary = "head: Adam lr 1e-3, batch 250, 50 epochs, no weight decay; TTT k 600, 50 steps, lr 0.02";
-    s.head_train = TrainConfig{50, 250, 1e-3, 0.0};
-    s.k = 600;
-    s.steps = 50;
-    s.lr = 0.02;
-    s.weight_decay = 0.0;
-    p.push_back(s);
-  }
-  {
-    const PaperMlpTtt mlp;
-    StudyPreset s;
-    s.name = "paper-table7-mlp";
-    s.source = "Appendix E.6, Tables 7 and 8 (TTT of an MLP head's last layer on its hidden features)";
-    s.summary = fmt::format("TTT k {}, {} steps, lr {:g}; majority k {} (the MLP's training: Table 7, per width)",
-                            mlp.k, mlp.steps, mlp.lr, mlp.majority_k);
-    s.k = mlp.k;
-    s.steps = mlp.steps;
-    s.lr = mlp.lr;
-    s.weight_decay = 0.0;
-    s.majority_k = mlp.majority_k;
-    p.push_back(s);
-  }
+  p.push_back(tinylenet_preset(
+      "default", "tttlab run's defaults: Tables 3-5 (TinyLeNet row) for images; E.3's head optimiser for embeddings",
+      "images as paper-table4-tinylenet; a linear head on embeddings trained until its loss stops improving "
+      "(10 epochs of patience, at most 1000)",
+      tiny.ttt_k, tiny.ttt_steps, tiny.ttt_lr));
+  p.back().head_train = e3_head(1000, 10);
+  p.push_back(tinylenet_preset(
+      "paper-e2", "Appendix E.2 (MNIST, TinyLeNet features, size_scale 0.5)",
+      "TTT k 100, 100 full-batch Adam steps, lr 0.1; the network trained with Table 3's TinyLeNet row", 100, 100, 0.1));
+  p.push_back(
+      tinylenet_preset("paper-table4-tinylenet", "Appendix E.4, Tables 3, 4 and 5 (MNIST, the 6,386-parameter LeNet)",
+                       "network: Adam lr 2e-3, batch 400, 100 epochs; TTT k 50, 200 steps, lr 1e-3; majority k 6",
+                       tiny.ttt_k, tiny.ttt_steps, tiny.ttt_lr));
+  p.push_back(tinylenet_preset("paper-figure5-data", "Appendix E.4, Figure 5 left (MNIST, data scaling)",
+                               "TTT k 80, 500 steps, lr 0.02; the network as in Table 3's TinyLeNet row; majority k 6",
+                               80, 500, 0.02));
+  p.push_back(ttt_preset("paper-imagenet-sae", "Appendix E.3 and section 3.1 (ImageNet CLIP embeddings, Table 1)",
+                         "head: Adam lr 1e-3, batch 512, wd 5e-9, 100 epochs; TTT k 50, 80 steps, lr 0.02", 50, 80,
+                         0.02));
+  p.back().head_train = e3_head(100, 0);
+  p.push_back(ttt_preset("paper-imagenet-linear", "Appendix E.6 (ImageNet CLIP embeddings, the base linear classifier)",
+                         "head: Adam lr 1e-3, batch 250, 50 epochs, no weight decay; TTT k 600, 50 steps, lr 0.02", 600,
+                         50, 0.02));
+  p.back().head_train = TrainConfig{50, 250, 1e-3, 0.0};
+  const PaperMlpTtt mlp;
+  p.push_back(ttt_preset(
+      "paper-table7-mlp", "Appendix E.6, Tables 7 and 8 (TTT of an MLP head's last layer on its hidden features)",
+      fmt::format("TTT k {}, {} steps, lr {:g}; majority k {} (the MLP's training: Table 7, per width)", mlp.k,
+                  mlp.steps, mlp.lr, mlp.majority_k),
+      mlp.k, mlp.steps, mlp.lr));
+  p.back().majority_k = mlp.majority_k;
   return p;
 }
 
