@@ -22,13 +22,28 @@ TttProblem problem(int64_t k) {
   return make_ttt_problem(spec);
 }
 
+LocalFitConfig base_config() {
+  LocalFitConfig base;
+  base.lr = 0.05;
+  return base;
+}
+
+// Two neighbourhood sizes and three step counts (0 = the global head), scored on three held-out
+// neighbours: enough settings for the points' choices to differ.
+AdaptiveConfig two_k_grid() {
+  AdaptiveConfig cfg;
+  cfg.ks = {5, 40};
+  cfg.steps = {0, 8, 60};
+  cfg.holdouts = 3;
+  return cfg;
+}
+
 }  // namespace
 
 TEST(Adaptive, AOnePointGridIsPlainTtt) {
   set_progress_enabled(false);
   const TttProblem p = problem(25);
-  LocalFitConfig base;
-  base.lr = 0.05;
+  const LocalFitConfig base = base_config();
   AdaptiveConfig cfg;
   cfg.ks = {25};
   cfg.steps = {30};
@@ -49,12 +64,8 @@ TEST(Adaptive, AOnePointGridIsPlainTtt) {
 TEST(Adaptive, EveryPointGetsTheLogitsOfItsOwnChoice) {
   set_progress_enabled(false);
   const TttProblem p = problem(40);
-  LocalFitConfig base;
-  base.lr = 0.05;
-  AdaptiveConfig cfg;
-  cfg.ks = {5, 40};
-  cfg.steps = {0, 8, 60};
-  cfg.holdouts = 3;
+  const LocalFitConfig base = base_config();
+  AdaptiveConfig cfg = two_k_grid();
   const AdaptiveResult a = adaptive_local_fit(p.head, p.data, cfg, base);
   ASSERT_EQ(a.chosen_k.numel(), 17);
   // The choices vary across points here (otherwise the test would not exercise the per-point read).
@@ -77,12 +88,8 @@ TEST(Adaptive, EveryPointGetsTheLogitsOfItsOwnChoice) {
 TEST(Adaptive, APointLeavesTheDefaultOnlyOnStrictlyMoreHeldOutNeighboursRight) {
   set_progress_enabled(false);
   const TttProblem p = problem(40);
-  LocalFitConfig base;
-  base.lr = 0.05;
-  AdaptiveConfig cfg;
-  cfg.ks = {5, 40};
-  cfg.steps = {0, 8, 60};
-  cfg.holdouts = 3;
+  const LocalFitConfig base = base_config();
+  AdaptiveConfig cfg = two_k_grid();
   const AdaptiveResult free_choice = adaptive_local_fit(p.head, p.data, cfg, base);
   cfg.default_k = 40;
   cfg.default_steps = 8;
@@ -91,7 +98,8 @@ TEST(Adaptive, APointLeavesTheDefaultOnlyOnStrictlyMoreHeldOutNeighboursRight) {
   // at least as high; points whose free choice tied with the default now keep the default.
   int64_t kept = 0;
   for (int64_t i = 0; i < 17; ++i) {
-    const bool is_default = with_default.chosen_k[i].item<int64_t>() == 40 && with_default.chosen_steps[i].item<int64_t>() == 8;
+    const bool is_default =
+        with_default.chosen_k[i].item<int64_t>() == 40 && with_default.chosen_steps[i].item<int64_t>() == 8;
     kept += is_default ? 1 : 0;
     if (!is_default) {
       EXPECT_EQ(with_default.chosen_k[i].item<int64_t>(), free_choice.chosen_k[i].item<int64_t>()) << i;
