@@ -29,7 +29,8 @@ Rules shared by both
   De-duplication: texts identical after stripping are kept once when all copies share a label and
   dropped entirely when they carry different labels.
   Split: stratified, per class: texts ordered by sha256("tttlab-text-split:" + text); the first
-  round(0.2 n) are test, the next round(0.1 n) val, the rest train (70/10/20). The order depends only
+  round(0.2 n) are test, the next round(0.1 n) val, the rest train (70/10/20; Python's round, half to
+  even; a class of 3 or more texts keeps at least one in test and one in val). The order depends only
   on the texts, not on Python's random module. texts.jsonl is written train, val, test, each in
   that order.
 
@@ -135,6 +136,8 @@ def assign_splits(items, max_per_class=None):
         n = len(texts)
         n_test = round(SPLIT_FRACTIONS["test"] * n)
         n_val = round(SPLIT_FRACTIONS["val"] * n)
+        if n >= 3:  # small slices keep at least one text of each class in val and in test
+            n_test, n_val = max(1, n_test), max(1, n_val)
         for k, t in enumerate(texts):
             split = "test" if k < n_test else ("val" if k < n_test + n_val else "train")
             rows.append({"text": t, "label": label, "split": split})
@@ -163,7 +166,8 @@ def write_set(name: str, rows, manifest: dict) -> tuple:
         "n_texts": len(rows), "n_classes": len({r["label"] for r in rows}),
         "per_split": per_split, "per_class": counts(rows),
         "split_rule": "stratified per class: texts ordered by sha256('tttlab-text-split:' + text); first "
-                      "round(0.2 n) test, next round(0.1 n) val, the rest train; with max_per_class, the "
+                      "round(0.2 n) test, next round(0.1 n) val (each at least 1 when n >= 3), the rest train; "
+                      "with max_per_class, the "
                       "first N of that order are kept before splitting",
         "texts_jsonl_sha256": digest, "texts_jsonl_bytes": len(data),
     })
@@ -348,7 +352,8 @@ def debian_items(allow_new: bool):
         "n_without_long_description": n_no_translation,
         "n_duplicate_texts_removed": n_dup, "n_texts_with_conflicting_labels_dropped": n_conflict,
         "dropped_sections": dropped,
-        "version": DEBIAN_VERSION if frozen else "new-source-" + sha256_file(paths["Packages.xz"])[:12],
+        "version": DEBIAN_VERSION if frozen else "new-source-" + sha256_bytes(
+            "".join(sha256_file(p) for _, p in sorted(paths.items())).encode())[:12],
     }
     return items, source
 
