@@ -19,6 +19,7 @@ void add_sae_recovery_command(CLI::App& sae);      // `sae recovery`, added by a
 void add_reproduce_table1_command(CLI::App& app);  // `reproduce table1` (creates `reproduce` if needed)
 void add_scale_command(CLI::App& app);
 void add_presets_command(CLI::App& app);  // `tttlab presets`: the paper's protocols and their values
+void add_embed_command(CLI::App& app);    // `tttlab embed`: texts -> sentence-encoder embedding folder
 
 // --threads N for LibTorch and OpenMP (FAISS); 0 keeps the library defaults (all cores).
 void apply_threads(int threads);

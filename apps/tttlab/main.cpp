@@ -63,6 +63,7 @@ int main(int argc, char** argv) {
   tttlab::cli::add_reproduce_table1_command(app);
   tttlab::cli::add_scale_command(app);
   tttlab::cli::add_presets_command(app);
+  tttlab::cli::add_embed_command(app);
   try {
     std::vector<std::string> args(argv, argv + argc);
     const tttlab::cli::CommandLineCommand command = find_command(app, args);

@@ -223,21 +223,8 @@ struct BpeTokenizer::Impl {
       merges.emplace(pair_key(a, b), std::make_pair(rank++, merged));
     }
 
-    for (const auto& t : added_json) {
-      require_input(t.is_object() && t.contains("id") && valid_id(t["id"], max_id),
-                    "{}: added token {} has a bad id (expected an integer 0 <= id < {}: the number of tokens in "
-                    "the file plus {})",
-                    where, printable(t.dump()), max_id, kIdSlack);
-      AddedToken a{t["id"].get<int64_t>(), t.at("content").get<std::string>(), t.value("special", false),
-                   t.value("lstrip", false), t.value("rstrip", false)};
-      require_input(!a.content.empty(), "{}: added token {} has empty content", where, printable(t.dump()));
-      set_token(a.id, a.content);
-      added_by_id[a.id] = added.size();
-      added.push_back(a);
-    }
-    // Longest first, so that at one position the longest added token wins.
-    std::stable_sort(added.begin(), added.end(),
-                     [](const AddedToken& x, const AddedToken& y) { return x.content.size() > y.content.size(); });
+    added = read_added_tokens(added_json, max_id, where);
+    for (const auto& a : added) set_token(a.id, a.content);
     added_by_id.clear();
     for (size_t i = 0; i < added.size(); ++i) added_by_id[added[i].id] = i;
 
@@ -390,30 +377,14 @@ std::vector<int64_t> BpeTokenizer::encode(const std::string& raw) const {
   const Impl& m = *impl_;
   const std::string text = sanitize_utf8(raw);
   std::vector<int64_t> out;
-  // Added tokens are cut out first, leftmost occurrence first (longest at a tie); lstrip / rstrip
-  // let a token swallow the whitespace beside it. The text between them is encoded plainly.
-  size_t pos = 0;
-  std::string pending;
-  while (pos < text.size()) {
-    size_t best_at = std::string::npos;
-    const AddedToken* best = nullptr;
-    for (const auto& a : m.added) {
-      const size_t at = text.find(a.content, pos);
-      if (at != std::string::npos && (best_at == std::string::npos || at < best_at)) best_at = at, best = &a;
-    }
-    if (!best) break;
-    std::string before = text.substr(pos, best_at - pos);
-    if (best->lstrip) {
-      while (!before.empty() && std::isspace(static_cast<unsigned char>(before.back()))) before.pop_back();
-    }
-    m.encode_plain(before, out);
-    out.push_back(best->id);
-    pos = best_at + best->content.size();
-    if (best->rstrip) {
-      while (pos < text.size() && std::isspace(static_cast<unsigned char>(text[pos]))) ++pos;
+  // Added tokens are cut out first (added_tokens.hpp); the text between them is encoded plainly.
+  for (const auto& segment : split_on_added_tokens(text, m.added)) {
+    if (segment.token_id >= 0) {
+      out.push_back(segment.token_id);
+    } else {
+      m.encode_plain(segment.text, out);
     }
   }
-  m.encode_plain(text.substr(pos), out);
   return out;
 }
 

@@ -15,14 +15,9 @@
 #include <unordered_map>
 #include <vector>
 
-namespace tttlab::lm {
+#include "tttlab/lm/added_tokens.hpp"
 
-struct AddedToken {
-  int64_t id;
-  std::string content;
-  bool special = false;
-  bool lstrip = false, rstrip = false;
-};
+namespace tttlab::lm {
 
 class BpeTokenizer {
  public:

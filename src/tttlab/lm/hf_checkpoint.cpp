@@ -20,14 +20,22 @@ using nlohmann::json;
 
 namespace {
 
-struct SourcedTensor {
-  torch::Tensor tensor;
-  fs::path file;
-};
+bool ignorable(const std::string& name, bool tied) {
+  // Old checkpoints store the rotary frequencies; tied models sometimes store lm_head anyway.
+  const std::string inv_freq = "rotary_emb.inv_freq";
+  if (name.size() >= inv_freq.size() && name.compare(name.size() - inv_freq.size(), inv_freq.size(), inv_freq) == 0)
+    return true;
+  return tied && name == "lm_head.weight";
+}
 
-// Every tensor of the checkpoint, with the file it came from (for messages).
-std::map<std::string, SourcedTensor> read_checkpoint_tensors(const fs::path& dir) {
-  std::map<std::string, SourcedTensor> out;
+}  // namespace
+
+fs::path checkpoint_file(const fs::path& dir) {
+  return dir / (fs::exists(dir / "model.safetensors") ? "model.safetensors" : "model.safetensors.index.json");
+}
+
+std::map<std::string, CheckpointTensor> read_checkpoint_tensors(const fs::path& dir) {
+  std::map<std::string, CheckpointTensor> out;
   const fs::path single = dir / "model.safetensors", index = dir / "model.safetensors.index.json";
   if (fs::exists(single)) {
     for (auto& [name, t] : read_safetensors(single).tensors) out[name] = {t, single};
@@ -70,25 +78,10 @@ std::map<std::string, SourcedTensor> read_checkpoint_tensors(const fs::path& dir
   return out;
 }
 
-bool ignorable(const std::string& name, bool tied) {
-  // Old checkpoints store the rotary frequencies; tied models sometimes store lm_head anyway.
-  const std::string inv_freq = "rotary_emb.inv_freq";
-  if (name.size() >= inv_freq.size() && name.compare(name.size() - inv_freq.size(), inv_freq.size(), inv_freq) == 0)
-    return true;
-  return tied && name == "lm_head.weight";
-}
-
-}  // namespace
-
-Qwen2ForCausalLM load_qwen2(const fs::path& dir, const LoadOptions& options) {
-  require_input(fs::is_directory(dir), "{}: not a folder (expected a Hugging Face checkpoint folder)", dir.string());
-  const Qwen2Config config = read_qwen2_config(dir / "config.json");
-  auto tensors = read_checkpoint_tensors(dir);
-  Qwen2ForCausalLM model(config);
+void copy_checkpoint_parameters(torch::nn::Module& module, std::map<std::string, CheckpointTensor>& tensors,
+                                const std::string& where) {
   torch::NoGradGuard no_grad;
-  const std::string where =
-      (dir / (fs::exists(dir / "model.safetensors") ? "model.safetensors" : "model.safetensors.index.json")).string();
-  for (auto& p : model->named_parameters()) {
+  for (auto& p : module.named_parameters()) {
     const auto it = tensors.find(p.key());
     require_input(it != tensors.end(), "{}: missing tensor '{}'", where, p.key());
     const auto& t = it->second.tensor;
@@ -98,6 +91,16 @@ Qwen2ForCausalLM load_qwen2(const fs::path& dir, const LoadOptions& options) {
     p.value().copy_(t);
     tensors.erase(it);
   }
+}
+
+Qwen2ForCausalLM load_qwen2(const fs::path& dir, const LoadOptions& options) {
+  require_input(fs::is_directory(dir), "{}: not a folder (expected a Hugging Face checkpoint folder)", dir.string());
+  const Qwen2Config config = read_qwen2_config(dir / "config.json");
+  auto tensors = read_checkpoint_tensors(dir);
+  Qwen2ForCausalLM model(config);
+  torch::NoGradGuard no_grad;
+  const std::string where = checkpoint_file(dir).string();
+  copy_checkpoint_parameters(*model, tensors, where);
   for (const auto& [name, t] : tensors) {
     require_input(ignorable(name, config.tie_word_embeddings),
                   "{}: unexpected tensor '{}' (not part of a Qwen2 model with this config.json)",

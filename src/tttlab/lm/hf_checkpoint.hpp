@@ -5,7 +5,9 @@
 // unsupported architecture is an InputError naming the file and the tensor. Saving writes the same
 // layout (safetensors metadata format=pt), so transformers' from_pretrained loads our models.
 #include <filesystem>
+#include <map>
 #include <optional>
+#include <string>
 
 #include <torch/torch.h>
 
@@ -17,6 +19,23 @@ struct LoadOptions {
   std::optional<torch::ScalarType> dtype;  // default: float32
   torch::Device device = torch::kCPU;
 };
+
+// Every tensor of a checkpoint folder (model.safetensors, or model.safetensors.index.json and its
+// shards), with the file it came from for messages. Shared by every model family's loader.
+struct CheckpointTensor {
+  torch::Tensor tensor;
+  std::filesystem::path file;
+};
+std::map<std::string, CheckpointTensor> read_checkpoint_tensors(const std::filesystem::path& dir);
+
+// The file to name in messages about a checkpoint folder: model.safetensors or the index.
+std::filesystem::path checkpoint_file(const std::filesystem::path& dir);
+
+// Copies every parameter of `module` from `tensors` (by its dotted name), removing what it used, so
+// that what remains is what the caller must judge (ignorable, or an unexpected tensor). A missing
+// tensor, a shape mismatch or an integer tensor is an InputError naming `where` and the tensor.
+void copy_checkpoint_parameters(torch::nn::Module& module, std::map<std::string, CheckpointTensor>& tensors,
+                                const std::string& where);
 
 Qwen2ForCausalLM load_qwen2(const std::filesystem::path& dir, const LoadOptions& options = {});
 

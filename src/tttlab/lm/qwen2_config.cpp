@@ -6,6 +6,7 @@
 
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/printable.hpp"
+#include "tttlab/io/json_fields.hpp"
 
 namespace tttlab::lm {
 
@@ -15,27 +16,12 @@ namespace {
 
 template <typename T>
 T field(const json& j, const char* name, const std::string& where) {
-  const auto it = j.find(name);
-  require_input(it != j.end() && !it->is_null(), "{}: missing field '{}'", where, name);
-  if constexpr (std::is_same_v<T, int64_t>) {
-    // nlohmann converts a float such as 1e30 to int64 by a cast, which is undefined out of range.
-    const bool fits = it->is_number_integer() &&
-                      !(it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX));
-    require_input(fits, "{}: field '{}' is {} (expected an integer that fits in 64 bits)", where, name,
-                  printable(it->dump()));
-  }
-  try {
-    return it->get<T>();
-  } catch (const json::exception&) {
-    throw_input_error("{}: field '{}' has the wrong type ({})", where, name, printable(it->dump()));
-  }
+  return json_field<T>(j, name, where);
 }
 
 template <typename T>
 T field_or(const json& j, const char* name, T fallback, const std::string& where) {
-  const auto it = j.find(name);
-  if (it == j.end() || it->is_null()) return fallback;
-  return field<T>(j, name, where);
+  return json_field_or<T>(j, name, fallback, where);
 }
 
 // bos/eos ids may be a number or a list (the first is used).
@@ -130,15 +116,7 @@ Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
 }
 
 Qwen2Config read_qwen2_config(const std::filesystem::path& config_json) {
-  std::ifstream in(config_json);
-  require_input(in.good(), "{}: cannot open the model's config", config_json.string());
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    throw_input_error("{}: not valid JSON ({})", config_json.string(), printable(e.what()));
-  }
-  return qwen2_config_from_json(j, config_json.string());
+  return qwen2_config_from_json(read_json_file(config_json.string(), "model's config"), config_json.string());
 }
 
 json qwen2_config_to_json(const Qwen2Config& c) {

@@ -22,22 +22,22 @@ using nlohmann::json;
 
 namespace {
 
-torch::ScalarType parse_dtype(const std::string& name) {
-  if (name == "float32") return torch::kFloat;
-  if (name == "bfloat16") return torch::kBFloat16;
-  throw_input_error("--dtype {} (expected float32 or bfloat16)", name);
-}
-
 double seconds_since(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 }  // namespace
 
+torch::ScalarType parse_model_dtype(const std::string& name) {
+  if (name == "float32") return torch::kFloat;
+  if (name == "bfloat16") return torch::kBFloat16;
+  throw_input_error("--dtype {} (expected float32 or bfloat16)", name);
+}
+
 LoadedLm load_lm(const LmModelSpec& spec) {
   const fs::path tok = spec.tokenizer.empty() ? fs::path(spec.model) / "tokenizer.json" : fs::path(spec.tokenizer);
   LoadedLm m{nullptr, lm::BpeTokenizer::from_file(tok), resolve_device(spec.device)};
-  m.model = lm::load_qwen2(spec.model, {parse_dtype(spec.dtype), m.device});
+  m.model = lm::load_qwen2(spec.model, {parse_model_dtype(spec.dtype), m.device});
   require_input(m.tokenizer.vocab_size() <= m.model->config.vocab_size,
                 "{}: the tokenizer has {} tokens but the model's vocabulary only {}", tok.string(),
                 m.tokenizer.vocab_size(), m.model->config.vocab_size);

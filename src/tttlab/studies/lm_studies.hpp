@@ -31,6 +31,9 @@ struct LoadedLm {
   torch::Device device = torch::kCPU;
 };
 
+// "float32" or "bfloat16" (--dtype of the model commands); anything else is an InputError.
+torch::ScalarType parse_model_dtype(const std::string& name);
+
 // Loads model and tokenizer; a tokenizer with more tokens than the model's vocabulary is an input error.
 LoadedLm load_lm(const LmModelSpec& spec);
 
