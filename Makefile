@@ -77,11 +77,12 @@ $(GPU_BUILD)/CMakeCache.txt:
 # would not be searched for libicudata, which only libicuuc needs.
 
 gpu-build: $(GPU_BUILD)/CMakeCache.txt
-	cmake --build $(GPU_BUILD) --target tttlab tests_gpu tests_lm bench_ttt_cuda bench_lm
+	cmake --build $(GPU_BUILD) --target tttlab tests_gpu tests_lm tests_encoder bench_ttt_cuda bench_lm bench_embed
 
 gpu-test: gpu-build
 	$(GPU_BUILD)/tests_gpu
 	$(GPU_BUILD)/tests_lm
+	$(GPU_BUILD)/tests_encoder
 
 # The PyTorch per-point script (bench/ttt_pytorch_per_point.py: the baseline of bench_ttt_cuda's speed-ups),
 # then the C++ benchmark given its time.

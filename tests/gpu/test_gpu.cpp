@@ -12,6 +12,7 @@
 
 #include "tttlab/core/device.hpp"
 #include "tttlab/core/progress.hpp"
+#include "tttlab/encoder/sentence_encoder.hpp"
 #include "tttlab/io/npy.hpp"
 #include "tttlab/lm/hf_checkpoint.hpp"
 #include "tttlab/lm/lora.hpp"
@@ -23,6 +24,7 @@
 #include "tttlab/train/global_train.hpp"
 #include "tttlab/ttt/fused_step.hpp"
 #include "tttlab/ttt/local_fit.hpp"
+#include "encoder/encoder_fixtures.hpp"
 #include "lm/lm_fixtures.hpp"
 #include "test_support.hpp"
 #include "ttt_problem.hpp"
@@ -367,4 +369,19 @@ TEST_F(Gpu, Qwen2OnCudaMatchesTransformersAndTrainsLora) {
   const double loss0 = trainer.step(batch);
   torch::NoGradGuard no_grad;
   EXPECT_LT(lm::next_token_loss(model, batch).item<double>(), loss0);
+}
+
+// The sentence encoder on CUDA: float32 equals the reference's embeddings of the fixture sentences
+// (recorded on the CPU) within 1e-5, as the CPU path does; bfloat16 stays close in cosine.
+TEST_F(Gpu, SentenceEncoderOnCudaEqualsTheReference) {
+  using encoder::SentenceEncoder;
+  const auto expected = read_npy(test::bert_fixture("tiny_embeddings.npy"));
+  auto f32 = SentenceEncoder::load(test::bert_fixture("tiny"), {kCuda, torch::kFloat, 64});
+  const auto ours = f32.encode(test::bert_sentences());
+  ASSERT_EQ(ours.sizes(), expected.sizes());
+  EXPECT_LT((ours - expected).abs().max().item<double>(), 1e-5);
+  auto bf16 = SentenceEncoder::load(test::bert_fixture("tiny"), {kCuda, torch::kBFloat16, 64});
+  const auto low = bf16.encode(test::bert_sentences());
+  const auto cosine = (low * expected).sum(1) / (low.norm(2, 1) * expected.norm(2, 1));
+  EXPECT_GT(cosine.min().item<double>(), 0.99);
 }
