@@ -56,13 +56,9 @@ int main(int argc, char** argv) {
     int64_t tokens = 0;
     for (int64_t r = 0; r < reps; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
-      std::vector<std::vector<int64_t>> ids;
-      ids.reserve(corpus.texts.size());
+      const auto ids = enc.tokenize_all(corpus.texts);
       tokens = 0;
-      for (const auto& t : corpus.texts) {
-        ids.push_back(enc.tokenize(t));
-        tokens += static_cast<int64_t>(ids.back().size());
-      }
+      for (const auto& row : ids) tokens += static_cast<int64_t>(row.size());
       const auto t1 = std::chrono::steady_clock::now();
       enc.encode_ids(ids);
       sync();

@@ -14,5 +14,11 @@ for dt in $dtypes; do
     --device "$device" --dtype "$dt" --batch-size "$batch")
   echo "$ours"
   echo "$ref"
-  python3 -c 'import json,sys; o,r=json.loads(sys.argv[1]),json.loads(sys.argv[2]); print(f"{sys.argv[3]} {sys.argv[4]}: ours {o[\"texts_per_second\"]:.1f} texts/s, pytorch {r[\"texts_per_second\"]:.1f} texts/s, ratio {o[\"texts_per_second\"]/r[\"texts_per_second\"]:.2f}x")' "$ours" "$ref" "$device" "$dt"
+  OURS=$ours REF=$ref DEVICE=$device DTYPE=$dt python3 - <<'PY'
+import json, os
+o, r = json.loads(os.environ["OURS"]), json.loads(os.environ["REF"])
+ratio = o["texts_per_second"] / r["texts_per_second"]
+print(f"{os.environ['DEVICE']} {os.environ['DTYPE']}: ours {o['texts_per_second']:.1f} texts/s, "
+      f"pytorch {r['texts_per_second']:.1f} texts/s, ratio {ratio:.2f}x")
+PY
 done

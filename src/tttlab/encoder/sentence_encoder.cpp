@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <numeric>
 
+#include <ATen/Parallel.h>
 #include <unicode/locid.h>
 #include <unicode/unistr.h>
 
@@ -159,11 +160,29 @@ std::vector<int64_t> SentenceEncoder::tokenize(const std::string& text, const st
 torch::Tensor SentenceEncoder::encode(const std::vector<std::string>& texts, const std::function<void(int64_t)>& on_batch,
                                       const std::function<std::string(size_t)>& name_of) {
   // Tokenize everything first: bad input is reported before any model time is spent.
+  return encode_ids(tokenize_all(texts, name_of), on_batch);
+}
+
+std::vector<std::vector<int64_t>> SentenceEncoder::tokenize_all(const std::vector<std::string>& texts,
+                                                                const std::function<std::string(size_t)>& name_of) const {
   std::vector<std::vector<int64_t>> ids(texts.size());
-  for (size_t i = 0; i < texts.size(); ++i) {
-    ids[i] = tokenize(texts[i], name_of ? name_of(i) : fmt::format("text {}", i + 1));
+  std::vector<std::string> errors(texts.size());
+  auto name = [&](size_t i) { return name_of ? name_of(i) : fmt::format("text {}", i + 1); };
+  // Long texts take milliseconds each; on a GPU a serial loop would cost as much as the model.
+  at::parallel_for(0, static_cast<int64_t>(texts.size()), 16, [&](int64_t begin, int64_t end) {
+    for (int64_t i = begin; i < end; ++i) {
+      const auto u = static_cast<size_t>(i);
+      try {
+        ids[u] = tokenize(texts[u], name(u));
+      } catch (const InputError& e) {
+        errors[u] = e.what();
+      }
+    }
+  });
+  for (const auto& e : errors) {
+    if (!e.empty()) throw InputError(e);
   }
-  return encode_ids(ids, on_batch);
+  return ids;
 }
 
 torch::Tensor SentenceEncoder::encode_ids(const std::vector<std::vector<int64_t>>& ids,

@@ -63,6 +63,10 @@ class SentenceEncoder {
   // the work before it starts.
   torch::Tensor encode(const std::vector<std::string>& texts, const std::function<void(int64_t)>& on_batch = {},
                        const std::function<std::string(size_t)>& name_of = {});
+  // tokenize() of every text, spread over LibTorch's threads (the tokenizer is read-only). The
+  // first bad text in input order is the InputError, as a serial loop would report it.
+  std::vector<std::vector<int64_t>> tokenize_all(const std::vector<std::string>& texts,
+                                                 const std::function<std::string(size_t)>& name_of = {}) const;
   // The model part of encode(), on token ids from tokenize().
   torch::Tensor encode_ids(const std::vector<std::vector<int64_t>>& ids,
                            const std::function<void(int64_t)>& on_batch = {});

@@ -57,13 +57,13 @@ EmbedResult embed_texts(const EmbedConfig& cfg) {
 
   auto encoder = encoder::SentenceEncoder::load(cfg.model, {device, dtype, cfg.batch_size});
   const auto t0 = std::chrono::steady_clock::now();
-  std::vector<std::vector<int64_t>> ids(corpus.texts.size());
+  const auto ids = encoder.tokenize_all(
+      corpus.texts, [&](size_t i) { return fmt::format("{} line {}", corpus.source, corpus.line_numbers[i]); });
   int64_t tokens = 0, truncated = 0;
   const int64_t max_len = encoder.pipeline().max_seq_length;
-  for (size_t i = 0; i < corpus.texts.size(); ++i) {
-    ids[i] = encoder.tokenize(corpus.texts[i], fmt::format("{} line {}", corpus.source, corpus.line_numbers[i]));
-    tokens += static_cast<int64_t>(ids[i].size());
-    truncated += static_cast<int64_t>(ids[i].size()) == max_len;  // at the limit: (possibly) cut
+  for (const auto& row : ids) {
+    tokens += static_cast<int64_t>(row.size());
+    truncated += static_cast<int64_t>(row.size()) == max_len;  // at the limit: (possibly) cut
   }
   const double tokenize_seconds = seconds_since(t0);
   torch::Tensor features;
