@@ -342,11 +342,11 @@ TEST_F(Cli, ConfigFileReachesATwoWordCommand) {
 
 // A mistyped command is named, with the list of commands, exit 2, with and without --help.
 TEST_F(Cli, UnknownCommandIsNamedWithTheCommandList) {
-  for (const std::string args : {"embed", "embed --help", "embed --data npy:x"}) {
+  for (const std::string args : {"embedd", "embedd --help", "embedd --data npy:x"}) {
     const CliRun r = tttlab(args);
     EXPECT_EQ(r.code, 2) << args << "\nstdout: " << r.out;
-    EXPECT_NE(r.err.find("unknown command 'embed'"), std::string::npos) << args << "\nstderr: " << r.err;
-    EXPECT_NE(r.err.find("run, model, lm, theory, sae, reproduce, scale"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("unknown command 'embedd'"), std::string::npos) << args << "\nstderr: " << r.err;
+    EXPECT_NE(r.err.find("run, model, lm, theory, sae, reproduce, scale, presets, embed"), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
     EXPECT_EQ(r.out, "") << args;
   }
