@@ -173,6 +173,8 @@ TEST_F(EmbedCli, WritesAnEmbeddingFolderThatEveryStudyReads) {
                "--head-epochs 20 --steps 10 --lr 0.1",
            "scale data --no-plot" + d + " --out " + (dir_ / "sd").string() + " --fractions 0.5,1" + small,
            "scale locality" + d + " --out " + (dir_ / "sl").string() + small,
+           "scale experts --no-plot" + d + " --out " + (dir_ / "se").string() +
+               " --experts 1,3 --seeds 0 --bootstrap 50 --head-epochs 20 --steps 10 --lr 0.1 --k 10",
            "scale model --no-plot" + d + " --out " + (dir_ / "sm").string() +
                " --widths 16 --seeds 0 --max-epochs 10 --mlp-batch 32 --bootstrap 50",
            "sae train --device cpu" + d + " --out " + (dir_ / "sae").string() +
@@ -184,6 +186,7 @@ TEST_F(EmbedCli, WritesAnEmbeddingFolderThatEveryStudyReads) {
     EXPECT_EQ(s.code, 0) << args << "\n" << s.err;
   }
   EXPECT_TRUE(fs::exists(dir_ / "run" / "results.json"));
+  EXPECT_TRUE(fs::exists(dir_ / "se" / "runs"));
   EXPECT_TRUE(fs::exists(dir_ / "t1" / "results.json"));
 }
 
