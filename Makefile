@@ -40,8 +40,11 @@ $(PY_VENV)/bin/python:
 	$(VENV_PYTHON) -m venv --system-site-packages $(PY_VENV)
 	$(PY_VENV)/bin/pip install -q "scikit-build-core>=0.10" "pybind11>=2.11" pytest
 
+# CXX: the plain build's compiler by the same name (scikit-build-core would otherwise take Python's,
+# x86_64-linux-gnu-g++, and ccache keys its objects on the compiler's name).
 python: build $(PY_VENV)/bin/python
-	CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) $(PY_VENV)/bin/pip install -q --no-build-isolation .
+	CXX="$$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' $(BUILD)/CMakeCache.txt)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
+	  $(PY_VENV)/bin/pip install -q --no-build-isolation .
 
 python-test: python
 	TTTLAB_CLI=$(CURDIR)/$(BUILD)/tttlab $(PY_VENV)/bin/python -m pytest -q python/tests
