@@ -10,7 +10,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_SLOPPINESS := pch_defines,time_macros,include_file_mtime,include_file_ctime
 endif
 
-.PHONY: setup build run test bench clean gpu-build gpu-test gpu-bench gpu-bench-sae fuzz-build fuzz fuzz-smoke
+.PHONY: setup build run test bench clean python python-test gpu-build gpu-test gpu-bench gpu-bench-sae fuzz-build fuzz fuzz-smoke
 
 setup:
 	@scripts/setup
@@ -27,6 +27,27 @@ run: build
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) python-test
+
+# The Python package (pyproject.toml, python/, docs/python.md) in a virtual environment of Debian's
+# Python, which sees Debian's python3-torch (the LibTorch the C++ build links). pip builds the
+# extension in build-py/ through ccache, so after `make build` the library's objects are not compiled
+# again. --no-build-isolation: the build tools come from the environment (installed once below).
+PY_VENV ?= $(CURDIR)/.venv
+VENV_PYTHON ?= /usr/bin/python3
+
+$(PY_VENV)/bin/python:
+	$(VENV_PYTHON) -m venv --system-site-packages $(PY_VENV)
+	$(PY_VENV)/bin/pip install -q "scikit-build-core>=0.10" "pybind11>=2.11" pytest
+
+# CXX: the plain build's compiler by the same name (scikit-build-core would otherwise take Python's,
+# x86_64-linux-gnu-g++, and ccache keys its objects on the compiler's name).
+python: build $(PY_VENV)/bin/python
+	CXX="$$(sed -n 's/^CMAKE_CXX_COMPILER:[A-Z]*=//p' $(BUILD)/CMakeCache.txt)" CMAKE_BUILD_PARALLEL_LEVEL=$(JOBS) \
+	  $(PY_VENV)/bin/pip install -q --no-build-isolation .
+
+python-test: python
+	TTTLAB_CLI=$(CURDIR)/$(BUILD)/tttlab $(PY_VENV)/bin/python -m pytest -q python/tests
 
 bench: build
 	$(BUILD)/bench_ttt_cpu
@@ -99,4 +120,4 @@ gpu-bench-sae: $(GPU_BUILD)/CMakeCache.txt
 	$(GPU_BUILD)/bench_sae_train --device cuda --epochs $(SAE_BENCH_EPOCHS) --pytorch-s $$(awk '/^s_per_epoch/ {print $$2}' $(GPU_BUILD)/sae_pytorch.txt)
 
 clean:
-	rm -rf $(BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD) build-py

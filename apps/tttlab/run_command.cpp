@@ -47,33 +47,7 @@ void run(RunOptions& o) {
   const Summary summary = summarize_study(result, cfg.bootstrap);
   write_study_outputs(o.out, cfg, result, summary, o.export_embeddings, o.save_probs);
 
-  const StudyConfig& ran = result.chosen;
-  fmt::print("\n{}: {} train / {} test, d={}, {} classes, on {}", result.dataset_name, result.num_train,
-             result.num_test, result.dim, result.num_classes, result.device);
-  for (const auto& [key, note] : result.notes) fmt::print("; {}", note);
-  fmt::print("\n");
-  if (result.model_log) fmt::print("{}\n", train_log_line(*result.model_log, "network"));
-  if (result.head_log) fmt::print("{}\n", train_log_line(*result.head_log, "global head"));
-  if (result.selection) {
-    const auto& s = *result.selection;
-    fmt::print(
-        "selection on validation ({} points of {}): TTT k={}, {} steps, lr={:g} (val accuracy {:.2f}%); "
-        "majority k={} ({:.2f}%); {} configurations in {:.1f} s\n",
-        s.num_points, s.split, s.chosen_ttt.k, s.chosen_ttt.steps, s.chosen_ttt.lr, 100 * s.chosen_ttt.accuracy,
-        s.chosen_majority.k, 100 * s.chosen_majority.accuracy, s.ttt.size() + s.majority.size(), s.seconds);
-  }
-  fmt::print("TTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={} [preset {}{}]\n\n", ran.ttt.k, ran.ttt.steps,
-             ran.ttt.lr, to_string(ran.ttt.mode), ran.effective_majority_k(), ran.preset,
-             ran.tune ? ", tuned on validation" : "");
-  fmt::print("{}", study_summary_text(result, summary, cfg.bootstrap.level));
-  if (ran.adaptive || result.fixed_flops_per_point > 0) {
-    fmt::print("TTT arithmetic per point: {:.3g} flops (ttt){}{}\n", result.ttt_flops_per_point,
-               result.fixed_flops_per_point > 0 ? fmt::format(", {:.3g} (ttt_fixed)", result.fixed_flops_per_point) : "",
-               ran.adaptive ? fmt::format(", {:.3g} (ttt_adaptive, its leave-one-out included)",
-                                          result.adaptive_flops_per_point)
-                            : "");
-  }
-  for (const auto& w : result.warnings) fmt::print("{}\n", w);
+  fmt::print("{}", study_report_text(result, summary, cfg.bootstrap.level));
   fmt::print("\nwrote {}/results.json ({:.1f} s in all)\n", o.out, result.timing.total());
 }
 

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
 #include <optional>
 #include <utility>
 #include <system_error>
@@ -178,6 +179,25 @@ class NpzArrays : public ArraySource {
   NpzArchive archive_;
 };
 
+// Arrays already in memory (the Python package), named by the embedding folder's file names, so that
+// messages read as they would for the same arrays written to a folder (less the folder's path).
+class TensorArrays : public ArraySource {
+ public:
+  explicit TensorArrays(const std::map<std::string, torch::Tensor>& arrays) : arrays_(arrays) {}
+  bool has(const std::string& file) const override {
+    const auto it = arrays_.find(file);
+    return it != arrays_.end() && it->second.defined();
+  }
+  torch::Tensor read(const std::string& file) const override { return arrays_.at(file); }
+  std::string describe(const std::string& file) const override { return file; }
+  void throw_missing(const std::string& file) const override {
+    throw_input_error("{}: missing (embedding data holds {})", describe(file), kLayout);
+  }
+
+ private:
+  const std::map<std::string, torch::Tensor>& arrays_;
+};
+
 struct FolderSplit {
   Split split;  // split.y is undefined for a test set without labels (TestLabels::Optional)
   std::string features_name, labels_name;
@@ -335,6 +355,11 @@ Dataset load_embedding_folder(const fs::path& dir, TestLabels test_labels) {
 
 Dataset load_embedding_npz(const fs::path& path, TestLabels test_labels) {
   return load_embedding_arrays(NpzArrays(path), "npy:" + path.string(), test_labels);
+}
+
+Dataset load_embedding_tensors(const std::map<std::string, torch::Tensor>& arrays, const std::string& name,
+                               TestLabels test_labels) {
+  return load_embedding_arrays(TensorArrays(arrays), name, test_labels);
 }
 
 void write_embedding_folder(const fs::path& dir, const Dataset& features) {

@@ -4,6 +4,7 @@
 // Every bad input throws tttlab::InputError with a one-line message that names the file.
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -40,6 +41,12 @@ Dataset load_embedding_folder(const std::filesystem::path& dir, TestLabels test_
 // The same arrays as the members of an .npz archive (np.savez / np.savez_compressed with keyword
 // names train_features=..., so members train_features.npy, ...; io/npz.hpp). name "npy:<file>".
 Dataset load_embedding_npz(const std::filesystem::path& path, TestLabels test_labels = TestLabels::Required);
+
+// The same checks and conversions on arrays already in memory (the Python package): `arrays` maps the
+// file names of an embedding folder (train_features.npy, ...) to tensors, and messages name an array
+// by that file name. `name` becomes the data set's name.
+Dataset load_embedding_tensors(const std::map<std::string, torch::Tensor>& arrays, const std::string& name,
+                               TestLabels test_labels = TestLabels::Required);
 
 // Writes `features` (float32 [N, d] features, int64 labels) as an embedding folder: creates `dir`,
 // writes each file atomically, and removes stale val_* files when `features` has no val split (and a

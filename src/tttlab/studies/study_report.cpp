@@ -92,8 +92,11 @@ json config_json(const StudyConfig& requested, const StudyResult& result) {
                   {"source", cfg.model_path.empty() ? "trained" : cfg.model_path.string()}};
     if (cfg.model_path.empty()) c["model"]["train"] = train_config_json(cfg.model_train);
   } else {
-    c["head"] = {{"source", cfg.head_path.empty() ? "trained" : cfg.head_path.string()}};
-    if (cfg.head_path.empty()) c["head"]["train"] = train_config_json(cfg.head_train);
+    // A head given in memory (StudyConfig::initial_head: the Python package's head=, the MLP studies'
+    // output layer) is neither trained nor read from a file.
+    const bool in_memory = cfg.initial_head.weight.defined();
+    c["head"] = {{"source", in_memory ? "in memory" : cfg.head_path.empty() ? "trained" : cfg.head_path.string()}};
+    if (!in_memory && cfg.head_path.empty()) c["head"]["train"] = train_config_json(cfg.head_train);
   }
   return c;
 }
@@ -252,6 +255,39 @@ void clear_earlier_run(const fs::path& out_dir, const std::set<std::string>& wil
 }
 
 }  // namespace
+
+std::string study_report_text(const StudyResult& result, const Summary& summary, double level) {
+  const StudyConfig& ran = result.chosen;
+  std::string s = fmt::format("\n{}: {} train / {} test, d={}, {} classes, on {}", result.dataset_name,
+                              result.num_train, result.num_test, result.dim, result.num_classes, result.device);
+  for (const auto& [key, note] : result.notes) s += fmt::format("; {}", note);
+  s += "\n";
+  if (result.model_log) s += train_log_line(*result.model_log, "network") + "\n";
+  if (result.head_log) s += train_log_line(*result.head_log, "global head") + "\n";
+  if (result.selection) {
+    const auto& sel = *result.selection;
+    s += fmt::format(
+        "selection on validation ({} points of {}): TTT k={}, {} steps, lr={:g} (val accuracy {:.2f}%); "
+        "majority k={} ({:.2f}%); {} configurations in {:.1f} s\n",
+        sel.num_points, sel.split, sel.chosen_ttt.k, sel.chosen_ttt.steps, sel.chosen_ttt.lr,
+        100 * sel.chosen_ttt.accuracy, sel.chosen_majority.k, 100 * sel.chosen_majority.accuracy,
+        sel.ttt.size() + sel.majority.size(), sel.seconds);
+  }
+  s += fmt::format("TTT: k={}, {} Adam steps, lr={} ({}); majority vote: k={} [preset {}{}]\n\n", ran.ttt.k,
+                   ran.ttt.steps, ran.ttt.lr, to_string(ran.ttt.mode), ran.effective_majority_k(), ran.preset,
+                   ran.tune ? ", tuned on validation" : "");
+  s += study_summary_text(result, summary, level);
+  if (ran.adaptive || result.fixed_flops_per_point > 0) {
+    s += fmt::format("TTT arithmetic per point: {:.3g} flops (ttt){}{}\n", result.ttt_flops_per_point,
+                     result.fixed_flops_per_point > 0 ? fmt::format(", {:.3g} (ttt_fixed)", result.fixed_flops_per_point)
+                                                      : "",
+                     ran.adaptive ? fmt::format(", {:.3g} (ttt_adaptive, its leave-one-out included)",
+                                                result.adaptive_flops_per_point)
+                                  : "");
+  }
+  for (const auto& w : result.warnings) s += w + "\n";
+  return s;
+}
 
 void write_study_outputs(const fs::path& out_dir, const StudyConfig& cfg, const StudyResult& result,
                          const Summary& summary, const fs::path& export_dir, bool save_probs) {

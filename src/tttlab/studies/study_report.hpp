@@ -40,6 +40,11 @@ std::string summary_table(const Summary& summary, double level);
 // saying that no metrics were computed.
 std::string study_summary_text(const StudyResult& result, const Summary& summary, double level);
 
+// Everything `tttlab run` prints on stdout about a finished study, before the line naming results.json:
+// the data set, the training logs, the selection, the settings that ran, study_summary_text, the
+// arithmetic per point and the warnings.
+std::string study_report_text(const StudyResult& result, const Summary& summary, double level);
+
 // Writes into out_dir (created if needed), each file atomically, results.json last:
 //   pred_<method>.npy (int64 [M]), ce_<method>.npy (float64 [M], labelled test sets), test_labels.npy
 //   (labelled test sets), neighbors.npy (int64 [M, k]), head.safetensors (the global head),
