@@ -297,7 +297,7 @@ StudyConfig study_config(const py::dict& o) {
     else if (name == "k") cfg.ttt.k = value.cast<int64_t>();
     else if (name == "steps") cfg.ttt.steps = value.cast<int64_t>();
     else if (name == "lr") cfg.ttt.lr = value.cast<double>();
-    else if (name == "weight_decay") cfg.ttt.weight_decay = value.cast<double>();
+    else if (name == "weight_decay" || name == "wd") cfg.ttt.weight_decay = value.cast<double>();
     else if (name == "beta1") cfg.ttt.beta1 = value.cast<double>();
     else if (name == "beta2") cfg.ttt.beta2 = value.cast<double>();
     else if (name == "eps") cfg.ttt.eps = value.cast<double>();
@@ -308,14 +308,14 @@ StudyConfig study_config(const py::dict& o) {
     else if (name == "head_epochs") cfg.head_train.epochs = value.cast<int64_t>();
     else if (name == "head_batch_size") cfg.head_train.batch_size = value.cast<int64_t>();
     else if (name == "head_lr") cfg.head_train.lr = value.cast<double>();
-    else if (name == "head_weight_decay") cfg.head_train.weight_decay = value.cast<double>();
+    else if (name == "head_wd") cfg.head_train.weight_decay = value.cast<double>();
     else if (name == "head_patience") cfg.head_train.patience = value.cast<int64_t>();
-    else if (name == "grid_k") set_grid_list(cfg.grid.ks, value);
-    else if (name == "grid_steps") set_grid_list(cfg.grid.steps, value);
-    else if (name == "grid_lr") cfg.grid.lrs = value.cast<std::vector<double>>();
-    else if (name == "grid_majority_k") set_grid_list(cfg.grid.majority_ks, value);
-    else if (name == "val_max_points") cfg.grid.max_points = value.cast<int64_t>();
-    else if (name == "holdout_fraction") cfg.grid.holdout_fraction = value.cast<double>();
+    else if (name == "tune_k") set_grid_list(cfg.grid.ks, value);
+    else if (name == "tune_steps") set_grid_list(cfg.grid.steps, value);
+    else if (name == "tune_lr") cfg.grid.lrs = value.cast<std::vector<double>>();
+    else if (name == "tune_majority_k") set_grid_list(cfg.grid.majority_ks, value);
+    else if (name == "tune_points") cfg.grid.max_points = value.cast<int64_t>();
+    else if (name == "tune_holdout") cfg.grid.holdout_fraction = value.cast<double>();
     else throw py::type_error("unexpected option '" + name + "'");
   }
   cfg.bootstrap.seed = cfg.seed;  // as `tttlab run` seeds its bootstrap

@@ -200,6 +200,28 @@ def test_unlabelled_test_set_equals_cli(tmp_path):
     assert res.test_labels is None and res.cross_entropy("ttt") is None
 
 
+@needs_cli
+def test_tuned_adaptive_run_with_val_split_equals_cli(tmp_path):
+    xtr, ytr, xte, yte = make_data(seed=4)
+    xv, yv, _, _ = make_data(seed=4, n=120, m=1)
+    data = write_folder(tmp_path / "data", xtr, ytr, xte, yte)
+    np.save(data / "val_features.npy", xv)
+    np.save(data / "val_labels.npy", yv)
+    _, cli = cli_run(data, tmp_path / "out", "--tune", "--tune-k", "5,20", "--tune-steps", "10,40", "--tune-lr",
+                     "0.01,0.1", "--tune-majority-k", "1,5", "--compare-fixed", "--adaptive", "--head-epochs", 20,
+                     "--bootstrap", 100, "--seed", 3)
+    res = tttlab.run(torch.from_numpy(xtr), torch.from_numpy(ytr), torch.from_numpy(xte), torch.from_numpy(yte),
+                     val_x=xv, val_y=yv, tune=True, tune_k=[5, 20], tune_steps=[10, 40], tune_lr=[0.01, 0.1],
+                     tune_majority_k=[1, 5], compare_fixed=True, adaptive=True, head_epochs=20, bootstrap=100,
+                     seed=3, name=f"npy:{data}")
+    assert res.methods == ["global", "majority", "ttt", "ttt_fixed", "ttt_adaptive"]
+    assert differences(without(res.to_dict(), *PROCESS, "selection.seconds"),
+                       without(cli, *PROCESS, "selection.seconds", "outputs")) == []
+    pred = res.predictions("ttt_adaptive")
+    assert isinstance(pred, torch.Tensor)
+    assert (pred.numpy() == np.load(tmp_path / "out" / "pred_ttt_adaptive.npy")).all()
+
+
 # ---- bad input: the CLI's message ----
 
 def bad_cases():

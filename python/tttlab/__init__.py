@@ -334,10 +334,10 @@ def run(train_x: Any, train_y: Any, test_x: Any, test_y: Any = None, head: Any =
         name: the data set's name in the report and results.json ("dataset.name", "config.data").
         verbose: show progress bars on stderr (``tttlab run`` without --quiet).
         threads: CPU threads (0 = every core; None leaves the current setting).
-        **options: the other flags of ``tttlab run`` with underscores: head_epochs, head_batch_size,
-            head_lr, head_weight_decay, head_patience, beta1, beta2, eps, fused, points_per_batch,
-            memory_budget_mb, grid_k, grid_steps, grid_lr, grid_majority_k, val_max_points,
-            holdout_fraction, adaptive_holdouts.
+        **options: the other flags of ``tttlab run``, named with underscores: head_epochs,
+            head_batch_size, head_lr, head_wd, head_patience, beta1, beta2, eps, fused,
+            points_per_batch, memory_budget_mb, tune_k, tune_steps, tune_lr, tune_majority_k (lists),
+            tune_points, tune_holdout, adaptive_holdouts (weight_decay is --wd).
 
     Returns:
         A :class:`Result`.
