@@ -283,3 +283,12 @@ def test_ttt_linear_returns_heads_and_zero_steps_is_the_global_head():
     pred0 = tttlab.ttt_linear(xtr, ytr, xte, linear, k=10, steps=0, return_probs=False)
     with torch.no_grad():
         assert (pred0 == linear(torch.from_numpy(xte)).argmax(1).numpy()).all()
+
+
+def test_example_script_runs():
+    # examples/python_embeddings.py, the example of docs/python.md, on its made-up data.
+    import sys
+    script = Path(__file__).resolve().parents[2] / "examples" / "python_embeddings.py"
+    r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "ttt_linear agrees with run's TTT: True" in r.stdout
