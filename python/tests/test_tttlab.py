@@ -292,3 +292,24 @@ def test_example_script_runs():
     r = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "ttt_linear agrees with run's TTT: True" in r.stdout
+
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device (GPU machine only)")
+
+
+@needs_cuda
+def test_cuda_tensors_give_the_cpu_results():
+    # CUDA tensors in (DLPack, no copy), CUDA results out for knn; ttt_linear on CUDA agrees with the
+    # CPU engine (float32 on both: the same predictions, probabilities within 1e-4).
+    xtr, ytr, xte, _ = make_data(seed=5)
+    dist_c, idx_c = tttlab.knn(torch.from_numpy(xtr), torch.from_numpy(xte), k=7, device="cpu")
+    dist_g, idx_g = tttlab.knn(torch.from_numpy(xtr).cuda(), torch.from_numpy(xte).cuda(), k=7, device="cuda")
+    assert idx_g.is_cuda
+    assert torch.equal(idx_g.cpu(), idx_c)
+    assert torch.allclose(dist_g.cpu(), dist_c, atol=1e-4)
+    head = torch.nn.Linear(xtr.shape[1], 4)
+    pred_c, prob_c = tttlab.ttt_linear(xtr, ytr, xte, head, k=20, steps=30, lr=0.05, device="cpu")
+    pred_g, prob_g = tttlab.ttt_linear(torch.from_numpy(xtr).cuda(), torch.from_numpy(ytr).cuda(),
+                                       torch.from_numpy(xte).cuda(), head, k=20, steps=30, lr=0.05, device="cuda")
+    assert (pred_g.cpu().numpy() == pred_c).mean() > 0.98
+    assert np.abs(prob_g.cpu().numpy() - prob_c).max() < 1e-3
