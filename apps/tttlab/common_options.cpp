@@ -1,29 +1,16 @@
 // The options several commands share: --threads (LibTorch's intra-op threads and OpenMP's, for
 // FAISS), --device, the global head's training and TTT's.
-#include <algorithm>
-#include <thread>
-
 #include <fmt/format.h>
 #include <torch/torch.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "commands.hpp"
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/output_folder.hpp"
+#include "tttlab/core/threads.hpp"
 
 namespace tttlab::cli {
 
-void apply_threads(int threads) {
-  require_input(threads >= 0, "--threads={} (expected >= 0; 0 = all cores)", threads);
-  // Some LibTorch builds (Debian's among them) start with one intra-op thread: set it explicitly.
-  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
-#ifdef _OPENMP
-  omp_set_num_threads(threads);
-#endif
-}
+void apply_threads(int threads) { set_compute_threads(threads); }
 
 CLI::Option* add_out_option(CLI::App* cmd, std::string& out, const std::string& what) {
   // Checked while the command line is parsed, before any work: an existing file, or a folder that

@@ -13,7 +13,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <ATen/DLConvertor.h>
@@ -23,14 +22,12 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 #include <torch/torch.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 #include "tttlab/core/device.hpp"
 #include "tttlab/core/error.hpp"
 #include "tttlab/core/progress.hpp"
 #include "tttlab/core/shape.hpp"
+#include "tttlab/core/threads.hpp"
 #include "tttlab/core/versions.hpp"
 #include "tttlab/data/builtin.hpp"
 #include "tttlab/models/linear_head.hpp"
@@ -145,16 +142,8 @@ py::object tensor_to(const torch::Tensor& tensor, bool as_torch) {
 
 // ---- settings ----
 
-// What `tttlab run --threads N` does (0 = every core). Some LibTorch builds, Debian's among them,
-// start with one intra-op thread.
-void set_threads(int threads) {
-  require_input(threads >= 0, "--threads={} (expected >= 0; 0 = all cores)", threads);
-  if (threads == 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  torch::set_num_threads(threads);
-#ifdef _OPENMP
-  omp_set_num_threads(threads);
-#endif
-}
+// What `tttlab run --threads N` does (core/threads.hpp).
+void set_threads(int threads) { set_compute_threads(threads); }
 
 LinearHead head_from(py::handle weight, py::handle bias) {
   LinearHead head{tensor_from(weight, "head weight"), tensor_from(bias, "head bias")};
