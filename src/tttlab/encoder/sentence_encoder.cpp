@@ -153,7 +153,8 @@ SentenceEncoder SentenceEncoder::load(const fs::path& dir, const SentenceEncoder
 
 std::vector<int64_t> SentenceEncoder::tokenize(const std::string& text, const std::string& what) const {
   require_input(!text.empty(), "{}: empty text (expected at least one character)", what);
-  require_input(is_valid_utf8(text), "{}: not valid UTF-8", what);
+  // The tokenizer checks the UTF-8 (lower_text would otherwise mend it silently, so check first).
+  require_input(!pipeline_.lowercase_input || is_valid_utf8(text), "{}: not valid UTF-8", what);
   return tokenizer_.encode(pipeline_.lowercase_input ? lower_text(text) : text, pipeline_.max_seq_length, what);
 }
 
