@@ -13,15 +13,15 @@
 
 #include "tttlab/core/device.hpp"
 #include "tttlab/lm/lora.hpp"
-#include "tttlab/lm/qwen2_model.hpp"
+#include "tttlab/lm/decoder_model.hpp"
 
 using namespace tttlab;
 using namespace tttlab::lm;
 
 namespace {
 
-Qwen2Config shape_config(const std::string& shape) {
-  Qwen2Config c;
+DecoderConfig shape_config(const std::string& shape) {
+  DecoderConfig c;
   if (shape == "qwen2.5-0.5b") {  // Qwen2.5-0.5B's config.json
     c.vocab_size = 151936, c.hidden_size = 896, c.intermediate_size = 4864, c.num_hidden_layers = 24;
     c.num_attention_heads = 14, c.num_key_value_heads = 2, c.rope_theta = 1e6, c.tie_word_embeddings = true;
@@ -67,8 +67,8 @@ int main(int argc, char** argv) {
   at::globalContext().setAllowTF32CuBLAS(false);
   const torch::Device device = resolve_device(device_name);
   const auto scalar = dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat;
-  const Qwen2Config c = shape_config(shape);
-  auto model = make_random_qwen2(c, 0);
+  const DecoderConfig c = shape_config(shape);
+  auto model = make_random_decoder(c, 0);
   model->to(device, scalar);
   model->eval();
   int64_t params = 0;

@@ -1,4 +1,4 @@
-// Fuzz target: tttlab::lm::load_qwen2 on a sharded checkpoint folder whose
+// Fuzz target: tttlab::lm::load_causal_lm on a sharded checkpoint folder whose
 // model.safetensors.index.json is the input. The folder's config.json and its two shards are a
 // valid one-layer model written once at start-up, so the input decides which tensor is looked up in
 // which file. Tensors in layers go to model-00002-of-00002.safetensors, the others to
@@ -13,7 +13,7 @@ namespace {
 
 std::filesystem::path make_checkpoint() {
   namespace fs = std::filesystem;
-  tttlab::lm::Qwen2Config config;
+  tttlab::lm::DecoderConfig config;
   config.vocab_size = 8;
   config.hidden_size = 4;
   config.intermediate_size = 8;
@@ -21,9 +21,9 @@ std::filesystem::path make_checkpoint() {
   config.num_attention_heads = 2;
   config.num_key_value_heads = 1;
   config.max_position_embeddings = 16;
-  tttlab::lm::Qwen2ForCausalLM model(config);
+  tttlab::lm::CausalLM model(config);
   const fs::path single = tttlab::fuzz::scratch_dir() / "single";
-  tttlab::lm::save_qwen2(single, model);
+  tttlab::lm::save_causal_lm(single, model);
   const fs::path dir = tttlab::fuzz::scratch_dir() / "sharded";
   fs::create_directories(dir);
   fs::copy_file(single / "config.json", dir / "config.json");
@@ -41,6 +41,6 @@ std::filesystem::path make_checkpoint() {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto dir = make_checkpoint();
   tttlab::fuzz::write_bytes(dir / "model.safetensors.index.json", data, size);
-  tttlab::fuzz::expect_success_or_input_error([&] { (void)tttlab::lm::load_qwen2(dir); });
+  tttlab::fuzz::expect_success_or_input_error([&] { (void)tttlab::lm::load_causal_lm(dir); });
   return 0;
 }

@@ -88,13 +88,27 @@ def main() -> None:
     put(out, "tokenizer", "gpt2-small.json", json.dumps(gpt2).encode())
 
     for d in ("ours", "tied", "sharded"):
-        put(out, "qwen2_config", d + ".json", (FIXTURES / "lm" / d / "config.json").read_bytes())
+        put(out, "decoder_config", d + ".json", (FIXTURES / "lm" / d / "config.json").read_bytes())
 
     # The layout fuzz_hf_checkpoint.cpp writes: a one-layer model, layer tensors in the second shard.
     names = [n for n in json.loads((FIXTURES / "lm" / "sharded" / "model.safetensors.index.json").read_text())["weight_map"]
              if "layers." not in n or n.startswith("model.layers.0.")]
     weight_map = {n: "model-0000%d-of-00002.safetensors" % (2 if "layers." in n else 1) for n in sorted(names)}
     put(out, "hf_checkpoint", "index.json", json.dumps({"metadata": {"total_size": 0}, "weight_map": weight_map}, indent=2).encode())
+
+    # The BERT fixture's tokenizer cut to its first ids (run.sh's -max_len is 8,192 bytes), and in the
+    # variants the reader accepts: no lower-casing, the older BertProcessing post-processor, no normalizer.
+    bert = json.loads((FIXTURES / "bert" / "tiny" / "tokenizer.json").read_text())
+    bert["model"]["vocab"] = {t: i for t, i in bert["model"]["vocab"].items() if i < 300}
+    put(out, "wordpiece", "tiny.json", json.dumps(bert, ensure_ascii=False, separators=(",", ":")).encode())
+    cased = json.loads(json.dumps(bert))
+    cased["normalizer"]["lowercase"], cased["normalizer"]["strip_accents"] = False, None
+    put(out, "wordpiece", "cased.json", json.dumps(cased, ensure_ascii=False, separators=(",", ":")).encode())
+    older = json.loads(json.dumps(bert))
+    older["post_processor"] = {"type": "BertProcessing", "sep": ["[SEP]", 3], "cls": ["[CLS]", 2]}
+    older["normalizer"] = None
+    put(out, "wordpiece", "bertprocessing.json", json.dumps(older, ensure_ascii=False, separators=(",", ":")).encode())
+    put(out, "bert_config", "tiny.json", (FIXTURES / "bert" / "tiny" / "config.json").read_bytes())
 
     for f in sorted((ROOT / "configs").glob("*.toml")):
         put(out, "config_toml", f.name, f.read_bytes())

@@ -12,7 +12,7 @@ SECONDS_PER_TARGET=${1:?usage: fuzz/run.sh SECONDS [TARGET...]}
 shift
 TARGETS=("$@")
 if ((${#TARGETS[@]} == 0)); then
-  TARGETS=(npy safetensors idx tokenizer qwen2_config hf_checkpoint config_toml)
+  TARGETS=(npy safetensors idx tokenizer decoder_config hf_checkpoint wordpiece bert_config config_toml)
 fi
 JOBS=${FUZZ_JOBS:-$(nproc)}
 # Leaks count as findings (libFuzzer checks each input that allocates more than it frees).

@@ -1,4 +1,4 @@
-// tttlab lm: the language-model engine (Qwen2 checkpoints, byte-level BPE, LoRA, bits per byte).
+// tttlab lm: the language-model engine (Qwen2 and Llama checkpoints, byte-level BPE, LoRA, bits per byte).
 //   lm info      a checkpoint's shape and parameter count
 //   lm init      a randomly initialised model from a config.json, saved as a checkpoint
 //   lm tokenize  text -> ids, or ids -> text
@@ -44,17 +44,17 @@ void print_written(const std::string& out) {
 }
 
 void add_info(CLI::App* lm_cmd) {
-  auto* cmd = lm_cmd->add_subcommand("info", "Show a Qwen2 checkpoint's configuration and parameter count");
+  auto* cmd = lm_cmd->add_subcommand("info", "Show a checkpoint's configuration and parameter count (Qwen2 or Llama)");
   auto model = std::make_shared<std::string>();
   cmd->add_option("--model", *model, "Checkpoint folder")->required();
   cmd->callback([model] {
-    auto m = lm::load_qwen2(*model);
+    auto m = lm::load_causal_lm(*model);
     const auto& c = m->config;
     int64_t params = 0;
     for (const auto& p : m->parameters()) params += p.numel();
-    fmt::print("Qwen2 decoder: {} layers, hidden {}, MLP {}, {} query heads / {} key-value heads (head dim {})\n",
-               c.num_hidden_layers, c.hidden_size, c.intermediate_size, c.num_attention_heads, c.num_key_value_heads,
-               c.head_dim());
+    fmt::print("{} decoder ({}): {} layers, hidden {}, MLP {}, {} query heads / {} key-value heads (head dim {})\n",
+               lm::architecture_class(c.architecture), lm::architecture_name(c.architecture), c.num_hidden_layers,
+               c.hidden_size, c.intermediate_size, c.num_attention_heads, c.num_key_value_heads, c.head_dim());
     fmt::print("vocabulary {}, rope theta {}, RMSNorm eps {}, {} output embedding, stored as {}\n", c.vocab_size,
                c.rope_theta, c.rms_norm_eps, c.tie_word_embeddings ? "tied" : "untied", c.torch_dtype);
     fmt::print("parameters: {}\n", params);
@@ -63,17 +63,17 @@ void add_info(CLI::App* lm_cmd) {
 
 void add_init(CLI::App* lm_cmd) {
   auto* cmd = lm_cmd->add_subcommand("init",
-                                     "Write a randomly initialised Qwen2 checkpoint (normal(0, 0.02)) "
+                                     "Write a randomly initialised checkpoint (Qwen2 or Llama; normal(0, 0.02)) "
                                      "for a config.json");
   auto config = std::make_shared<std::string>();
   auto out = std::make_shared<std::string>();
   auto seed = std::make_shared<uint64_t>(0);
-  cmd->add_option("--config-json", *config, "A Hugging Face config.json of a Qwen2 model (its shape)")->required();
+  cmd->add_option("--config-json", *config, "A Hugging Face config.json of a Qwen2 or Llama model (its shape)")->required();
   add_out_option(cmd, *out, "Folder to write config.json and model.safetensors to")->required();
   add_seed_option(cmd, *seed, "Random seed");
   cmd->callback([config, out, seed] {
-    auto model = lm::make_random_qwen2(lm::read_qwen2_config(*config), *seed);
-    lm::save_qwen2(*out, model);
+    auto model = lm::make_random_decoder(lm::read_decoder_config(*config), *seed);
+    lm::save_causal_lm(*out, model);
     fmt::print("wrote {}\n", *out);
   });
 }
@@ -209,7 +209,7 @@ void add_lora(CLI::App* lm_cmd) {
 }  // namespace
 
 void add_lm_command(CLI::App& app) {
-  auto* lm_cmd = app.add_subcommand("lm", "Language models: Qwen2 checkpoints, BPE tokenizer, LoRA, bits per byte");
+  auto* lm_cmd = app.add_subcommand("lm", "Language models: Qwen2 and Llama checkpoints, BPE tokenizer, LoRA, bits per byte");
   lm_cmd->require_subcommand(1);
   add_info(lm_cmd);
   add_init(lm_cmd);

@@ -350,12 +350,12 @@ TEST_F(Gpu, CliRunsOnCuda) {
 TEST_F(Gpu, Qwen2OnCudaMatchesTransformersAndTrainsLora) {
   const auto ids = read_npy(test::lm_fixture("input_ids.npy")).to(torch::kLong);
   const auto expected = read_npy(test::lm_fixture("logits_tied.npy"));
-  auto model = lm::load_qwen2(test::lm_fixture("tied"), {torch::kFloat, kCuda});
+  auto model = lm::load_causal_lm(test::lm_fixture("tied"), {torch::kFloat, kCuda});
   {
     torch::NoGradGuard no_grad;
     const auto logits = model->forward(ids.to(kCuda)).cpu();
     EXPECT_LT((logits - expected).abs().max().item<double>(), 1e-4);
-    auto bf16 = lm::load_qwen2(test::lm_fixture("tied"), {torch::kBFloat16, kCuda});
+    auto bf16 = lm::load_causal_lm(test::lm_fixture("tied"), {torch::kBFloat16, kCuda});
     const auto half = bf16->forward(ids.to(kCuda)).to(torch::kFloat).cpu();
     EXPECT_GT(half.argmax(-1).eq(expected.argmax(-1)).to(torch::kFloat).mean().item<double>(), 0.8);
   }

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "test_paths.hpp"
-#include "tttlab/lm/qwen2_config.hpp"
+#include "tttlab/lm/decoder_config.hpp"
 
 namespace tttlab::test {
 
@@ -14,8 +14,8 @@ inline std::filesystem::path lm_fixture(const std::string& name) {
 }
 
 // A small Qwen2 shape for tests: 2 layers, hidden 32, 4 query heads.
-inline lm::Qwen2Config tiny_qwen2_config(int64_t vocab, int64_t kv_heads, bool tied, int64_t mlp = 48) {
-  lm::Qwen2Config c;
+inline lm::DecoderConfig tiny_qwen2_config(int64_t vocab, int64_t kv_heads, bool tied, int64_t mlp = 48) {
+  lm::DecoderConfig c;
   c.vocab_size = vocab;
   c.hidden_size = 32;
   c.intermediate_size = mlp;

@@ -9,7 +9,7 @@
 #include "test_support.hpp"
 #include "tttlab/lm/bpe_tokenizer.hpp"
 #include "tttlab/lm/hf_checkpoint.hpp"
-#include "tttlab/lm/qwen2_config.hpp"
+#include "tttlab/lm/decoder_config.hpp"
 
 using namespace tttlab;
 using namespace tttlab::lm;
@@ -101,7 +101,7 @@ TEST(Qwen2ConfigFileErrors, IntegerFieldsMustBeIntegers) {
   for (const json& value : {json(1e30), json(64.0), json(18446744073709551615ull)}) {
     json j = tied_config();
     j["hidden_size"] = value;
-    test::expect_input_error([&] { qwen2_config_from_json(j, "config.json"); }, "config.json",
+    test::expect_input_error([&] { decoder_config_from_json(j, "config.json"); }, "config.json",
                              {"field 'hidden_size' is " + value.dump(), "expected an integer that fits in 64 bits"});
   }
 }
@@ -110,16 +110,16 @@ TEST(Qwen2ConfigFileErrors, IntegerFieldsMustBeIntegers) {
 TEST(Qwen2ConfigFileErrors, HugeHeadDimIsRefusedWithoutOverflow) {
   json j = tied_config();
   j["head_dim"] = int64_t{1} << 62;
-  test::expect_input_error([&] { qwen2_config_from_json(j, "config.json"); }, "config.json",
+  test::expect_input_error([&] { decoder_config_from_json(j, "config.json"); }, "config.json",
                            {"head_dim 4611686018427387904 must equal hidden_size / num_attention_heads"});
   j["head_dim"] = j["hidden_size"].get<int64_t>() / j["num_attention_heads"].get<int64_t>();
-  EXPECT_NO_THROW(qwen2_config_from_json(j, "config.json"));
+  EXPECT_NO_THROW(decoder_config_from_json(j, "config.json"));
 }
 
 TEST(Qwen2ConfigFileErrors, MessagesAreValidUtf8) {
   json j = tied_config();
   j["hidden_act"] = "si\x7flu\xc2\x9f";
-  test::expect_input_error([&] { qwen2_config_from_json(j, "config.json"); }, "config.json",
+  test::expect_input_error([&] { decoder_config_from_json(j, "config.json"); }, "config.json",
                            {"hidden_act 'si\\x7flu\\xc2\\x9f' is not supported"});
 }
 
@@ -131,6 +131,6 @@ TEST(CheckpointIndexFileErrors, ShardNameTheFileSystemRefusesIsBadInput) {
   const std::string shard(300, 'B');
   test::write_bytes(dir / "model.safetensors.index.json",
                     json{{"weight_map", {{"model.embed_tokens.weight", shard + ".safetensors"}}}}.dump());
-  test::expect_input_error([&] { (void)load_qwen2(dir.path()); }, (dir / "model.safetensors.index.json").string(),
+  test::expect_input_error([&] { (void)load_causal_lm(dir.path()); }, (dir / "model.safetensors.index.json").string(),
                            {"shard name", "cannot be a file here", "File name too long"});
 }

@@ -14,9 +14,9 @@ using namespace tttlab::lm;
 
 namespace {
 
-Qwen2Config small_config(bool tied = true) { return test::tiny_qwen2_config(61, 2, tied, 64); }
+DecoderConfig small_config(bool tied = true) { return test::tiny_qwen2_config(61, 2, tied, 64); }
 
-std::map<std::string, torch::Tensor> snapshot(Qwen2ForCausalLM& m) {
+std::map<std::string, torch::Tensor> snapshot(CausalLM& m) {
   std::map<std::string, torch::Tensor> out;
   for (const auto& p : m->named_parameters()) out[p.key()] = p.value().detach().clone();
   return out;
@@ -25,7 +25,7 @@ std::map<std::string, torch::Tensor> snapshot(Qwen2ForCausalLM& m) {
 }  // namespace
 
 TEST(Lora, OneStepChangesOnlyAdaptersAndLowersTheLoss) {
-  auto model = make_random_qwen2(small_config(), 1);
+  auto model = make_random_decoder(small_config(), 1);
   LoraConfig lc;
   lc.rank = 4;
   lc.alpha = 8;
@@ -62,7 +62,7 @@ TEST(Lora, OneStepChangesOnlyAdaptersAndLowersTheLoss) {
 }
 
 TEST(Lora, ResetRestoresTheBaseModelWithoutReloading) {
-  auto model = make_random_qwen2(small_config(false), 2);
+  auto model = make_random_decoder(small_config(false), 2);
   const auto ids = torch::randint(61, {1, 20}, torch::kLong);
   torch::Tensor base;
   {
@@ -86,7 +86,7 @@ TEST(Lora, ResetRestoresTheBaseModelWithoutReloading) {
 
 TEST(Lora, SameSeedSameTrajectory) {
   auto run = [] {
-    auto model = make_random_qwen2(small_config(), 4);
+    auto model = make_random_decoder(small_config(), 4);
     LoraConfig lc;
     lc.rank = 4;
     add_lora(model, lc, 0);
@@ -101,7 +101,7 @@ TEST(Lora, SameSeedSameTrajectory) {
 }
 
 TEST(Lora, BadSettingsAreInputErrors) {
-  auto model = make_random_qwen2(small_config(), 5);
+  auto model = make_random_decoder(small_config(), 5);
   LoraConfig lc;
   lc.rank = 0;
   test::expect_input_error([&] { add_lora(model, lc, 0); }, "rank");
@@ -112,7 +112,7 @@ TEST(Lora, BadSettingsAreInputErrors) {
 }
 
 TEST(BitsPerByte, UniformModelGivesLog2VocabPerToken) {
-  auto model = make_random_qwen2(small_config(false), 6);
+  auto model = make_random_decoder(small_config(false), 6);
   {
     torch::NoGradGuard no_grad;
     model->lm_head->weight.zero_();  // logits 0: every token has probability 1/V
@@ -131,7 +131,7 @@ TEST(BitsPerByte, UniformModelGivesLog2VocabPerToken) {
 }
 
 TEST(BitsPerByte, WindowsScoreEveryTokenOnceAndMatchTheDirectSum) {
-  auto model = make_random_qwen2(small_config(), 7);
+  auto model = make_random_decoder(small_config(), 7);
   std::vector<int64_t> tokens(40);
   for (size_t i = 0; i < tokens.size(); ++i) tokens[i] = static_cast<int64_t>((i * 13 + 5) % 61);
   // One window holding everything equals the direct sum of -log p(token | everything before it).

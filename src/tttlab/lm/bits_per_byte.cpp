@@ -20,7 +20,7 @@ double BpbResult::bits_per_token() const {
   return tokens_scored > 0 ? nll_nats / std::log(2.0) / static_cast<double>(tokens_scored) : 0;
 }
 
-BpbResult bits_per_byte(Qwen2ForCausalLM& model, const std::vector<int64_t>& tokens, int64_t num_bytes,
+BpbResult bits_per_byte(CausalLM& model, const std::vector<int64_t>& tokens, int64_t num_bytes,
                         const BpbConfig& cfg, const std::function<void(int64_t, int64_t)>& on_window) {
   cfg.validate();
   require_input(num_bytes > 0, "bits per byte of an empty text");

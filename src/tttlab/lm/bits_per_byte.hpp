@@ -13,7 +13,7 @@
 
 #include <torch/torch.h>
 
-#include "tttlab/lm/qwen2_model.hpp"
+#include "tttlab/lm/decoder_model.hpp"
 
 namespace tttlab::lm {
 
@@ -34,7 +34,7 @@ struct BpbResult {
 };
 
 // tokens: the text's token ids; num_bytes: its length in UTF-8 bytes. on_window(done, total) reports progress.
-BpbResult bits_per_byte(Qwen2ForCausalLM& model, const std::vector<int64_t>& tokens, int64_t num_bytes,
+BpbResult bits_per_byte(CausalLM& model, const std::vector<int64_t>& tokens, int64_t num_bytes,
                         const BpbConfig& cfg, const std::function<void(int64_t, int64_t)>& on_window = {});
 
 }  // namespace tttlab::lm

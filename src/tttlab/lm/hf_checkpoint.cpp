@@ -93,25 +93,25 @@ void copy_checkpoint_parameters(torch::nn::Module& module, std::map<std::string,
   }
 }
 
-Qwen2ForCausalLM load_qwen2(const fs::path& dir, const LoadOptions& options) {
+CausalLM load_causal_lm(const fs::path& dir, const LoadOptions& options) {
   require_input(fs::is_directory(dir), "{}: not a folder (expected a Hugging Face checkpoint folder)", dir.string());
-  const Qwen2Config config = read_qwen2_config(dir / "config.json");
+  const DecoderConfig config = read_decoder_config(dir / "config.json");
   auto tensors = read_checkpoint_tensors(dir);
-  Qwen2ForCausalLM model(config);
+  CausalLM model(config);
   torch::NoGradGuard no_grad;
   const std::string where = checkpoint_file(dir).string();
   copy_checkpoint_parameters(*model, tensors, where);
   for (const auto& [name, t] : tensors) {
     require_input(ignorable(name, config.tie_word_embeddings),
-                  "{}: unexpected tensor '{}' (not part of a Qwen2 model with this config.json)",
-                  printable(t.file.string()), printable(name));
+                  "{}: unexpected tensor '{}' (not part of a {} model with this config.json)",
+                  printable(t.file.string()), printable(name), architecture_name(config.architecture));
   }
   model->to(options.device, options.dtype.value_or(torch::kFloat));
   model->eval();
   return model;
 }
 
-void save_qwen2(const fs::path& dir, Qwen2ForCausalLM& model) {
+void save_causal_lm(const fs::path& dir, CausalLM& model) {
   fs::create_directories(dir);
   std::map<std::string, torch::Tensor> tensors;
   torch::ScalarType dtype = torch::kFloat;
@@ -120,10 +120,10 @@ void save_qwen2(const fs::path& dir, Qwen2ForCausalLM& model) {
     tensors[p.key()] = p.value().detach().to(torch::kCPU).contiguous();
     dtype = p.value().scalar_type();
   }
-  Qwen2Config config = model->config;
+  DecoderConfig config = model->config;
   config.torch_dtype = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kHalf ? "float16" : "float32";
   write_safetensors(dir / "model.safetensors", tensors, {{"format", "pt"}});
-  write_text_atomically(dir / "config.json", qwen2_config_to_json(config).dump(2) + "\n");
+  write_text_atomically(dir / "config.json", decoder_config_to_json(config).dump(2) + "\n");
 }
 
 }  // namespace tttlab::lm

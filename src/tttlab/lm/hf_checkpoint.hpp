@@ -1,5 +1,5 @@
 #pragma once
-// Hugging Face checkpoints of Qwen2 models: a folder with config.json and either model.safetensors
+// Hugging Face checkpoints of decoder LMs (Qwen2, Llama; decoder_config.hpp): a folder with config.json and either model.safetensors
 // or model.safetensors.index.json plus its shards (as transformers' save_pretrained writes them).
 // Loading checks every tensor: a missing tensor, a shape mismatch, an unexpected tensor or an
 // unsupported architecture is an InputError naming the file and the tensor. Saving writes the same
@@ -11,7 +11,7 @@
 
 #include <torch/torch.h>
 
-#include "tttlab/lm/qwen2_model.hpp"
+#include "tttlab/lm/decoder_model.hpp"
 
 namespace tttlab::lm {
 
@@ -37,9 +37,9 @@ std::filesystem::path checkpoint_file(const std::filesystem::path& dir);
 void copy_checkpoint_parameters(torch::nn::Module& module, std::map<std::string, CheckpointTensor>& tensors,
                                 const std::string& where);
 
-Qwen2ForCausalLM load_qwen2(const std::filesystem::path& dir, const LoadOptions& options = {});
+CausalLM load_causal_lm(const std::filesystem::path& dir, const LoadOptions& options = {});
 
 // Writes dir/config.json and dir/model.safetensors (LoRA adapters are not part of the checkpoint).
-void save_qwen2(const std::filesystem::path& dir, Qwen2ForCausalLM& model);
+void save_causal_lm(const std::filesystem::path& dir, CausalLM& model);
 
 }  // namespace tttlab::lm

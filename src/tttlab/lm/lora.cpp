@@ -22,7 +22,7 @@ void LoraConfig::validate() const {
   require_input(!targets.empty(), "LoRA needs at least one target projection");
   for (const auto& t : targets) {
     require_input(std::find(kProjectionNames.begin(), kProjectionNames.end(), t) != kProjectionNames.end(),
-                  "LoRA target '{}' is not a Qwen2 projection (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, "
+                  "LoRA target '{}' is not a decoder projection (q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, "
                   "down_proj)",
                   t);
   }
@@ -38,7 +38,7 @@ void LoraTrainConfig::validate() const {
   require_input(max_length >= 2, "max sequence length={} (expected >= 2)", max_length);
 }
 
-void add_lora(Qwen2ForCausalLM& model, const LoraConfig& cfg, uint64_t seed) {
+void add_lora(CausalLM& model, const LoraConfig& cfg, uint64_t seed) {
   cfg.validate();
   for (auto& p : model->parameters()) p.set_requires_grad(false);
   const auto projections = model->projections();
@@ -52,7 +52,7 @@ void add_lora(Qwen2ForCausalLM& model, const LoraConfig& cfg, uint64_t seed) {
   }
 }
 
-std::vector<torch::Tensor> lora_parameters(Qwen2ForCausalLM& model) {
+std::vector<torch::Tensor> lora_parameters(CausalLM& model) {
   std::vector<torch::Tensor> out;
   for (auto& proj : model->projections()) {
     if (!proj->has_lora()) continue;
@@ -68,7 +68,7 @@ int64_t count_parameters(const std::vector<torch::Tensor>& params) {
   return n;
 }
 
-LoraTrainer::LoraTrainer(Qwen2ForCausalLM model, LoraTrainConfig cfg) : model_(std::move(model)), cfg_(cfg) {
+LoraTrainer::LoraTrainer(CausalLM model, LoraTrainConfig cfg) : model_(std::move(model)), cfg_(cfg) {
   cfg_.validate();
   params_ = lora_parameters(model_);
   require_input(!params_.empty(), "LoRA training needs a model with adapters (add_lora)");

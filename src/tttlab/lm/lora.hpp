@@ -1,5 +1,5 @@
 #pragma once
-// LoRA on a Qwen2 model (Hu et al., 2022; the paper's E.7 uses rank 64, Adam lr 2e-4, eps 1e-8):
+// LoRA on a decoder LM (Hu et al., 2022; the paper's E.7 uses rank 64, Adam lr 2e-4, eps 1e-8):
 // low-rank adapters on the chosen projections, the base weights frozen, one Adam step per chunk of
 // text, and a reset that returns the model to its base function between test sequences without
 // reloading it (A back to its seeded initialisation, B = 0, the optimiser's moments cleared).
@@ -9,7 +9,7 @@
 
 #include <torch/torch.h>
 
-#include "tttlab/lm/qwen2_model.hpp"
+#include "tttlab/lm/decoder_model.hpp"
 
 namespace tttlab::lm {
 
@@ -22,8 +22,8 @@ struct LoraConfig {
 };
 
 // Adds adapters to every targeted projection and freezes every other parameter.
-void add_lora(Qwen2ForCausalLM& model, const LoraConfig& cfg, uint64_t seed);
-std::vector<torch::Tensor> lora_parameters(Qwen2ForCausalLM& model);
+void add_lora(CausalLM& model, const LoraConfig& cfg, uint64_t seed);
+std::vector<torch::Tensor> lora_parameters(CausalLM& model);
 int64_t count_parameters(const std::vector<torch::Tensor>& params);
 
 struct LoraTrainConfig {
@@ -37,7 +37,7 @@ struct LoraTrainConfig {
 class LoraTrainer {
  public:
   // The model must already carry adapters (add_lora).
-  LoraTrainer(Qwen2ForCausalLM model, LoraTrainConfig cfg);
+  LoraTrainer(CausalLM model, LoraTrainConfig cfg);
   // One Adam step on the mean next-token loss of ids [1, T] (2 <= T <= max_length); returns the loss
   // before the step.
   double step(const torch::Tensor& ids);
@@ -47,7 +47,7 @@ class LoraTrainer {
   int64_t steps_taken() const { return steps_; }
 
  private:
-  Qwen2ForCausalLM model_;
+  CausalLM model_;
   LoraTrainConfig cfg_;
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::Adam> optimizer_;

@@ -37,14 +37,14 @@ torch::ScalarType parse_model_dtype(const std::string& name) {
 LoadedLm load_lm(const LmModelSpec& spec) {
   const fs::path tok = spec.tokenizer.empty() ? fs::path(spec.model) / "tokenizer.json" : fs::path(spec.tokenizer);
   LoadedLm m{nullptr, lm::BpeTokenizer::from_file(tok), resolve_device(spec.device)};
-  m.model = lm::load_qwen2(spec.model, {parse_model_dtype(spec.dtype), m.device});
+  m.model = lm::load_causal_lm(spec.model, {parse_model_dtype(spec.dtype), m.device});
   require_input(m.tokenizer.vocab_size() <= m.model->config.vocab_size,
                 "{}: the tokenizer has {} tokens but the model's vocabulary only {}", tok.string(),
                 m.tokenizer.vocab_size(), m.model->config.vocab_size);
   return m;
 }
 
-int64_t resolve_prefix_token(const std::string& prefix, const lm::Qwen2Config& c) {
+int64_t resolve_prefix_token(const std::string& prefix, const lm::DecoderConfig& c) {
   if (prefix == "none") return -1;
   if (prefix == "eos") {
     require_input(c.eos_token_id >= 0, "--prefix-token eos: the model's config names no eos_token_id");
@@ -67,7 +67,7 @@ std::string read_text_file(const std::string& path) {
   return s.str();
 }
 
-bool fit_to_positions(const std::string& flag, bool given, int64_t& tokens, const lm::Qwen2Config& c,
+bool fit_to_positions(const std::string& flag, bool given, int64_t& tokens, const lm::DecoderConfig& c,
                       const std::string& model) {
   const int64_t limit = c.max_position_embeddings;
   if (tokens <= limit) return false;
@@ -79,7 +79,7 @@ bool fit_to_positions(const std::string& flag, bool given, int64_t& tokens, cons
   return true;
 }
 
-void fit_window_to_positions(lm::BpbConfig& bpb, const LmLengthsGiven& given, const lm::Qwen2Config& c,
+void fit_window_to_positions(lm::BpbConfig& bpb, const LmLengthsGiven& given, const lm::DecoderConfig& c,
                              const std::string& model) {
   if (fit_to_positions("--context", given.context, bpb.context, c, model) && !given.stride) {
     bpb.stride = std::min(bpb.stride, std::max<int64_t>(1, bpb.context / 2));

@@ -14,7 +14,7 @@
 #include "tttlab/lm/bits_per_byte.hpp"
 #include "tttlab/lm/bpe_tokenizer.hpp"
 #include "tttlab/lm/lora.hpp"
-#include "tttlab/lm/qwen2_model.hpp"
+#include "tttlab/lm/decoder_model.hpp"
 
 namespace tttlab::studies {
 
@@ -26,7 +26,7 @@ struct LmModelSpec {
 };
 
 struct LoadedLm {
-  lm::Qwen2ForCausalLM model{nullptr};
+  lm::CausalLM model{nullptr};
   lm::BpeTokenizer tokenizer;
   torch::Device device = torch::kCPU;
 };
@@ -38,7 +38,7 @@ torch::ScalarType parse_model_dtype(const std::string& name);
 LoadedLm load_lm(const LmModelSpec& spec);
 
 // "eos" (the config's eos_token_id), "none" (-1: the first token is not scored) or a token id.
-int64_t resolve_prefix_token(const std::string& prefix, const lm::Qwen2Config& config);
+int64_t resolve_prefix_token(const std::string& prefix, const lm::DecoderConfig& config);
 
 // A whole text file as bytes; a missing or unreadable file is an input error naming it.
 std::string read_text_file(const std::string& path);
@@ -64,11 +64,11 @@ struct LmLengthsGiven {
 // max_position_embeddings the rotary embeddings run on positions the model never saw, without any
 // error, so a length the user gave (`given`) is refused with one line naming `flag`; a default that
 // does not fit is lowered to the model's length instead. Returns whether it was lowered.
-bool fit_to_positions(const std::string& flag, bool given, int64_t& tokens, const lm::Qwen2Config& config,
+bool fit_to_positions(const std::string& flag, bool given, int64_t& tokens, const lm::DecoderConfig& config,
                       const std::string& model);
 
 // The scoring window fitted to the model; a default stride is kept below the window it slides.
-void fit_window_to_positions(lm::BpbConfig& bpb, const LmLengthsGiven& given, const lm::Qwen2Config& config,
+void fit_window_to_positions(lm::BpbConfig& bpb, const LmLengthsGiven& given, const lm::DecoderConfig& config,
                              const std::string& model);
 
 // ---- lm score ----

@@ -20,11 +20,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
-Qwen2Config tiny_config(int64_t kv_heads = 2, bool tied = true) { return test::tiny_qwen2_config(97, kv_heads, tied); }
+DecoderConfig tiny_config(int64_t kv_heads = 2, bool tied = true) { return test::tiny_qwen2_config(97, kv_heads, tied); }
 
 // Random weights large enough to matter (biases and norms too).
-Qwen2ForCausalLM random_model(const Qwen2Config& c, uint64_t seed) {
-  auto m = make_random_qwen2(c, seed);
+CausalLM random_model(const DecoderConfig& c, uint64_t seed) {
+  auto m = make_random_decoder(c, seed);
   torch::NoGradGuard no_grad;
   for (auto& p : m->parameters()) p.add_(0.05 * torch::randn_like(p));
   return m;
@@ -42,7 +42,7 @@ void copy_folder(const fs::path& from, const fs::path& to) {
 TEST(Qwen2, LogitsEqualTransformersForTiedAndShardedCheckpoints) {
   const auto ids = read_npy(test::lm_fixture("input_ids.npy"));
   for (const std::string name : {"tied", "sharded"}) {
-    auto model = load_qwen2(test::lm_fixture(name));
+    auto model = load_causal_lm(test::lm_fixture(name));
     EXPECT_EQ(model->config.tie_word_embeddings, name == "tied");
     torch::NoGradGuard no_grad;
     const auto logits = model->forward(ids.to(torch::kLong));
@@ -60,7 +60,7 @@ TEST(Qwen2, TransformersLoadsOurCheckpointAndComputesOurLogits) {
   // 5.17 loaded it with no missing, unexpected or mismatched tensors (check_our_checkpoint.py) and
   // recorded its logits, which ours must equal.
   const auto ids = read_npy(test::lm_fixture("input_ids.npy")).to(torch::kLong);
-  auto model = load_qwen2(test::lm_fixture("ours"));
+  auto model = load_causal_lm(test::lm_fixture("ours"));
   torch::NoGradGuard no_grad;
   const auto expected = read_npy(test::lm_fixture("logits_ours_by_transformers.npy"));
   const double diff = max_abs(model->forward(ids) - expected);
@@ -69,15 +69,15 @@ TEST(Qwen2, TransformersLoadsOurCheckpointAndComputesOurLogits) {
 }
 
 TEST(Qwen2, ConfigReadsTransformers4And5Fields) {
-  const auto c5 = read_qwen2_config(test::lm_fixture("sharded/config.json"));
+  const auto c5 = read_decoder_config(test::lm_fixture("sharded/config.json"));
   EXPECT_DOUBLE_EQ(c5.rope_theta, 1e6);  // transformers 5: rope_parameters.rope_theta
   json j = json::parse(test::read_bytes(test::lm_fixture("tied/config.json")));
   j.erase("rope_parameters");
   j["rope_theta"] = 500000.0;
   j["rope_scaling"] = nullptr;
-  EXPECT_DOUBLE_EQ(qwen2_config_from_json(j, "v4").rope_theta, 500000.0);
+  EXPECT_DOUBLE_EQ(decoder_config_from_json(j, "v4").rope_theta, 500000.0);
   auto expect_error = [&](json bad, const std::string& needle) {
-    test::expect_input_error([&] { qwen2_config_from_json(bad, "config.json"); }, needle);
+    test::expect_input_error([&] { decoder_config_from_json(bad, "config.json"); }, needle);
   };
   json llama = j;
   llama["model_type"] = "llama";
@@ -105,37 +105,37 @@ TEST(Qwen2, CheckpointErrorsNameTheProblem) {
   auto tensors = file.tensors;
   tensors.erase("model.layers.1.self_attn.q_proj.bias");
   write_safetensors(dir / "m" / "model.safetensors", tensors, file.metadata);
-  test::expect_input_error([&] { load_qwen2(dir / "m"); }, "model.layers.1.self_attn.q_proj.bias");
+  test::expect_input_error([&] { load_causal_lm(dir / "m"); }, "model.layers.1.self_attn.q_proj.bias");
   // A shape mismatch.
   tensors = file.tensors;
   tensors["model.norm.weight"] = torch::ones({63});
   write_safetensors(dir / "m" / "model.safetensors", tensors, file.metadata);
-  test::expect_input_error([&] { load_qwen2(dir / "m"); }, "model.norm.weight");
+  test::expect_input_error([&] { load_causal_lm(dir / "m"); }, "model.norm.weight");
   // An unexpected tensor.
   tensors = file.tensors;
   tensors["model.extra.weight"] = torch::ones({2});
   write_safetensors(dir / "m" / "model.safetensors", tensors, file.metadata);
-  test::expect_input_error([&] { load_qwen2(dir / "m"); }, "model.extra.weight");
+  test::expect_input_error([&] { load_causal_lm(dir / "m"); }, "model.extra.weight");
   // No weights at all, and a shard named by the index that is missing.
   fs::remove(dir / "m" / "model.safetensors");
-  test::expect_input_error([&] { load_qwen2(dir / "m"); }, "model.safetensors");
+  test::expect_input_error([&] { load_causal_lm(dir / "m"); }, "model.safetensors");
   copy_folder(test::lm_fixture("sharded"), dir / "s");
   fs::remove(dir / "s" / "model-00003-of-00005.safetensors");
-  test::expect_input_error([&] { load_qwen2(dir / "s"); }, "model-00003-of-00005.safetensors");
-  test::expect_input_error([&] { load_qwen2(dir / "nowhere"); }, "nowhere");
+  test::expect_input_error([&] { load_causal_lm(dir / "s"); }, "model-00003-of-00005.safetensors");
+  test::expect_input_error([&] { load_causal_lm(dir / "nowhere"); }, "nowhere");
 }
 
 TEST(Qwen2, SaveThenLoadGivesTheSameModel) {
   for (const bool tied : {true, false}) {
     const test::TempDir dir;
     auto model = random_model(tiny_config(2, tied), 3);
-    save_qwen2(dir / "m", model);
+    save_causal_lm(dir / "m", model);
     EXPECT_TRUE(fs::exists(dir / "m" / "config.json"));
     const auto file = read_safetensors(dir / "m" / "model.safetensors");
     EXPECT_EQ(file.metadata.at("format"), "pt");
     EXPECT_EQ(file.tensors.count("lm_head.weight"), tied ? 0u : 1u);
     EXPECT_EQ(file.tensors.count("model.layers.0.self_attn.k_proj.bias"), 1u);
-    auto back = load_qwen2(dir / "m");
+    auto back = load_causal_lm(dir / "m");
     const auto ids = torch::randint(97, {2, 20}, torch::kLong);
     torch::NoGradGuard no_grad;
     EXPECT_TRUE(back->forward(ids).equal(model->forward(ids)));
@@ -156,7 +156,7 @@ TEST(Qwen2, IsCausal) {
 TEST(Qwen2, GroupedQueryAttentionEqualsRepeatedHeads) {
   // A model with 2 K/V heads equals one with 4 whose K/V projections repeat each head twice.
   auto gqa = random_model(tiny_config(2), 5);
-  auto mha = make_random_qwen2(tiny_config(4), 6);
+  auto mha = make_random_decoder(tiny_config(4), 6);
   torch::NoGradGuard no_grad;
   auto mha_params = mha->named_parameters();
   for (const auto& p : gqa->named_parameters()) {
@@ -177,8 +177,8 @@ TEST(Qwen2, GroupedQueryAttentionEqualsRepeatedHeads) {
 TEST(Qwen2, Bfloat16IsCloseToFloat32) {
   const test::TempDir dir;
   auto model = random_model(tiny_config(), 7);
-  save_qwen2(dir / "m", model);
-  auto bf16 = load_qwen2(dir / "m", {torch::kBFloat16, torch::kCPU});
+  save_causal_lm(dir / "m", model);
+  auto bf16 = load_causal_lm(dir / "m", {torch::kBFloat16, torch::kCPU});
   EXPECT_EQ(bf16->output_embedding().scalar_type(), torch::kBFloat16);
   const auto ids = torch::randint(97, {1, 16}, torch::kLong);
   torch::NoGradGuard no_grad;

@@ -1,4 +1,4 @@
-#include "tttlab/lm/qwen2_model.hpp"
+#include "tttlab/lm/decoder_model.hpp"
 
 #include <cmath>
 
@@ -76,15 +76,17 @@ torch::Tensor rotate_half(const torch::Tensor& x) {
 
 }  // namespace
 
-Qwen2AttentionImpl::Qwen2AttentionImpl(const Qwen2Config& c)
+SelfAttentionImpl::SelfAttentionImpl(const DecoderConfig& c)
     : heads(c.num_attention_heads), kv_heads(c.num_key_value_heads), head_dim(c.head_dim()) {
-  q_proj = register_module("q_proj", Projection(c.hidden_size, heads * head_dim, true));
-  k_proj = register_module("k_proj", Projection(c.hidden_size, kv_heads * head_dim, true));
-  v_proj = register_module("v_proj", Projection(c.hidden_size, kv_heads * head_dim, true));
-  o_proj = register_module("o_proj", Projection(heads * head_dim, c.hidden_size, false));
+  // Qwen2 puts biases on q/k/v only; Llama's attention_bias puts them on all four projections.
+  const bool llama = c.architecture == DecoderArchitecture::llama;
+  q_proj = register_module("q_proj", Projection(c.hidden_size, heads * head_dim, c.attention_bias));
+  k_proj = register_module("k_proj", Projection(c.hidden_size, kv_heads * head_dim, c.attention_bias));
+  v_proj = register_module("v_proj", Projection(c.hidden_size, kv_heads * head_dim, c.attention_bias));
+  o_proj = register_module("o_proj", Projection(heads * head_dim, c.hidden_size, llama && c.attention_bias));
 }
 
-torch::Tensor Qwen2AttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
+torch::Tensor SelfAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) {
   const int64_t b = x.size(0), t = x.size(1);
   auto q = q_proj(x).view({b, t, heads, head_dim}).transpose(1, 2);     // [B, h, T, hd]
   auto k = k_proj(x).view({b, t, kv_heads, head_dim}).transpose(1, 2);  // [B, kv, T, hd]
@@ -103,54 +105,54 @@ torch::Tensor Qwen2AttentionImpl::forward(const torch::Tensor& x, const torch::T
   return o_proj(out);
 }
 
-Qwen2MLPImpl::Qwen2MLPImpl(const Qwen2Config& c) {
-  gate_proj = register_module("gate_proj", Projection(c.hidden_size, c.intermediate_size, false));
-  up_proj = register_module("up_proj", Projection(c.hidden_size, c.intermediate_size, false));
-  down_proj = register_module("down_proj", Projection(c.intermediate_size, c.hidden_size, false));
+GatedMLPImpl::GatedMLPImpl(const DecoderConfig& c) {
+  gate_proj = register_module("gate_proj", Projection(c.hidden_size, c.intermediate_size, c.mlp_bias));
+  up_proj = register_module("up_proj", Projection(c.hidden_size, c.intermediate_size, c.mlp_bias));
+  down_proj = register_module("down_proj", Projection(c.intermediate_size, c.hidden_size, c.mlp_bias));
 }
 
-torch::Tensor Qwen2MLPImpl::forward(const torch::Tensor& x) { return down_proj(F::silu(gate_proj(x)) * up_proj(x)); }
+torch::Tensor GatedMLPImpl::forward(const torch::Tensor& x) { return down_proj(F::silu(gate_proj(x)) * up_proj(x)); }
 
-Qwen2DecoderLayerImpl::Qwen2DecoderLayerImpl(const Qwen2Config& c) {
-  self_attn = register_module("self_attn", Qwen2Attention(c));
-  mlp = register_module("mlp", Qwen2MLP(c));
+DecoderLayerImpl::DecoderLayerImpl(const DecoderConfig& c) {
+  self_attn = register_module("self_attn", SelfAttention(c));
+  mlp = register_module("mlp", GatedMLP(c));
   input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
   post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
 }
 
-torch::Tensor Qwen2DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
+torch::Tensor DecoderLayerImpl::forward(const torch::Tensor& x, const torch::Tensor& cos,
                                              const torch::Tensor& sin) {
   const auto h = x + self_attn(input_layernorm(x), cos, sin);
   return h + mlp(post_attention_layernorm(h));
 }
 
-Qwen2ModelImpl::Qwen2ModelImpl(const Qwen2Config& c) : config(c) {
+DecoderModelImpl::DecoderModelImpl(const DecoderConfig& c) : config(c) {
   embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
   layers = register_module("layers", torch::nn::ModuleList());
-  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(Qwen2DecoderLayer(c));
+  for (int64_t i = 0; i < c.num_hidden_layers; ++i) layers->push_back(DecoderLayer(c));
   norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
 }
 
-torch::Tensor Qwen2ModelImpl::forward(const torch::Tensor& ids, int64_t position_offset) {
+torch::Tensor DecoderModelImpl::forward(const torch::Tensor& ids, int64_t position_offset) {
   auto h = embed_tokens(ids);
   auto [cos, sin] = rotary_tables(ids.size(1), position_offset, config.head_dim(), config.rope_theta, ids.device());
   cos = cos.to(h.scalar_type());
   sin = sin.to(h.scalar_type());
-  for (const auto& layer : *layers) h = layer->as<Qwen2DecoderLayer>()->forward(h, cos, sin);
+  for (const auto& layer : *layers) h = layer->as<DecoderLayer>()->forward(h, cos, sin);
   return norm(h);
 }
 
-Qwen2ForCausalLMImpl::Qwen2ForCausalLMImpl(const Qwen2Config& c) : config(c) {
-  c.validate("Qwen2 config");
-  model = register_module("model", Qwen2Model(c));
+CausalLMImpl::CausalLMImpl(const DecoderConfig& c) : config(c) {
+  c.validate(std::string(architecture_name(c.architecture)) + " config");
+  model = register_module("model", DecoderModel(c));
   if (!c.tie_word_embeddings) lm_head = register_module("lm_head", Projection(c.hidden_size, c.vocab_size, false));
 }
 
-torch::Tensor Qwen2ForCausalLMImpl::output_embedding() const {
+torch::Tensor CausalLMImpl::output_embedding() const {
   return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
-torch::Tensor Qwen2ForCausalLMImpl::forward(const torch::Tensor& ids, int64_t position_offset) {
+torch::Tensor CausalLMImpl::forward(const torch::Tensor& ids, int64_t position_offset) {
   require_input(ids.dim() == 2 && ids.scalar_type() == torch::kLong, "model input must be int64 token ids [B, T]");
   if (ids.numel() > 0) {
     require_input(ids.min().item<int64_t>() >= 0 && ids.max().item<int64_t>() < config.vocab_size,
@@ -159,10 +161,10 @@ torch::Tensor Qwen2ForCausalLMImpl::forward(const torch::Tensor& ids, int64_t po
   return F::linear(model(ids, position_offset), output_embedding());
 }
 
-std::vector<Projection> Qwen2ForCausalLMImpl::projections() {
+std::vector<Projection> CausalLMImpl::projections() {
   std::vector<Projection> out;
   for (const auto& layer_module : *model->layers) {
-    auto layer = layer_module->as<Qwen2DecoderLayer>();
+    auto layer = layer_module->as<DecoderLayer>();
     auto& a = layer->self_attn;
     auto& m = layer->mlp;
     for (auto p : {a->q_proj, a->k_proj, a->v_proj, a->o_proj, m->gate_proj, m->up_proj, m->down_proj})
@@ -171,9 +173,9 @@ std::vector<Projection> Qwen2ForCausalLMImpl::projections() {
   return out;
 }
 
-Qwen2ForCausalLM make_random_qwen2(const Qwen2Config& c, uint64_t seed) {
+CausalLM make_random_decoder(const DecoderConfig& c, uint64_t seed) {
   torch::manual_seed(seed);
-  Qwen2ForCausalLM model(c);
+  CausalLM model(c);
   torch::NoGradGuard no_grad;
   for (auto& p : model->named_parameters()) {
     const auto& name = p.key();
@@ -187,7 +189,7 @@ Qwen2ForCausalLM make_random_qwen2(const Qwen2Config& c, uint64_t seed) {
   return model;
 }
 
-torch::Tensor next_token_loss(Qwen2ForCausalLM& model, const torch::Tensor& ids) {
+torch::Tensor next_token_loss(CausalLM& model, const torch::Tensor& ids) {
   require_input(ids.size(1) >= 2, "next-token loss needs at least 2 tokens, got {}", ids.size(1));
   const auto logits = model->forward(ids.slice(1, 0, -1)).to(torch::kFloat);
   return F::cross_entropy(logits.reshape({-1, logits.size(-1)}), ids.slice(1, 1).reshape({-1}));

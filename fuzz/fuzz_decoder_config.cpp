@@ -1,10 +1,10 @@
-// Fuzz target: tttlab::lm::read_qwen2_config on a config.json holding the input.
+// Fuzz target: tttlab::lm::read_decoder_config on a config.json holding the input.
 #include "fuzz_support.hpp"
-#include "tttlab/lm/qwen2_config.hpp"
+#include "tttlab/lm/decoder_config.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static const auto path = tttlab::fuzz::scratch_dir() / "config.json";
   tttlab::fuzz::write_bytes(path, data, size);
-  tttlab::fuzz::expect_success_or_input_error([&] { (void)tttlab::lm::read_qwen2_config(path); });
+  tttlab::fuzz::expect_success_or_input_error([&] { (void)tttlab::lm::read_decoder_config(path); });
   return 0;
 }

@@ -1,4 +1,4 @@
-#include "tttlab/lm/qwen2_config.hpp"
+#include "tttlab/lm/decoder_config.hpp"
 
 #include <cstdint>
 #include <fstream>
@@ -35,7 +35,13 @@ int64_t token_id_or_none(const json& j, const char* name) {
 
 }  // namespace
 
-void Qwen2Config::validate(const std::string& where) const {
+const char* architecture_name(DecoderArchitecture a) { return a == DecoderArchitecture::llama ? "llama" : "qwen2"; }
+
+const char* architecture_class(DecoderArchitecture a) {
+  return a == DecoderArchitecture::llama ? "LlamaForCausalLM" : "Qwen2ForCausalLM";
+}
+
+void DecoderConfig::validate(const std::string& where) const {
   require_input(vocab_size > 0, "{}: vocab_size={} (expected > 0)", where, vocab_size);
   require_input(hidden_size > 0, "{}: hidden_size={} (expected > 0)", where, hidden_size);
   require_input(intermediate_size > 0, "{}: intermediate_size={} (expected > 0)", where, intermediate_size);
@@ -53,18 +59,32 @@ void Qwen2Config::validate(const std::string& where) const {
                 max_position_embeddings);
 }
 
-Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
+DecoderConfig decoder_config_from_json(const json& j, const std::string& where) {
   require_input(j.is_object(), "{}: expected a JSON object", where);
   const auto model_type = field_or<std::string>(j, "model_type", "", where);
   const auto archs = j.find("architectures");
-  const bool qwen2_arch = archs != j.end() && archs->is_array() &&
-                          std::find(archs->begin(), archs->end(), json("Qwen2ForCausalLM")) != archs->end();
-  require_input(model_type == "qwen2" || qwen2_arch,
-                "{}: unsupported architecture (model_type '{}', architectures {}); expected model_type 'qwen2' / "
-                "Qwen2ForCausalLM",
+  const auto lists = [&](const char* cls) {
+    return archs != j.end() && archs->is_array() && std::find(archs->begin(), archs->end(), json(cls)) != archs->end();
+  };
+  DecoderConfig c;
+  if (model_type == "qwen2" || (model_type.empty() && lists("Qwen2ForCausalLM"))) {
+    c.architecture = DecoderArchitecture::qwen2;
+  } else if (model_type == "llama" || (model_type.empty() && lists("LlamaForCausalLM"))) {
+    c.architecture = DecoderArchitecture::llama;
+  } else {
+    throw_input_error("{}: unsupported architecture (model_type '{}', architectures {}); expected model_type 'qwen2' "
+                "(Qwen2ForCausalLM) or 'llama' (LlamaForCausalLM)",
                 where, printable(model_type), archs == j.end() ? "none" : printable(archs->dump()));
+  }
+  if (c.architecture == DecoderArchitecture::llama) {
+    c.attention_bias = field_or<bool>(j, "attention_bias", false, where);
+    c.mlp_bias = field_or<bool>(j, "mlp_bias", false, where);
+    require_input(field_or<int64_t>(j, "pretraining_tp", 1, where) == 1,
+                  "{}: pretraining_tp other than 1 is not supported", where);
+  }
   const auto act = field_or<std::string>(j, "hidden_act", "silu", where);
-  require_input(act == "silu", "{}: hidden_act '{}' is not supported (Qwen2 uses 'silu')", where, printable(act));
+  require_input(act == "silu", "{}: hidden_act '{}' is not supported (this model family uses 'silu')", where,
+                printable(act));
   require_input(!field_or<bool>(j, "use_sliding_window", false, where),
                 "{}: use_sliding_window=true is not supported (full causal attention only)", where);
   // Rotary settings: transformers 4 writes rope_theta (and rope_scaling, null for plain RoPE),
@@ -88,7 +108,6 @@ Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
     }
   }
 
-  Qwen2Config c;
   c.vocab_size = field<int64_t>(j, "vocab_size", where);
   c.hidden_size = field<int64_t>(j, "hidden_size", where);
   c.intermediate_size = field<int64_t>(j, "intermediate_size", where);
@@ -115,13 +134,13 @@ Qwen2Config qwen2_config_from_json(const json& j, const std::string& where) {
   return c;
 }
 
-Qwen2Config read_qwen2_config(const std::filesystem::path& config_json) {
-  return qwen2_config_from_json(read_json_file(config_json.string(), "model's config"), config_json.string());
+DecoderConfig read_decoder_config(const std::filesystem::path& config_json) {
+  return decoder_config_from_json(read_json_file(config_json.string(), "model's config"), config_json.string());
 }
 
-json qwen2_config_to_json(const Qwen2Config& c) {
-  json j = {{"architectures", {"Qwen2ForCausalLM"}},
-            {"model_type", "qwen2"},
+json decoder_config_to_json(const DecoderConfig& c) {
+  json j = {{"architectures", {architecture_class(c.architecture)}},
+            {"model_type", architecture_name(c.architecture)},
             {"vocab_size", c.vocab_size},
             {"hidden_size", c.hidden_size},
             {"intermediate_size", c.intermediate_size},
@@ -137,6 +156,12 @@ json qwen2_config_to_json(const Qwen2Config& c) {
             {"use_sliding_window", false},
             {"rope_parameters", {{"rope_type", "default"}, {"rope_theta", c.rope_theta}}},
             {"torch_dtype", c.torch_dtype}};
+  if (c.architecture == DecoderArchitecture::llama) {
+    j["attention_bias"] = c.attention_bias;
+    j["mlp_bias"] = c.mlp_bias;
+    j["head_dim"] = c.head_dim();
+    j.erase("use_sliding_window");
+  }
   if (c.bos_token_id >= 0) j["bos_token_id"] = c.bos_token_id;
   if (c.eos_token_id >= 0) j["eos_token_id"] = c.eos_token_id;
   return j;

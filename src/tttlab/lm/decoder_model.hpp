@@ -1,7 +1,8 @@
 #pragma once
-// A Qwen2 decoder-only transformer in LibTorch, laid out like Hugging Face's Qwen2ForCausalLM so that
-// parameter names match its checkpoints (model.layers.0.self_attn.q_proj.weight, ...):
-//   token embedding -> N x [RMSNorm -> attention (GQA, rotary embeddings, biases on q/k/v) -> residual,
+// A decoder-only transformer of the Llama family (Qwen2, Llama; decoder_config.hpp) in LibTorch, laid
+// out like Hugging Face's Qwen2ForCausalLM / LlamaForCausalLM so that parameter names match their
+// checkpoints (model.layers.0.self_attn.q_proj.weight, ...):
+//   token embedding -> N x [RMSNorm -> attention (GQA, rotary embeddings, biases as configured) -> residual,
 //                           RMSNorm -> SwiGLU MLP -> residual] -> RMSNorm -> output embedding
 // (tied to the token embedding when the config says so). Causal, no KV cache: every forward pass
 // sees a whole window. Works on CPU and CUDA, in float32 and bfloat16 (norms and softmax in float32,
@@ -15,7 +16,7 @@
 
 #include <torch/torch.h>
 
-#include "tttlab/lm/qwen2_config.hpp"
+#include "tttlab/lm/decoder_config.hpp"
 
 namespace tttlab::lm {
 
@@ -44,48 +45,48 @@ class RMSNormImpl : public torch::nn::Module {
 };
 TORCH_MODULE(RMSNorm);
 
-class Qwen2AttentionImpl : public torch::nn::Module {
+class SelfAttentionImpl : public torch::nn::Module {
  public:
-  explicit Qwen2AttentionImpl(const Qwen2Config& c);
+  explicit SelfAttentionImpl(const DecoderConfig& c);
   // x [B, T, H]; cos, sin [T, head_dim] in x's dtype.
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
   Projection q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   int64_t heads, kv_heads, head_dim;
 };
-TORCH_MODULE(Qwen2Attention);
+TORCH_MODULE(SelfAttention);
 
-class Qwen2MLPImpl : public torch::nn::Module {
+class GatedMLPImpl : public torch::nn::Module {
  public:
-  explicit Qwen2MLPImpl(const Qwen2Config& c);
+  explicit GatedMLPImpl(const DecoderConfig& c);
   torch::Tensor forward(const torch::Tensor& x);
   Projection gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 };
-TORCH_MODULE(Qwen2MLP);
+TORCH_MODULE(GatedMLP);
 
-class Qwen2DecoderLayerImpl : public torch::nn::Module {
+class DecoderLayerImpl : public torch::nn::Module {
  public:
-  explicit Qwen2DecoderLayerImpl(const Qwen2Config& c);
+  explicit DecoderLayerImpl(const DecoderConfig& c);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin);
-  Qwen2Attention self_attn{nullptr};
-  Qwen2MLP mlp{nullptr};
+  SelfAttention self_attn{nullptr};
+  GatedMLP mlp{nullptr};
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
 };
-TORCH_MODULE(Qwen2DecoderLayer);
+TORCH_MODULE(DecoderLayer);
 
-class Qwen2ModelImpl : public torch::nn::Module {
+class DecoderModelImpl : public torch::nn::Module {
  public:
-  explicit Qwen2ModelImpl(const Qwen2Config& c);
+  explicit DecoderModelImpl(const DecoderConfig& c);
   torch::Tensor forward(const torch::Tensor& ids, int64_t position_offset);  // -> hidden [B, T, H]
   torch::nn::Embedding embed_tokens{nullptr};
   torch::nn::ModuleList layers;
   RMSNorm norm{nullptr};
-  Qwen2Config config;
+  DecoderConfig config;
 };
-TORCH_MODULE(Qwen2Model);
+TORCH_MODULE(DecoderModel);
 
-class Qwen2ForCausalLMImpl : public torch::nn::Module {
+class CausalLMImpl : public torch::nn::Module {
  public:
-  explicit Qwen2ForCausalLMImpl(const Qwen2Config& c);
+  explicit CausalLMImpl(const DecoderConfig& c);
   // ids int64 [B, T] -> logits [B, T, vocab] in the model's dtype. Positions start at position_offset.
   torch::Tensor forward(const torch::Tensor& ids, int64_t position_offset = 0);
   torch::Tensor output_embedding() const;  // lm_head.weight, or the token embedding when tied
@@ -93,20 +94,20 @@ class Qwen2ForCausalLMImpl : public torch::nn::Module {
   // Every projection of every layer (q, k, v, o, gate, up, down), for LoRA.
   std::vector<Projection> projections();
 
-  Qwen2Model model{nullptr};
+  DecoderModel model{nullptr};
   Projection lm_head{nullptr};  // null when tied to the token embedding
-  Qwen2Config config;
+  DecoderConfig config;
 };
-TORCH_MODULE(Qwen2ForCausalLM);
+TORCH_MODULE(CausalLM);
 
-// A model with random weights (normal(0, 0.02), as transformers initialises Qwen2; norms 1, biases 0).
-Qwen2ForCausalLM make_random_qwen2(const Qwen2Config& c, uint64_t seed);
+// A model with random weights (normal(0, 0.02), as transformers initialises both families; norms 1, biases 0).
+CausalLM make_random_decoder(const DecoderConfig& c, uint64_t seed);
 
 // Rotary tables for positions [offset, offset + T): cos, sin [T, head_dim] (float32).
 std::pair<torch::Tensor, torch::Tensor> rotary_tables(int64_t seq_len, int64_t position_offset, int64_t head_dim,
                                                       double theta, torch::Device device);
 
 // Mean next-token cross-entropy (nats) of ids [B, T] under the model: positions 1..T-1 predicted.
-torch::Tensor next_token_loss(Qwen2ForCausalLM& model, const torch::Tensor& ids);
+torch::Tensor next_token_loss(CausalLM& model, const torch::Tensor& ids);
 
 }  // namespace tttlab::lm
