@@ -12,6 +12,7 @@ namespace tttlab::cli {
 void add_run_command(CLI::App& app);
 void add_model_command(CLI::App& app);
 void add_lm_command(CLI::App& app);
+void add_lm_pretrain_command(CLI::App* lm);  // lm_pretrain_command.cpp: `tttlab lm pretrain`
 void add_theory_command(CLI::App& app);       // theory_command.cpp
 void add_classify_command(CLI::App* theory);  // theory_classify_command.cpp: `tttlab theory classify`
 void add_sae_command(CLI::App& app);

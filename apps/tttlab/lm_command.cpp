@@ -216,6 +216,7 @@ void add_lm_command(CLI::App& app) {
   add_tokenize(lm_cmd);
   add_score(lm_cmd);
   add_lora(lm_cmd);
+  add_lm_pretrain_command(lm_cmd);
 }
 
 }  // namespace tttlab::cli

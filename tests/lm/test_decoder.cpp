@@ -79,10 +79,10 @@ TEST(Qwen2, ConfigReadsTransformers4And5Fields) {
   auto expect_error = [&](json bad, const std::string& needle) {
     test::expect_input_error([&] { decoder_config_from_json(bad, "config.json"); }, needle);
   };
-  json llama = j;
-  llama["model_type"] = "llama";
-  llama["architectures"] = {"LlamaForCausalLM"};
-  expect_error(llama, "unsupported architecture");
+  json mistral = j;
+  mistral["model_type"] = "mistral";
+  mistral["architectures"] = {"MistralForCausalLM"};
+  expect_error(mistral, "unsupported architecture");
   json missing = j;
   missing.erase("hidden_size");
   expect_error(missing, "hidden_size");
