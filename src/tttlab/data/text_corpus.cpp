@@ -147,8 +147,9 @@ TextCorpus read_text_corpus(const fs::path& input, const TextCorpusOptions& opti
                   corpus.texts.size(), options.split_field);
   }
   assign_class_ids(corpus, label_names, all_integers);
-  require_input(corpus.class_names.size() >= 2, "{}: only one class ({}); classification needs at least two",
-                corpus.source, printable(corpus.class_names.front()));
+  require_input(static_cast<int64_t>(corpus.class_names.size()) >= options.min_classes,
+                "{}: only one class ({}); classification needs at least two", corpus.source,
+                printable(corpus.class_names.front()));
   return corpus;
 }
 

@@ -18,6 +18,7 @@ struct TextCorpusOptions {
   std::string split_field = "split";   // used when every line has it; a line without it is then an error
   std::filesystem::path labels_file;   // for a plain text file: one label per line
   int64_t limit = 0;                   // > 0: only the first `limit` texts (quick trials)
+  int64_t min_classes = 2;             // classification needs two; a language-model corpus may hold one domain
 };
 
 struct TextCorpus {

@@ -45,6 +45,7 @@ std::vector<std::string> read_texts(const std::string& file, const char* flag) {
   require_input(!file.empty(), "{} is required", flag);
   TextCorpusOptions options;
   options.label_field = "domain";
+  options.min_classes = 1;
   return read_text_corpus(file, options).texts;
 }
 
